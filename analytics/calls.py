@@ -1,0 +1,178 @@
+"""Rated calls from the Parquet lake into pandas, for a date range and a few filters.
+
+The lake is ``<lake>/calls/date=YYYY-MM-DD/*.parquet`` (hive partitions by the UTC date of
+``start_utc``).  We choose the partition folders ourselves from their names before DuckDB opens a
+single file, so a one-month question reads one month of files however large the lake grows, and an
+empty lake or an empty range is an empty frame rather than a DuckDB "no files found" error.
+
+Money (``actual_cost``, ``reference_cost``, ``savings``) comes back as :class:`decimal.Decimal` in
+object columns — the exact values the rating engine stored, never floats.
+
+    >>> from analytics.calls import load_calls
+    >>> df = load_calls("callcost-demo/lake", "2026-10-01", "2026-10-31", site="NYC")  # doctest: +SKIP
+    >>> df.groupby("carrier")["savings"].sum()                                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import calendar
+import os
+import re
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from warehouse.errors import CallcostError
+from warehouse.schema import calls_schema
+
+__all__ = ["PeriodError", "available_months", "calls_relation", "load_calls", "month_range", "partition_files"]
+
+_PARTITION = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+#: Filters ``load_calls`` accepts, each a column of the calls schema.
+FILTER_COLUMNS = ("site", "carrier", "department", "extension", "call_type")
+
+DateLike = date | str | None
+Filter = str | Iterable[str] | None
+
+
+class PeriodError(CallcostError, ValueError):
+    """A period or date the user gave cannot be read (``2026-13``, ``yesterday``)."""
+
+
+def _as_date(value: DateLike, what: str) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise PeriodError(f"{what} '{value}' is not a date (expected YYYY-MM-DD)") from None
+
+
+def month_range(period: str) -> tuple[date, date]:
+    """First and last day of a ``YYYY-MM`` period (both inclusive).
+
+    A first version counts a month by the *UTC* date partitions of the lake: a call at 23:30 local
+    time on the 31st in New York is in the next month's first partition.  Site-local month
+    boundaries would need the site's timezone here; the partitions make UTC the cheap, exact choice.
+
+    >>> month_range("2026-02")
+    (datetime.date(2026, 2, 1), datetime.date(2026, 2, 28))
+    """
+    m = _MONTH.match(str(period).strip())
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise PeriodError(f"period '{period}' is not a month (expected YYYY-MM, e.g. 2026-10)")
+    year, month = int(m.group(1)), int(m.group(2))
+    return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _partitions(lake: str | os.PathLike[str]) -> list[tuple[date, Path]]:
+    root = Path(lake) / "calls"
+    if not root.is_dir():
+        return []
+    found = []
+    for child in root.iterdir():
+        m = _PARTITION.match(child.name)
+        if m and child.is_dir():
+            found.append((date.fromisoformat(m.group(1)), child))
+    return sorted(found)
+
+
+def _data_files(folder: Path) -> list[Path]:
+    """Parquet files under a date partition, sub-partitions (``site=...``) included.
+
+    Names starting with ``.`` or ``_`` are a writer's temporary or marker files (``_SUCCESS``,
+    ``.part-0.parquet.tmp``), never data, as Spark and pyarrow agree.
+    """
+    return sorted(p for p in folder.rglob("*.parquet") if not p.name.startswith((".", "_")))
+
+
+def partition_files(lake: str | os.PathLike[str], start: DateLike = None, end: DateLike = None) -> list[Path]:
+    """The Parquet files of the partitions from *start* to *end* (inclusive; ``None`` = open)."""
+    lo, hi = _as_date(start, "start"), _as_date(end, "end")
+    files: list[Path] = []
+    for day, folder in _partitions(lake):
+        if (lo is None or day >= lo) and (hi is None or day <= hi):
+            files.extend(_data_files(folder))
+    return files
+
+
+def available_months(lake: str | os.PathLike[str]) -> list[str]:
+    """The ``YYYY-MM`` months that have at least one partition in the lake, oldest first."""
+    return sorted({f"{day:%Y-%m}" for day, folder in _partitions(lake) if _data_files(folder)})
+
+
+def calls_relation(lake: str | os.PathLike[str], start: DateLike = None, end: DateLike = None) -> str | None:
+    """A DuckDB ``read_parquet(...)`` expression over the chosen partitions, or ``None`` if there are none.
+
+    Shared by :func:`load_calls` and :mod:`analytics.savings` so both read exactly the same files.
+    """
+    files = partition_files(lake, start, end)
+    if not files:
+        return None
+    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    # The partition date comes from the path ourselves rather than from DuckDB's hive_partitioning,
+    # which refuses a lake whose partitions nest to different depths (``date=…/`` beside
+    # ``date=…/site=…/``) and would shadow a file's own ``site`` column.  union_by_name: files written
+    # by an older version with fewer columns still read together.
+    return (f"(SELECT * EXCLUDE (filename), CAST(regexp_extract(filename, 'date=([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}})', 1)"
+            f" AS DATE) AS date FROM read_parquet([{listed}], hive_partitioning = false, union_by_name = true,"
+            f" filename = true))")
+
+
+def where_clause(filters: dict[str, Filter]) -> tuple[str, list[object]]:
+    """``WHERE`` text with ``?`` parameters for the given column filters (a value or a list of values)."""
+    terms: list[str] = []
+    params: list[object] = []
+    for column, value in filters.items():
+        if value is None:
+            continue
+        if column not in FILTER_COLUMNS:
+            raise ValueError(f"cannot filter on '{column}' (one of {', '.join(FILTER_COLUMNS)})")
+        values = [value] if isinstance(value, str) else list(value)
+        terms.append(f'"{column}" IN ({", ".join("?" for _ in values)})' if values else "FALSE")
+        params.extend(values)
+    return (" WHERE " + " AND ".join(terms)) if terms else "", params
+
+
+def empty_calls(scale: int = 2) -> pd.DataFrame:
+    """An empty frame with the lake's columns (``calls_schema`` plus the partition ``date``)."""
+    schema = calls_schema(scale).append(pa.field("date", pa.date32()))
+    return schema.empty_table().to_pandas()
+
+
+def load_calls(
+    lake: str | os.PathLike[str],
+    start: DateLike = None,
+    end: DateLike = None,
+    *,
+    site: Filter = None,
+    carrier: Filter = None,
+    department: Filter = None,
+    extension: Filter = None,
+    call_type: Filter = None,
+) -> pd.DataFrame:
+    """Calls whose UTC start date is from *start* to *end* (inclusive), as a pandas DataFrame.
+
+    Each filter is one value or a list of values (``site=["NYC", "LON"]``).  Money columns hold
+    ``Decimal``; unrated calls have ``None`` there (never 0), so ``df["savings"].sum()`` is the
+    rated calls' exact total.
+
+    >>> df = load_calls(lake, "2026-10-01", "2026-10-31", carrier="acme")   # doctest: +SKIP
+    >>> df[df.rating_status == "unrated"].unrated_reason.value_counts()      # doctest: +SKIP
+    """
+    relation = calls_relation(lake, start, end)
+    if relation is None:
+        return empty_calls()
+    where, params = where_clause(
+        {"site": site, "carrier": carrier, "department": department, "extension": extension, "call_type": call_type}
+    )
+    with duckdb.connect() as con:
+        table = con.sql(f"SELECT * FROM {relation}{where} ORDER BY start_utc, call_id", params=params).to_arrow_table()
+    # pyarrow turns decimal128 into Decimal objects: exact, and what an analyst can sum safely.
+    return table.to_pandas()

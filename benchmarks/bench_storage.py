@@ -1,0 +1,72 @@
+"""Storage throughput: rows/s of ``Database.insert_calls`` (SQLite, PostgreSQL COPY vs executemany) and ``lake.write_calls``.
+
+    python benchmarks/bench_storage.py [--rows 200000]
+
+Starts its own PostgreSQL server (``tests/pgserver.py``, as the test suite does), with the server's
+default durability (fsync on) unless ``--fast`` is given.  Each figure is one fresh insert of
+*rows* synthetic rated calls (``tests/factories.py``) and then a re-insert of the same rows (all
+skipped: the cost of idempotence).  Prints a table; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from factories import rated_calls  # noqa: E402  (tests/ is not a package; put on the path above)
+from pgserver import FAST, PgServer  # noqa: E402
+
+from warehouse import lake  # noqa: E402
+from warehouse.database import Database  # noqa: E402
+
+
+def timed(fn: Callable[[], int]) -> tuple[int, float]:
+    start = time.perf_counter()
+    n = fn()
+    return n, time.perf_counter() - start
+
+
+def bench_db(label: str, url: str, table, **kw) -> list[tuple[str, int, float]]:
+    db = Database(url, scale=2, **kw)
+    db.create_schema()
+    try:
+        first = timed(lambda: db.insert_calls(table))
+        again = timed(lambda: db.insert_calls(table))
+        assert first[0] == table.num_rows and again[0] == 0 and db.count_calls() == table.num_rows
+    finally:
+        db.close()
+    return [(f"{label} insert", *first), (f"{label} re-insert (all skipped)", table.num_rows, again[1])]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=200_000)
+    ap.add_argument("--fast", action="store_true", help="PostgreSQL with fsync off, as in the tests")
+    args = ap.parse_args()
+    table = rated_calls(args.rows, days=7)
+    results: list[tuple[str, int, float]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        results += bench_db("sqlite (WAL, executemany)", f"sqlite:///{tmp}/bench.db", table)
+        with PgServer(settings=FAST if args.fast else "") as server:
+            results += bench_db("postgresql COPY", server.create_database("bench_copy"), table)
+            results += bench_db("postgresql executemany", server.create_database("bench_many"), table,
+                                pg_copy=False)
+        first = timed(lambda: lake.write_calls(Path(tmp) / "lake", table).new_rows)
+        again = timed(lambda: lake.write_calls(Path(tmp) / "lake", table).new_rows)
+        results += [("lake write_calls (7 partitions)", *first),
+                    ("lake write_calls re-write (all skipped)", table.num_rows, again[1])]
+    width = max(len(r[0]) for r in results)
+    print(f"{'':{width}}  {'rows':>9}  {'seconds':>8}  {'rows/s':>9}")
+    for label, rows, seconds in results:
+        print(f"{label:{width}}  {rows:>9,}  {seconds:>8.2f}  {rows / seconds:>9,.0f}")
+
+
+if __name__ == "__main__":
+    main()

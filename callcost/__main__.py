@@ -1,0 +1,5 @@
+"""``python -m callcost`` = the ``callcost`` command."""
+
+from callcost.cli import app
+
+app()

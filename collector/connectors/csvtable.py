@@ -1,0 +1,197 @@
+"""Read a delimited CDR file into an all-string Arrow table, keeping each row's line number.
+
+Shared by the CSV-shaped connectors (CUCM flat files, canonical CSV).  The fast path is one
+``pyarrow.csv`` read: no per-row Python for good files.  Rows with the wrong field count are handed to
+an ``invalid_row_handler`` and quarantined with their 1-based line; the good rows around them are
+kept.  Each row's physical line is recovered with a vectorised newline scan, so ``raw_ref`` and
+quarantine entries point at the exact line a user opens in an editor.  Only when the fast path cannot
+vouch for its line numbers (a quoted field spanning lines) or Arrow refuses the file does a slow
+``csv``-module path run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from collector.connectors.base import Quarantined
+
+_BOM = b"\xef\xbb\xbf"
+_THREADED_FROM = 8 << 20  # bytes
+
+
+@dataclass(slots=True)
+class StringTable:
+    """Rows of a delimited file as strings (empty cells are ``""``), with their physical line numbers."""
+
+    table: pa.Table
+    lines: np.ndarray  # int64, 1-based physical line of each row of ``table``
+    quarantined: list[Quarantined] = field(default_factory=list)
+    raw: Lines | None = None  # the (normalised) file, to quote the bytes of a line later
+
+    @property
+    def records_seen(self) -> int:
+        return self.table.num_rows + len(self.quarantined)
+
+
+class Lines:
+    """Byte offsets of every physical line of a file (a vectorised newline scan, no Python loop)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        buf = np.frombuffer(data, dtype=np.uint8)
+        nl = np.flatnonzero(buf == 10)
+        starts = np.concatenate(([0], nl + 1))
+        ends = np.concatenate((nl, [len(data)]))
+        if len(starts) > 1 and starts[-1] == len(data):  # a final newline does not open an empty last line
+            starts, ends = starts[:-1], ends[:-1]
+        # a CR before the LF belongs to the line ending, not the content
+        cr = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13) if len(data) else np.zeros(len(ends), bool)
+        self.starts = starts.astype(np.int64)
+        self.ends = (ends - cr).astype(np.int64)
+
+    def __len__(self) -> int:
+        return 0 if not self.data else len(self.starts)
+
+    def text(self, line: int) -> bytes:
+        """Raw bytes of 1-based *line*, without its line ending."""
+        return self.data[self.starts[line - 1]:self.ends[line - 1]]
+
+    def nonempty(self, first: int) -> np.ndarray:
+        """1-based numbers of the non-empty lines from *first* on."""
+        idx = np.arange(first - 1, len(self))
+        return idx[self.ends[idx] > self.starts[idx]] + 1
+
+
+def normalise_text(data: bytes) -> bytes:
+    """UTF-8 without BOM.  Files re-saved by Excel on Windows arrive as cp1252; decode those leniently
+    rather than quarantining a whole file for one accented user name."""
+    if data.startswith(_BOM):
+        data = data[len(_BOM):]
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        data = data.decode("cp1252", errors="replace").encode("utf-8")
+    return data
+
+
+def sniff_delimiter(header: bytes) -> str:
+    """``,`` normally; ``;`` for a file re-saved by a European-locale spreadsheet."""
+    return ";" if header.count(b";") > header.count(b",") else ","
+
+
+def split_line(line: bytes, delimiter: str = ",") -> list[str]:
+    """Fields of one CSV line (header and type lines are read this way)."""
+    rows = list(csv.reader(io.StringIO(line.decode("utf-8")), delimiter=delimiter))
+    return [f.strip() for f in rows[0]] if rows else []
+
+
+def read_strings(
+    data: bytes, source: str, names: list[str], first_line: int, *, lines: Lines | None = None,
+    delimiter: str = ",", include: list[str] | None = None,
+) -> StringTable:
+    """Parse the data lines of *data* from 1-based *first_line* on as columns *names*, all strings.
+
+    *include* limits the columns converted (the field count of every row is still checked).
+    """
+    lines = lines or Lines(data)
+    if first_line > len(lines):
+        return StringTable(_empty(names), np.zeros(0, np.int64), raw=lines)
+    offset = int(lines.starts[first_line - 1])
+    body = pa.py_buffer(data)[offset:] if offset else pa.py_buffer(data)
+    expected = lines.nonempty(first_line)
+    include = [n for n in include if n in names] if include is not None else None
+    threads = body.size > _THREADED_FROM  # small files: threads cost more than they save
+    try:
+        table, invalid = _read_fast(body, names, delimiter, threads, include)
+        if threads and invalid:  # row numbers are only reported by the single-threaded reader
+            table, invalid = _read_fast(body, names, delimiter, False, include)
+        quarantined = [_invalid_row(source, lines, expected, *row) for row in invalid]
+    except (pa.ArrowInvalid, _LineNumbersUnknown):
+        return _read_slow(data, source, names, first_line, lines, delimiter, include)
+    bad = np.array([q.line for q in quarantined], dtype=np.int64)
+    good = np.setdiff1d(expected, bad, assume_unique=True)
+    if len(good) != table.num_rows:  # a quoted value spans lines: the scan cannot number rows
+        return _read_slow(data, source, names, first_line, lines, delimiter, include)
+    return StringTable(table, good, quarantined, lines)
+
+
+def _invalid_row(source: str, lines: Lines, expected: np.ndarray, number: int | None, actual: int,
+                 wanted: int, text: str) -> Quarantined:
+    """Arrow numbers rows 1-based over the non-empty lines it was given; map that to the physical line."""
+    if number is None or not 1 <= number <= len(expected):
+        raise _LineNumbersUnknown
+    line = int(expected[number - 1])
+    raw = lines.text(line)
+    if raw.decode("utf-8", errors="replace") != text.rstrip("\r"):
+        raise _LineNumbersUnknown  # numbering disagrees with the scan (quoted newlines): take the slow path
+    return Quarantined(source, line, int(lines.starts[line - 1]), None, f"{actual} fields, expected {wanted}", raw)
+
+
+class _LineNumbersUnknown(Exception):
+    pass
+
+
+def _empty(names: list[str]) -> pa.Table:
+    return pa.table({n: pa.array([], pa.string()) for n in names})
+
+
+def _read_fast(body: pa.Buffer, names: list[str], delimiter: str, use_threads: bool,
+               include: list[str] | None) -> tuple[pa.Table, list[tuple[int | None, int, int, str]]]:
+    invalid: list[tuple[int | None, int, int, str]] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        invalid.append((row.number, row.actual_columns, row.expected_columns, row.text))
+        return "skip"
+
+    table = pacsv.read_csv(
+        pa.BufferReader(body),
+        read_options=pacsv.ReadOptions(column_names=names, use_threads=use_threads, block_size=1 << 24),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names}, strings_can_be_null=False,
+            quoted_strings_can_be_null=False, include_columns=include,
+        ),
+    )
+    return table, invalid
+
+
+def _read_slow(data: bytes, source: str, names: list[str], first_line: int, lines: Lines,
+               delimiter: str, include: list[str] | None = None) -> StringTable:
+    """Row by row with the ``csv`` module: exact line numbers even with quoted newlines."""
+    text = data.decode("utf-8", errors="replace")
+    physical = text.splitlines(keepends=True)[first_line - 1:]
+    reader = csv.reader(physical, delimiter=delimiter)
+    cols: list[list[str]] = [[] for _ in names]
+    row_lines: list[int] = []
+    bad: list[Quarantined] = []
+    line_before = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            line = first_line + reader.line_num - 1
+            bad.append(Quarantined(source, line, int(lines.starts[line - 1]), None, f"unreadable CSV: {exc}",
+                                   lines.text(line)))
+            line_before = reader.line_num
+            continue
+        line = first_line + line_before  # the physical line the record starts on
+        line_before = reader.line_num
+        if not row:  # a blank line, as Arrow skips it
+            continue
+        if len(row) != len(names):
+            bad.append(Quarantined(source, line, int(lines.starts[line - 1]), None,
+                                   f"{len(row)} fields, expected {len(names)}", lines.text(line)))
+            continue
+        for c, v in zip(cols, row):
+            c.append(v)
+        row_lines.append(line)
+    table = pa.table({n: pa.array(c, pa.string()) for n, c in zip(names, cols) if include is None or n in include})
+    return StringTable(table, np.array(row_lines, dtype=np.int64), bad, lines)

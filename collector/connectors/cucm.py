@@ -1,0 +1,371 @@
+"""Cisco Unified CM CDR flat files → canonical calls (one call row per CDR, i.e. per call segment).
+
+A CUCM flat file is CSV: line 1 names the fields, line 2 gives their SQL-ish types, data starts on
+line 3 (see ``shared/reference/cucm-cdr.md`` §3).  Releases append columns (118, 129, 133 …), so
+columns are mapped by *name* (case-insensitive, with the aliases of ``cucm_fields.HEADER_ALIASES``).
+Files re-saved by a spreadsheet (unquoted, ``;``-separated, without the type line) and files without a
+final newline read the same.  CMR (call-quality) files are recognised and yield no calls.
+
+Each CDR is a call *segment*: ``call_id`` is its ``pkid`` (unique per CDR, so a re-sent file never
+duplicates calls) and ``chain_id`` its GlobalCallID, which groups the segments of one transferred or
+forwarded call.  Whether a segment went out, came in or stayed inside is read from the device names:
+phones and other endpoints follow naming conventions (``cucm_fields.ENDPOINT_PATTERNS``); a trunk or
+gateway is the other side.  The warehouse, not this module, turns that into call types and prices.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import socket
+import struct
+from dataclasses import dataclass
+from pathlib import PurePath
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from collector.connectors import cucm_fields as F
+from collector.connectors.base import Connector, ParseResult, PbxContext, Quarantined
+from collector.connectors.csvtable import (
+    Lines, StringTable, normalise_text, read_strings, sniff_delimiter, split_line,
+)
+from warehouse.errors import ParseError
+from warehouse.schema import PARSED_SCHEMA, TS
+
+SOURCE_FORMAT = "cucm"
+
+_KNOWN = {n.lower(): n for n in F.CDR_FIELD_NAMES}
+_TYPE_RE = re.compile(r"^(INTEGER|BIGINT|SMALLINT|VARCHAR\(\d+\)|CHAR\(\d+\)|UNIQUEIDENTIFIER|TEXT)$", re.I)
+_FILE_RE = re.compile(r"^(cdr|cmr)_(.+)_(\d{2})_(\d{12})_(\d+)$")
+_STR_NULL = pa.scalar(None, pa.string())
+
+#: Integer fields the mapping needs: name → (required, allow negative).  Empty optional ones read as 0.
+_INT_FIELDS: dict[str, tuple[bool, bool]] = {
+    "dateTimeOrigination": (True, False),
+    "dateTimeDisconnect": (True, False),
+    "dateTimeConnect": (False, False),
+    "duration": (False, False),
+    "origCause_value": (False, True),
+    "destCause_value": (False, True),
+}
+_REQUIRED_COLUMNS = ("dateTimeOrigination", "dateTimeDisconnect")
+#: The columns the mapping reads; the others are parsed (field count checked) but never converted.
+_USED_COLUMNS = (
+    "cdrRecordType", "globalCallID_callManagerId", "globalCallID_callId", "origLegCallIdentifier",
+    "destLegIdentifier", "dateTimeOrigination", "dateTimeConnect", "dateTimeDisconnect", "duration",
+    "callingPartyNumber", "originalCalledPartyNumber", "finalCalledPartyNumber", "origCause_value",
+    "destCause_value", "pkid", "origDeviceName", "destDeviceName", "globalCallId_ClusterID",
+    "authCodeDescription", "clientMatterCode",
+)
+
+_INT32_MAX = 2**31 - 1
+# device kinds
+_NONE, _ENDPOINT, _TRUNK, _OTHER = 0, 1, 2, 3
+
+
+def decode_ip(value: int | str | None) -> str | None:
+    """Dotted IPv4 of a CUCM ``*IpAddr`` / ``*_IP`` field: a signed 32-bit int in little-endian byte order.
+
+    ``-1139627840`` → ``192.168.18.188``; 0 or empty means "no address" (IPv6-only, no media).
+    """
+    if value is None or value == "":
+        return None
+    n = int(value)
+    if n == 0:
+        return None
+    return socket.inet_ntoa(struct.pack("<I", n & 0xFFFFFFFF))
+
+
+@dataclass(frozen=True, slots=True)
+class CucmFileName:
+    """The parts of ``cdr_<cluster>_<node>_<yyyymmddhhmm UTC>_<seq>`` (the stamp is the interval's end)."""
+
+    tag: str  # cdr | cmr
+    cluster: str
+    node: int
+    stamp: str
+    seq: int
+
+
+def parse_file_name(path: str | PurePath) -> CucmFileName | None:
+    """Split a CUCM flat-file name; ``None`` when the name does not follow the convention."""
+    m = _FILE_RE.match(PurePath(path).name)
+    if not m:
+        return None
+    return CucmFileName(m[1], m[2], int(m[3]), m[4], int(m[5]))
+
+
+def canonical_header(name: str) -> str:
+    """The canonical spelling of a header name: case-insensitive, documentation aliases folded."""
+    low = name.strip().strip('"').lower()
+    return F.HEADER_ALIASES.get(low) or _KNOWN.get(low) or name.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    data: bytes  # normalised text
+    lines: Lines
+    names: list[str]  # canonical header names, in file order
+    header_line: int  # 1-based line naming the fields (the first data line of a header-less export)
+    first_data_line: int
+    delimiter: str
+
+
+def _layout(data: bytes, source: str) -> _Layout | None:
+    """Where the data starts and what the columns are called; ``None`` for an empty file."""
+    data = normalise_text(data)
+    lines = Lines(data)
+    nonempty = lines.nonempty(1) if len(lines) else np.zeros(0, np.int64)
+    if not nonempty.size:
+        return None
+    first = int(nonempty[0])
+    delimiter = sniff_delimiter(lines.text(first))
+    raw = split_line(lines.text(first), delimiter)
+    names = [canonical_header(n) for n in raw]
+    if {"cdrRecordType", "dateTimeOrigination", "pkid"} & set(names):
+        start = first + 1
+        if start <= len(lines):
+            second = split_line(lines.text(start), delimiter)
+            if second and all(_TYPE_RE.match(t) for t in second):
+                start += 1
+    elif len(raw) <= len(F.CDR_FIELD_NAMES):  # no header line at all: the documented order
+        names, start = list(F.CDR_FIELD_NAMES[: len(raw)]), first
+    else:
+        raise ParseError("no CUCM header line and more fields than any known release",
+                         file=source, line=first, expected="line 1 naming the fields (cdrRecordType, …)")
+    return _Layout(data, lines, _dedupe(names), first, start, delimiter)
+
+
+def read_flat_file(data: bytes, source: str, include: list[str] | None = None) -> StringTable:
+    """Records of a CUCM CDR or CMR flat file as strings under canonical header names.
+
+    Header-less exports (data from line 1) are read by position against the newest layout.
+    *include* limits the columns converted (all by default).
+    """
+    layout = _layout(data, source)
+    if layout is None:
+        return StringTable(pa.table({}), np.zeros(0, np.int64))
+    return read_strings(layout.data, source, layout.names, layout.first_data_line, lines=layout.lines,
+                        delimiter=layout.delimiter, include=include)
+
+
+def _dedupe(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        k = seen.get(n, 0)
+        seen[n] = k + 1
+        out.append(n if k == 0 else f"{n}_{k + 1}")
+    return out
+
+
+def _is_cmr(names: list[str], source: str) -> bool:
+    name = parse_file_name(source)
+    if name is not None:
+        return name.tag == "cmr"
+    return "dateTimeOrigination" not in names and bool(
+        {"varVQMetrics", "numberPacketsSent", "callIdentifier"} & set(names))
+
+
+class CucmConnector(Connector):
+    """Cisco Unified CM CDR flat files (pushed by the CDR Repository Manager to a billing server)."""
+
+    type = "cucm"
+    fields = frozenset({
+        "call_id", "pbx", "source_format", "start_utc", "answer_utc", "end_utc", "duration_s", "ring_s",
+        "calling_number", "called_number", "original_called_number", "direction", "trunk", "account_code",
+        "disposition", "cause_code", "chain_id", "raw_ref",
+    })
+
+    def __init__(self, pbx: PbxContext) -> None:
+        super().__init__(pbx)
+        self._kind_cache: dict[str | None, int] = {}  # device name → kind, across the files of this PBX
+
+    def parse(self, data: bytes, source: str) -> ParseResult:
+        layout = _layout(data, source)
+        if layout is None:
+            return ParseResult(PARSED_SCHEMA.empty_table(), [], 0)
+        cmr = _is_cmr(layout.names, source)
+        if not cmr:
+            for col in _REQUIRED_COLUMNS:
+                if col not in layout.names:
+                    raise ParseError("not a CUCM CDR file: required column missing", file=source,
+                                     line=layout.header_line, field=col,
+                                     expected="a CUCM CDR header line")
+        rows = read_strings(layout.data, source, layout.names, layout.first_data_line, lines=layout.lines,
+                            delimiter=layout.delimiter, include=["cdrRecordType"] if cmr else list(_USED_COLUMNS))
+        seen = rows.records_seen
+        if cmr:  # call-quality records: counted, never calls
+            return ParseResult(PARSED_SCHEMA.empty_table(), [], seen)
+        table, lines = rows.table, rows.lines
+        if "cdrRecordType" in table.column_names:  # start records (0) and stray CMRs (2) are not calls
+            keep = pc.equal(pc.utf8_trim_whitespace(table["cdrRecordType"]), F.CDR_RECORD_TYPE)
+            keep_np = np.asarray(keep.to_numpy(zero_copy_only=False), dtype=bool)
+            if not keep_np.all():
+                table, lines = table.filter(pa.array(keep_np)), lines[keep_np]
+        table, lines, bad = _validate(table, lines, source, layout.lines)
+        calls = self._map(table, lines, source)
+        quarantined = sorted(rows.quarantined + bad, key=lambda q: q.line or 0)
+        return ParseResult(calls, quarantined, seen)
+
+    # ------------------------------------------------------------------------------------------------
+    def _map(self, t: pa.Table, lines: np.ndarray, source: str) -> pa.Table:
+        n = t.num_rows
+        pbx = self.pbx.pbx_id
+
+        def s(name: str) -> pa.ChunkedArray | pa.Array:
+            return pc.utf8_trim_whitespace(t[name]) if name in t.column_names else pa.array([""] * n, pa.string())
+
+        def i(name: str) -> np.ndarray:
+            if name not in t.column_names:
+                return np.zeros(n, np.int64)
+            col = pc.utf8_trim_whitespace(t[name])
+            col = pc.if_else(pc.equal(col, ""), "0", col)
+            return pc.cast(col, pa.int64()).to_numpy()
+
+        orig, conn, disc, dur = (i(k) for k in ("dateTimeOrigination", "dateTimeConnect",
+                                                "dateTimeDisconnect", "duration"))
+        answered = conn > 0
+        ring = np.where(answered, conn - orig, disc - orig)
+        cause = np.where(i("destCause_value") != 0, i("destCause_value"), i("origCause_value"))
+
+        final, original = s("finalCalledPartyNumber"), s("originalCalledPartyNumber")
+        called = pc.if_else(pc.equal(final, ""), original, final)
+        cmc, fac = s("clientMatterCode"), s("authCodeDescription")
+        account = pc.if_else(pc.equal(cmc, ""), fac, cmc)
+
+        cluster, cm_id, g_call = s("globalCallId_ClusterID"), s("globalCallID_callManagerId"), s("globalCallID_callId")
+        chain = pc.binary_join_element_wise(pbx, cluster, cm_id, g_call, ":")
+        pkid = s("pkid")
+        fallback = pc.binary_join_element_wise(
+            pbx, cluster, cm_id, g_call, s("origLegCallIdentifier"), s("destLegIdentifier"),
+            s("dateTimeDisconnect"), ":")
+        call_id = pc.if_else(pc.equal(pkid, ""), fallback, pc.binary_join_element_wise(pbx, pkid, ":"))
+
+        direction, trunk = self._direction(s("origDeviceName"), s("destDeviceName"))
+        raw_ref = pc.binary_join_element_wise(source, pc.cast(pa.array(lines, pa.int64()), pa.string()), ":")
+        cols = {
+            "call_id": call_id,
+            "pbx": pa.array(np.full(n, pbx, dtype=object), pa.string()),
+            "source_format": pa.array(np.full(n, SOURCE_FORMAT, dtype=object), pa.string()),
+            "start_utc": pa.array(orig, pa.int64()).cast(TS),
+            "answer_utc": pa.array(conn, pa.int64(), mask=~answered).cast(TS),
+            "end_utc": pa.array(disc, pa.int64()).cast(TS),
+            "duration_s": pa.array(np.minimum(np.where(answered, dur, 0), _INT32_MAX), pa.int64()).cast(pa.int32()),
+            "ring_s": pa.array(np.minimum(ring, _INT32_MAX), pa.int64(), mask=ring < 0).cast(pa.int32()),
+            "calling_number": _null_if_empty(s("callingPartyNumber")),
+            "called_number": _null_if_empty(called),
+            "original_called_number": _null_if_empty(original),
+            "direction": direction,
+            "trunk": trunk,
+            "account_code": _null_if_empty(account),
+            "disposition": pa.array(_disposition(answered, cause), pa.string()),
+            "cause_code": pa.array(cause.astype(str).astype(object), pa.string(), mask=cause == 0),
+            "chain_id": chain,
+            "raw_ref": raw_ref,
+        }
+        return pa.table({k: cols[k] for k in cols})
+
+    def _direction(self, orig_dev: pa.Array, dest_dev: pa.Array) -> tuple[pa.Array, pa.Array]:
+        """Direction and trunk from device names: an endpoint on one side and a trunk on the other."""
+        ok, dk = self._kinds(orig_dev), self._kinds(dest_dev)
+        conds = [
+            dk == _TRUNK,
+            ok == _TRUNK,
+            (dk == _OTHER) & (ok == _ENDPOINT),
+            (ok == _OTHER) & (dk == _ENDPOINT),
+            (ok == _ENDPOINT) & (dk == _ENDPOINT),
+        ]
+        code = np.select(conds, [1, 2, 1, 2, 0], -1)
+        names = np.array(["internal", "outbound", "inbound"], dtype=object)
+        direction = pa.array(names[np.maximum(code, 0)], pa.string(), mask=code < 0)
+        orig_np = np.asarray(orig_dev.to_numpy(zero_copy_only=False), dtype=object)
+        dest_np = np.asarray(dest_dev.to_numpy(zero_copy_only=False), dtype=object)
+        trunk = np.where(code == 1, dest_np, np.where(code == 2, orig_np, None))
+        return direction, pa.array(trunk, pa.string())
+
+    def _kinds(self, devices: pa.Array) -> np.ndarray:
+        """Device kind per row, decided once per *distinct* name and remembered across files."""
+        uniq = pc.unique(devices)
+        cache = self._kind_cache
+        if len(cache) > 200_000:  # a bound, not a policy: a cluster has far fewer devices
+            cache.clear()
+        kinds = np.array([cache[d] if d in cache else cache.setdefault(d, self._kind(d))
+                          for d in uniq.to_pylist()], dtype=np.int8)
+        return kinds[pc.index_in(devices, value_set=uniq).to_numpy(zero_copy_only=False)]
+
+    def _kind(self, name: str | None) -> int:
+        if not name:
+            return _NONE
+        opts = self.pbx.options
+        for glob in opts.get("trunk_devices", ()):
+            if fnmatch.fnmatchcase(name.upper(), str(glob).upper()):
+                return _TRUNK
+        if _endpoint_re(tuple(opts.get("endpoint_devices", ()))).match(name):
+            return _ENDPOINT
+        low = name.lower()
+        if any(h in low for h in F.TRUNK_HINTS):
+            return _TRUNK
+        return _OTHER
+
+    def parse_cmr(self, data: bytes, source: str) -> pa.Table:
+        """The call-quality records of a CMR file, as strings under their header names (for QoS analysis)."""
+        rows = read_flat_file(data, source)
+        return rows.table
+
+
+_ENDPOINT_CACHE: dict[tuple[str, ...], re.Pattern[str]] = {}
+
+
+def _endpoint_re(extra: tuple[str, ...]) -> re.Pattern[str]:
+    pat = _ENDPOINT_CACHE.get(extra)
+    if pat is None:
+        pat = re.compile("|".join(f"(?:{p})" for p in F.ENDPOINT_PATTERNS + extra), re.I)
+        _ENDPOINT_CACHE[extra] = pat
+    return pat
+
+
+def _null_if_empty(col: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    return pc.if_else(pc.equal(col, ""), _STR_NULL, col)
+
+
+def _disposition(answered: np.ndarray, cause: np.ndarray) -> np.ndarray:
+    """answered | busy | no_answer | failed, from connect time and the clearing cause (Q.850 low byte)."""
+    q850 = np.where((cause > 127) | (cause < 0), (cause & 0xFFFFFFFF) & 0xFF, cause)
+    busy = np.isin(q850, list(F.BUSY_CAUSES))
+    no_answer = np.isin(q850, list(F.NO_ANSWER_CAUSES)) | (cause == F.SPLIT_CAUSE)
+    out = np.select([answered, busy, no_answer], ["answered", "busy", "no_answer"], "failed")
+    return out.astype(object)
+
+
+def _validate(t: pa.Table, lines: np.ndarray, source: str,
+              raw: Lines) -> tuple[pa.Table, np.ndarray, list[Quarantined]]:
+    """Quarantine rows whose key integers do not parse; keep the rest.  Per-row Python runs on bad rows only."""
+    n = t.num_rows
+    bad_field = np.full(n, -1, dtype=np.int16)
+    names = list(_INT_FIELDS)
+    for k, name in enumerate(names):
+        if name not in t.column_names:
+            continue
+        required, signed = _INT_FIELDS[name]
+        col = pc.utf8_trim_whitespace(t[name])
+        pattern = r"^-?\d{1,10}$" if signed else r"^\d{1,10}$"  # 32-bit fields, as CUCM writes them
+        ok = pc.match_substring_regex(col, pattern)
+        if not required:
+            ok = pc.or_(ok, pc.equal(col, ""))
+        ok_np = np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool)
+        bad_field[(~ok_np) & (bad_field < 0)] = k
+    bad_rows = np.flatnonzero(bad_field >= 0)
+    quarantined = []
+    for r in bad_rows:
+        name = names[bad_field[r]]
+        value = t[name][int(r)].as_py()
+        line = int(lines[r])
+        reason = "empty" if value.strip() == "" else f"not an integer: {value!r}"
+        quarantined.append(Quarantined(source, line, int(raw.starts[line - 1]), name, reason, raw.text(line)))
+    if len(bad_rows):
+        keep = bad_field < 0
+        t, lines = t.filter(pa.array(keep)), lines[keep]
+    return t, lines, quarantined

@@ -1,0 +1,42 @@
+"""The architecture rules that a reviewer would otherwise have to remember."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import callcost
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_imports_flow_one_way():
+    """dashboards/reports → analytics → warehouse; collector → warehouse (contracts in pyproject.toml)."""
+    code = "import sys; from importlinter.cli import lint_imports; sys.exit(lint_imports(config_filename=sys.argv[1]))"
+    run = subprocess.run([sys.executable, "-c", code, str(ROOT / "pyproject.toml")], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "0 broken" in run.stdout
+
+
+def test_public_api_is_pinned():
+    """Adding or removing a public name is a deliberate act: change this list with it."""
+    assert sorted(callcost.__all__) == sorted([
+        "CallcostError", "ConfigError", "ConfigErrors", "Enterprise", "ImportReport", "ParseError", "RatingError",
+        "RatingStage", "StorageError", "Store", "__version__", "find_config", "import_files", "load_config",
+    ])
+    for name in callcost.__all__:
+        assert hasattr(callcost, name), name
+
+
+def test_every_module_has_a_docstring():
+    missing = []
+    for pkg in ("callcost", "collector", "warehouse", "analytics", "reports", "dashboards"):
+        for path in (ROOT / pkg).rglob("*.py"):
+            if path.name == "__init__.py" and path.stat().st_size == 0:
+                continue
+            text = path.read_text().lstrip()
+            if not (text.startswith('"""') or text.startswith("'''")):
+                missing.append(str(path.relative_to(ROOT)))
+    assert not missing, f"modules without a docstring saying why they exist: {missing}"

@@ -1,0 +1,379 @@
+"""The SQL database (SQLite or PostgreSQL through SQLAlchemy Core): rated calls, quarantine, ingest accounting.
+
+Tables: ``calls`` (every column of ``calls_schema(scale)``, ``call_id`` the primary key),
+``quarantine`` (records no connector could read, with the raw bytes and why) and ``ingest_batches``
+(one row per file or stream segment: received, parsed, quarantined, stored, its SHA-256).
+
+Writes are idempotent on ``call_id`` (``INSERT … ON CONFLICT (call_id) DO NOTHING`` on both
+backends), one transaction per call, and go the fastest way each backend offers — measured in
+``benchmarks/bench_storage.py``:
+
+* PostgreSQL: the batch is rendered to CSV by Arrow (vectorised), ``COPY``-ed into a temp table and
+  moved with one ``INSERT … SELECT … ON CONFLICT``;
+* SQLite: one ``executemany`` of plain tuples, the values prepared column-wise by Arrow/numpy.
+
+Money is exact end to end.  PostgreSQL stores ``NUMERIC(18, scale)``.  SQLite has no decimal type — a
+``NUMERIC`` column there holds a float — so on SQLite a money column holds **integer minor units**
+(cents for USD: ``actual_cost = 1234`` means 12.34): exact, summable and sortable in SQL.  Reading
+through :class:`Database` gives :class:`decimal.Decimal` on both backends.  Timestamps are UTC:
+``timestamptz`` on PostgreSQL, ``YYYY-MM-DD HH:MM:SS.ffffff`` UTC text on SQLite.
+"""
+
+from __future__ import annotations
+
+import io
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.types import TypeDecorator
+
+from warehouse.errors import StorageError
+from warehouse.lake import unique_calls
+from warehouse.schema import calls_schema, conform
+
+__all__ = ["Database", "Money", "UtcDateTime"]
+
+UTC = timezone.utc
+#: Rows per round of conversion and transfer: bounds memory, not transactions (one per call).
+CHUNK = 50_000
+_SQLITE_TS = "%Y-%m-%d %H:%M:%S.000000"  # SQLAlchemy's own SQLite DATETIME text, so Core reads it back
+
+
+class Money(TypeDecorator):
+    """``NUMERIC(18, scale)`` holding :class:`~decimal.Decimal`; integer minor units on SQLite (see module doc)."""
+
+    impl = sa.Numeric
+    cache_ok = True
+
+    def __init__(self, scale: int) -> None:
+        super().__init__(precision=18, scale=scale, asdecimal=True)
+        self.scale = scale
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.BigInteger())
+        return dialect.type_descriptor(sa.Numeric(18, self.scale, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or dialect.name != "sqlite":
+            return value
+        return to_minor(Decimal(value), self.scale)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return Decimal(int(value)).scaleb(-self.scale)
+        return Decimal(value)
+
+
+def to_minor(value: Decimal, scale: int) -> int:
+    """Exact minor units of *value*; refuses sub-minor fractions rather than round them away."""
+    scaled = value.scaleb(scale)
+    if scaled != scaled.to_integral_value():
+        raise StorageError(f"money value {value} has more than {scale} decimals")
+    return int(scaled)
+
+
+class UtcDateTime(TypeDecorator):
+    """A timezone-aware timestamp that always comes back as UTC (SQLite keeps no zone, so we restore it)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise StorageError(f"timestamp {value} has no timezone (expected UTC)")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _sql_type(t: pa.DataType) -> sa.types.TypeEngine:
+    if pa.types.is_decimal(t):
+        return Money(t.scale)
+    if pa.types.is_timestamp(t):
+        return UtcDateTime()
+    if pa.types.is_integer(t):
+        return sa.Integer() if t.bit_width <= 32 else sa.BigInteger()
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return sa.Text()
+    raise StorageError(f"no SQL type for Arrow type {t}")
+
+
+#: An auto-increment id on both backends (SQLite only auto-increments a plain INTEGER primary key).
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def build_metadata(scale: int) -> sa.MetaData:
+    """The three tables for a currency of *scale* decimals."""
+    md = sa.MetaData()
+    schema = calls_schema(scale)
+    sa.Table("calls", md, *[
+        sa.Column(f.name, _sql_type(f.type), primary_key=f.name == "call_id",
+                  nullable=f.nullable and f.name != "call_id")
+        for f in schema
+    ], sa.Index("ix_calls_start_utc", "start_utc"))
+    sa.Table(
+        "quarantine", md,
+        sa.Column("id", _ID, primary_key=True, autoincrement=True),
+        sa.Column("pbx", sa.Text, nullable=False),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("line", sa.Integer),
+        sa.Column("offset", sa.BigInteger),
+        sa.Column("field", sa.Text),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("raw", sa.LargeBinary),
+        sa.Column("received_at", UtcDateTime, nullable=False),
+    )
+    sa.Table(
+        "ingest_batches", md,
+        sa.Column("id", _ID, primary_key=True, autoincrement=True),
+        sa.Column("pbx", sa.Text, nullable=False),
+        sa.Column("source", sa.Text, nullable=False),
+        *[sa.Column(name, sa.BigInteger) for name in ("received", "parsed", "quarantined", "stored", "rated", "bytes")],
+        sa.Column("sha256", sa.Text),
+        sa.Column("started_at", UtcDateTime),
+        sa.Column("finished_at", UtcDateTime),
+    )
+    return md
+
+
+class Database:
+    """One enterprise's SQL database.  ``Database("sqlite:///callcost.db", scale=2)``.
+
+    *pg_copy* picks the PostgreSQL write path (``COPY`` when true, ``executemany`` otherwise); it
+    exists so the benchmark can compare them — leave it at the default.
+    """
+
+    def __init__(self, url: str, scale: int, *, pg_copy: bool = True) -> None:
+        self.url = url
+        self.scale = scale
+        self.pg_copy = pg_copy
+        self.metadata = build_metadata(scale)
+        self.calls = self.metadata.tables["calls"]
+        self.quarantine = self.metadata.tables["quarantine"]
+        self.batches = self.metadata.tables["ingest_batches"]
+        self.schema = calls_schema(scale)
+        try:
+            backend = sa.engine.make_url(url).get_backend_name()
+            if backend not in ("sqlite", "postgresql"):
+                raise StorageError(f"database '{url}': only sqlite:/// and postgresql+psycopg:// URLs are supported")
+            self.engine = sa.create_engine(url)
+        except (sa.exc.ArgumentError, ImportError) as exc:
+            raise StorageError(f"cannot open database '{url}': {exc}") from exc
+        if backend == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        # Pooled connections are closed when the Database goes away, not left to the garbage collector.
+        self._finalizer = weakref.finalize(self, self.engine.dispose)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self._finalizer()
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- schema ------------------------------------------------------------------------------------
+
+    def create_schema(self) -> None:
+        """Create the tables that do not exist yet (safe to call on every start)."""
+        with self._writing("create the schema") as conn:
+            self.metadata.create_all(conn)
+
+    # --- calls -------------------------------------------------------------------------------------
+
+    def insert_calls(self, table: pa.Table) -> int:
+        """Store new calls; calls whose ``call_id`` is already stored are skipped.  Returns rows inserted."""
+        return self._write_calls(table, update=False)
+
+    def upsert_calls(self, table: pa.Table) -> int:
+        """Store calls after re-rating: a stored call with the same ``call_id`` is overwritten.  Returns rows written."""
+        return self._write_calls(table, update=True)
+
+    def count_calls(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(self.calls)).scalar_one())
+
+    def money_totals(self, columns: tuple[str, ...] = ("actual_cost", "reference_cost", "savings")) -> dict[str, Decimal]:
+        """Exact ``SUM`` of money columns over all stored calls, as Decimal (0 for an empty table).
+
+        Summed in SQL on both backends (integers on SQLite, NUMERIC on PostgreSQL), so reconciling
+        the database with the lake needs no row transfer and no float.
+        """
+        money = [c for c in columns if isinstance(self.calls.c[c].type, Money)]
+        if money != list(columns):
+            raise StorageError(f"not money columns: {sorted(set(columns) - set(money))}")
+        query = sa.select(*[sa.func.coalesce(sa.func.sum(self.calls.c[c].expression), 0) for c in columns])
+        with self.engine.connect() as conn:
+            row = conn.execute(query).one()
+        quantum = Decimal(1).scaleb(-self.scale)  # SUM keeps the column's Money type: already Decimal here
+        return {c: Decimal(v).quantize(quantum) for c, v in zip(columns, row)}
+
+    def read_calls(self, start: date | None = None, end: date | None = None) -> pd.DataFrame:
+        """Calls whose ``start_utc`` falls on UTC dates *start*..*end* (inclusive; ``None`` = open).
+
+        Money columns hold :class:`~decimal.Decimal` (object dtype), timestamps are ``datetime64[UTC]``,
+        integer columns are nullable ``Int32``, text columns pandas' ``str`` dtype.
+        """
+        query = sa.select(self.calls).order_by(self.calls.c.start_utc, self.calls.c.call_id)
+        if start is not None:
+            query = query.where(self.calls.c.start_utc >= datetime.combine(start, time(), UTC))
+        if end is not None:
+            query = query.where(self.calls.c.start_utc < datetime.combine(end + timedelta(days=1), time(), UTC))
+        with self.engine.connect() as conn:
+            result = conn.execute(query)
+            frame = pd.DataFrame.from_records(result.all(), columns=list(result.keys()))
+        for f in self.schema:
+            if pa.types.is_timestamp(f.type):
+                frame[f.name] = pd.to_datetime(frame[f.name], utc=True)
+            elif pa.types.is_integer(f.type):
+                frame[f.name] = frame[f.name].astype("Int32")
+            elif pa.types.is_decimal(f.type):
+                frame[f.name] = frame[f.name].astype(object)
+            else:  # all-null columns would otherwise come back as object
+                frame[f.name] = frame[f.name].astype(pd.StringDtype(na_value=np.nan))
+        return frame
+
+    # --- ingest accounting -------------------------------------------------------------------------
+
+    def record_quarantine(self, rows: list[dict[str, Any]]) -> int:
+        """Keep records that could not be parsed: pbx, source, line, offset, field, reason, raw, received_at."""
+        if not rows:
+            return 0
+        with self._writing("record quarantined records") as conn:
+            conn.execute(self.quarantine.insert(), rows)
+        return len(rows)
+
+    def record_batch(self, batch: dict[str, Any]) -> int:
+        """One ingest batch (a file or stream segment) and its counts; returns the batch id."""
+        with self._writing("record an ingest batch") as conn:
+            return int(conn.execute(self.batches.insert().values(**batch)).inserted_primary_key[0])
+
+    # --- internals ---------------------------------------------------------------------------------
+
+    def _write_calls(self, table: pa.Table, *, update: bool) -> int:
+        table = self._conform(table)
+        table = unique_calls(table, keep="last" if update else "first")
+        if table.num_rows == 0:
+            return 0
+        what = "upsert calls" if update else "insert calls"
+        with self._writing(what) as conn:
+            if self.dialect == "postgresql" and self.pg_copy:
+                return self._pg_copy(conn, table, update)
+            return self._executemany(conn, table, update)
+
+    def _conform(self, table: pa.Table) -> pa.Table:
+        try:
+            return conform(table, self.schema)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+            raise StorageError(f"calls do not fit the database schema (money at scale {self.scale}): {exc}") from exc
+
+    def _conflict_clause(self, update: bool, names: list[str]) -> str:
+        q = self.engine.dialect.identifier_preparer.quote
+        if not update:
+            return "ON CONFLICT (call_id) DO NOTHING"
+        sets = ", ".join(f"{q(n)} = excluded.{q(n)}" for n in names if n != "call_id")
+        return f"ON CONFLICT (call_id) DO UPDATE SET {sets}"
+
+    def _quoted(self, names: list[str]) -> str:
+        q = self.engine.dialect.identifier_preparer.quote
+        return ", ".join(q(n) for n in names)
+
+    def _executemany(self, conn: Connection, table: pa.Table, update: bool) -> int:
+        mark = "?" if self.dialect == "sqlite" else "%s"
+        written = 0
+        for chunk in _chunks(table):
+            # Binding dominates: columns null throughout the chunk are left to their NULL default.
+            # (Also right for upserts: ``excluded.col`` of an omitted column is NULL too.)
+            fields = [f for f in self.schema if f.name == "call_id" or chunk.column(f.name).null_count < chunk.num_rows]
+            names = [f.name for f in fields]
+            sql = (f"INSERT INTO calls ({self._quoted(names)}) VALUES ({', '.join([mark] * len(names))}) "
+                   f"{self._conflict_clause(update, [f.name for f in self.schema])}")
+            rows = list(zip(*(self._driver_values(chunk.column(f.name), f.type) for f in fields)))
+            written += max(conn.exec_driver_sql(sql, rows).rowcount, 0)
+        return written
+
+    def _driver_values(self, column: pa.ChunkedArray, t: pa.DataType) -> list[Any]:
+        """One column as the values the driver takes, converted column-wise rather than per row."""
+        if self.dialect == "sqlite":
+            if pa.types.is_decimal(t):
+                return _unscaled(column.combine_chunks())
+            if pa.types.is_timestamp(t):
+                return pc.strftime(column, format=_SQLITE_TS).to_pylist()
+        return column.to_pylist()
+
+    def _pg_copy(self, conn: Connection, table: pa.Table, update: bool) -> int:
+        cols = self._quoted(self.schema.names)
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.execute("CREATE TEMP TABLE IF NOT EXISTS _calls_in (LIKE calls) ON COMMIT DROP")
+            with cursor.copy(f"COPY _calls_in ({cols}) FROM STDIN (FORMAT csv)") as copy:
+                for chunk in _chunks(table):
+                    copy.write(_csv(chunk))
+            cursor.execute(f"INSERT INTO calls ({cols}) SELECT {cols} FROM _calls_in "
+                           f"{self._conflict_clause(update, self.schema.names)}")
+            return max(cursor.rowcount, 0)
+        finally:
+            cursor.close()
+
+    @contextmanager
+    def _writing(self, what: str) -> Iterator[Connection]:
+        """One transaction; a database refusal surfaces as :class:`StorageError` naming what was refused."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            where = self.engine.url.render_as_string(hide_password=True)
+            raise StorageError(f"database {where}: cannot {what}: {exc}") from exc
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    """WAL: readers (the dashboard) never block the collector's writes, and a crash cannot tear a commit."""
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _chunks(table: pa.Table) -> Iterator[pa.Table]:
+    for lo in range(0, table.num_rows, CHUNK):
+        yield table.slice(lo, CHUNK)
+
+
+def _unscaled(arr: pa.Array) -> list[int | None]:
+    """A ``decimal128(18, s)`` array as its integer unscaled values (= minor units), read from the buffer."""
+    words = np.frombuffer(arr.buffers()[1], dtype="<i8", count=2 * (arr.offset + len(arr)))[2 * arr.offset::2]
+    ints = pa.array(words.copy())
+    return (ints if arr.null_count == 0 else pc.if_else(arr.is_valid(), ints, None)).to_pylist()
+
+
+def _csv(table: pa.Table) -> bytes:
+    """Rows for ``COPY … (FORMAT csv)``: every value quoted, nulls bare — so NULL and '' stay apart."""
+    buf = io.BytesIO()
+    pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
+    return buf.getvalue()

@@ -1,0 +1,172 @@
+"""Numbers as dialled → E.164, per site, vectorised.
+
+A PBX reports what the user dialled (``9 011 44 20 7946 0000``, ``9 0 20 7946 0000``, ``0 00 86 …``).
+Rating needs E.164.  The rules come from each site's country — international and national prefixes
+from ``phonenumbers``' metadata (so we do not maintain a dial-plan table) — and its PBX access code.
+The work is done with Arrow-backed string kernels over whole columns; ``phonenumbers`` itself is
+called only on *distinct* short numbers (emergency check) and distinct destination prefixes
+(country), never once per call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import pandas as pd
+import phonenumbers
+
+from warehouse.config import Site
+
+
+@dataclass(frozen=True, slots=True)
+class DialPlan:
+    """How a user at one site dials the PSTN."""
+
+    country: str
+    country_code: str
+    international_prefix: str
+    national_prefix: str
+    national_length: int | None  # the fixed significant-number length (NANP: 10), if the plan has one
+    area_code: str  # the site's own area code, for NANP 7-digit local dialling
+    access_code: str
+
+    @classmethod
+    @cache
+    def for_site(cls, site: Site) -> "DialPlan":
+        meta = phonenumbers.PhoneMetadata.metadata_for_region(site.country)
+        if meta is None:
+            raise ValueError(f"phonenumbers has no numbering plan for country '{site.country}'")
+        intl = meta.preferred_international_prefix or meta.international_prefix or "00"
+        if not intl.isdigit():  # a regex of alternatives: take its first literal branch
+            intl = intl.split("|", 1)[0]
+        lengths = meta.general_desc.possible_length
+        cc = str(meta.country_code)
+        area = _area_code(site.main_number)
+        return cls(
+            country=site.country,
+            country_code=cc,
+            international_prefix=intl if intl.isdigit() else "00",
+            national_prefix=meta.national_prefix or "",
+            national_length=lengths[0] if len(lengths) == 1 else None,
+            area_code=area,
+            access_code=site.access_code,
+        )
+
+
+def _area_code(main_number: str) -> str:
+    """The geographic area code of the site's public number (NANP 212, London 20, Shanghai 21)."""
+    try:
+        parsed = phonenumbers.parse(main_number, None)
+    except phonenumbers.NumberParseException:
+        return ""
+    nsn = phonenumbers.national_significant_number(parsed)
+    return nsn[: phonenumbers.length_of_geographical_area_code(parsed)]
+
+
+def strip_access_code(dialled: pd.Series, access_code: str) -> pd.Series:
+    """Remove the PBX's trunk access code ("9") where the number starts with it."""
+    if not access_code:
+        return dialled
+    has = dialled.str.startswith(access_code).fillna(False)
+    return dialled.where(~has, dialled.str.slice(len(access_code)))
+
+
+def to_e164(dialled: pd.Series, plan: DialPlan, *, strip_access: bool) -> pd.Series:
+    """E.164 ('+' and digits) for each dialled string; null where the string is not a PSTN number.
+
+    Order of rules (first match wins): already '+…'; international prefix; national prefix followed
+    by a full national number; a bare full national number; NANP 7-digit local.  Emergency and other
+    short numbers stay null here (see ``is_emergency``).
+    """
+    s = dialled.astype("str").str.replace(r"[\s\-\.\(\)]", "", regex=True)
+    if strip_access:
+        s = strip_access_code(s, plan.access_code)
+    out = pd.Series(pd.NA, index=s.index, dtype="str")
+    n = s.str.len()
+    digits = s.str.fullmatch(r"\d+").fillna(False)
+
+    plus = s.str.startswith("+").fillna(False) & s.str.slice(1).str.fullmatch(r"\d{4,15}").fillna(False)
+    out = out.mask(plus, s)
+    todo = digits & ~plus
+
+    ip = plan.international_prefix
+    intl = todo & s.str.startswith(ip).fillna(False) & (n > len(ip) + 4)
+    out = out.mask(intl, "+" + s.str.slice(len(ip)))
+    todo &= ~intl
+
+    cc = plan.country_code
+    np_ = plan.national_prefix
+    if plan.national_length:
+        full = plan.national_length
+        if np_:
+            nat = todo & s.str.startswith(np_).fillna(False) & (n == full + len(np_))
+            out = out.mask(nat, "+" + cc + s.str.slice(len(np_)))
+            todo &= ~nat
+        bare = todo & (n == full)
+        out = out.mask(bare, "+" + cc + s)
+        todo &= ~bare
+        if plan.area_code and full == 10:
+            local7 = todo & (n == 7)
+            out = out.mask(local7, "+" + cc + plan.area_code + s)
+            todo &= ~local7
+    else:
+        if np_:
+            nat = todo & s.str.startswith(np_).fillna(False) & (n >= len(np_) + 6)
+            out = out.mask(nat, "+" + cc + s.str.slice(len(np_)))
+            todo &= ~nat
+        # a full national number dialled without the national prefix (CN mobiles: 139…)
+        bare = todo & (n >= 9) & ~s.str.startswith(np_ or "+").fillna(False)
+        out = out.mask(bare, "+" + cc + s)
+        todo &= ~bare
+        if plan.area_code:  # a subscriber number dialled within the site's own area
+            local = todo & (n >= 5) & (n <= 8) & ~s.str.startswith(np_ or "+").fillna(False)
+            out = out.mask(local, "+" + cc + plan.area_code + s)
+    return out
+
+
+def is_emergency(dialled: pd.Series, plan: DialPlan) -> pd.Series:
+    """True where the dialled string, with or without the access code, is an emergency number.
+
+    PBXs route both ``911`` and ``9911`` to the PSTN, so both forms count.
+    """
+    raw = dialled.astype("str")
+    result = np.zeros(len(raw), dtype=bool)
+    for s in (raw, strip_access_code(raw, plan.access_code)):
+        short = (s.str.len() <= 4).fillna(False)
+        if short.any():
+            emerg = {u for u in pd.unique(s[short].dropna()) if phonenumbers.is_emergency_number(u, plan.country)}
+            result |= (short & s.isin(emerg)).fillna(False).to_numpy(dtype=bool)
+    return pd.Series(result, index=dialled.index)
+
+
+def dest_country(e164: pd.Series) -> pd.Series:
+    """ISO 3166 alpha-2 of each E.164 number, decided once per distinct 8-character prefix.
+
+    The prefix (country code plus area code or mobile range) fixes the region in every plan we know
+    (NANP area codes, shared country codes like +44/+7); asking ``phonenumbers`` per distinct prefix
+    instead of per call keeps this off the hot path.
+    """
+    key = e164.str.slice(0, 8)
+    reps = pd.DataFrame({"key": key, "num": e164}).dropna().drop_duplicates("key")
+    mapping = {k: _region(num) for k, num in zip(reps["key"], reps["num"])}
+    return key.map(mapping).astype("str")
+
+
+def _region(number: str) -> str | None:
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return None
+    return phonenumbers.region_code_for_number(parsed) or phonenumbers.region_code_for_country_code(parsed.country_code)
+
+
+def in_ranges(numbers: pd.Series, ranges) -> pd.Series:
+    """True where a number falls in any of the inclusive equal-length ``NumberRange``s."""
+    hit = np.zeros(len(numbers), dtype=bool)
+    n = numbers.str.len()
+    for r in ranges:
+        m = (n == len(r.first)) & (numbers >= r.first) & (numbers <= r.last)
+        hit |= m.fillna(False).to_numpy(dtype=bool)
+    return pd.Series(hit, index=numbers.index)
