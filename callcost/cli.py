@@ -1,20 +1,23 @@
 """The ``callcost`` command: a thin shell over library functions an analyst can call from a notebook.
 
 Every verb finds the config from ``--config``, then ``$CALLCOST_CONFIG``, then ``./callcost.toml``.
+Verbs of later areas live in ``callcost.verbs.*`` and are registered at the bottom of this module.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from warehouse.config import Enterprise, find_config, load_config
-from warehouse.errors import CallcostError, ConfigErrors
+from callcost import verbs
+from callcost.cli_common import ConfigOpt, console, err, fail, progress_bar
+from callcost.cli_common import enterprise as _enterprise
+from warehouse.config import find_config
+from warehouse.errors import CallcostError
 
 app = typer.Typer(
     name="callcost",
@@ -23,32 +26,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True)
-
-ConfigOpt = Annotated[
-    Optional[Path],
-    typer.Option("--config", "-c", help="callcost.toml (default: $CALLCOST_CONFIG, then ./callcost.toml)."),
-]
-
-
-def _enterprise(config: Path | None) -> Enterprise:
-    try:
-        return load_config(find_config(config))
-    except CallcostError as exc:
-        _fail(exc)
-
-
-def _fail(exc: CallcostError) -> None:
-    errors = exc.errors if isinstance(exc, ConfigErrors) else [exc]
-    for e in errors:
-        err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=1)
-
-
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=err, transient=True, disable=not err.is_terminal)
 
 
 @app.command("check-config")
@@ -63,7 +40,7 @@ def check_config(config: ConfigOpt = None) -> None:
         path = find_config(config)
         problems, warnings = check_enterprise(path)
     except CallcostError as exc:
-        _fail(exc)
+        fail(exc)
     for w in warnings:
         err.print(f"[yellow]warning:[/yellow] {w}", highlight=False, soft_wrap=True)
     if problems:
@@ -92,11 +69,11 @@ def import_(
         err.print(f"[red]error:[/red] unknown PBX '{pbx}' (configured: {', '.join(ent.pbxs)})")
         raise typer.Exit(code=1)
     try:
-        with _progress() as progress:
+        with progress_bar() as progress:
             task = progress.add_task(f"importing {pbx}", total=len(files))
             report = import_files(ent, pbx, files, store=Store(ent), progress=lambda n: progress.advance(task, n))
     except CallcostError as exc:
-        _fail(exc)
+        fail(exc)
     for q in report.problems[:50]:
         err.print(f"[yellow]quarantined:[/yellow] {q}", highlight=False, soft_wrap=True)
     console.print(
@@ -165,13 +142,17 @@ def demo(
     try:
         result = run_demo(directory, calls=calls, month=month, seed=seed, console=console)
     except CallcostError as exc:
-        _fail(exc)
+        fail(exc)
     print_summary(result, console)
     if serve_:
         from dashboards.app import create_app, serve
 
         console.print(f"dashboard on http://127.0.0.1:{port}/  (Ctrl-C to stop)")
         serve(create_app(result.ent.storage.lake, result.ent.currency), host="127.0.0.1", port=port)
+
+
+for _module in pkgutil.iter_modules(verbs.__path__):
+    importlib.import_module(f"{verbs.__name__}.{_module.name}").register(app)
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -78,6 +78,15 @@ class Connector(abc.ABC):
     def parse(self, data: bytes, source: str) -> ParseResult:
         """Parse one unit of input (a file, or a framed chunk of a stream) named *source*."""
 
+    def complete_prefix(self, buffer: bytes) -> int:
+        """How many leading bytes of a stream *buffer* hold whole records; the rest waits for more bytes.
+
+        Live transports (TCP, serial, RSP) hand ``buffer[:n]`` to :meth:`parse` and keep the remainder,
+        so a record split across two reads is never parsed half.  Line-oriented formats (the default)
+        end a record at LF; framed formats (STX/ETX, fixed-length) override this.
+        """
+        return buffer.rfind(b"\n") + 1
+
 
 @cache
 def registered_connectors() -> dict[str, type[Connector]]:
