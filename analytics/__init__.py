@@ -13,5 +13,10 @@ dashboards or the collector.
 
 from analytics.calls import PeriodError, available_months, load_calls, month_range
 from analytics.savings import Summary, savings_figure, summary
+from analytics import explore
+from analytics.explore import *  # noqa: F403 - select, breakdowns, time series, charts
+from analytics.whatif import carrier_whatif, least_cost, whatif_figure
 
-__all__ = ["PeriodError", "Summary", "available_months", "load_calls", "month_range", "savings_figure", "summary"]
+__all__ = ["PeriodError", "Summary", "available_months", "load_calls", "month_range", "savings_figure", "summary",
+           "carrier_whatif", "least_cost", "whatif_figure"]
+__all__ += explore.__all__

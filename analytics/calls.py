@@ -29,7 +29,8 @@ import pyarrow as pa
 from warehouse.errors import CallcostError
 from warehouse.schema import calls_schema
 
-__all__ = ["PeriodError", "available_months", "calls_relation", "load_calls", "month_range", "partition_files"]
+__all__ = ["PeriodError", "available_months", "calls_relation", "load_calls", "month_range", "partition_days",
+           "partition_files"]
 
 _PARTITION = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -100,6 +101,17 @@ def partition_files(lake: str | os.PathLike[str], start: DateLike = None, end: D
         if (lo is None or day >= lo) and (hi is None or day <= hi):
             files.extend(_data_files(folder))
     return files
+
+
+def partition_days(lake: str | os.PathLike[str], start: DateLike = None, end: DateLike = None) -> list[date]:
+    """The dates from *start* to *end* (inclusive; ``None`` = open) that have data files, oldest first.
+
+    A call's partition is the UTC date of its ``start_utc``, so reading day after day gives the calls
+    in ``start_utc`` order while holding one day at a time (how :mod:`analytics.export` streams).
+    """
+    lo, hi = _as_date(start, "start"), _as_date(end, "end")
+    return [day for day, folder in _partitions(lake)
+            if (lo is None or day >= lo) and (hi is None or day <= hi) and _data_files(folder)]
 
 
 def available_months(lake: str | os.PathLike[str]) -> list[str]:

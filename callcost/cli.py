@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from callcost import verbs
 from callcost.cli_common import ConfigOpt, console, err, fail, progress_bar
@@ -42,10 +43,10 @@ def check_config(config: ConfigOpt = None) -> None:
     except CallcostError as exc:
         fail(exc)
     for w in warnings:
-        err.print(f"[yellow]warning:[/yellow] {w}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]warning:[/yellow] {escape(str(w))}", highlight=False, soft_wrap=True)
     if problems:
         for p in problems:
-            err.print(f"[red]error:[/red] {p}", highlight=False, soft_wrap=True)
+            err.print(f"[red]error:[/red] {escape(str(p))}", highlight=False, soft_wrap=True)
         err.print(f"{len(problems)} error(s) in {path}")
         raise typer.Exit(code=1)
     console.print(f"[green]ok[/green]: {path}", highlight=False)
@@ -75,7 +76,7 @@ def import_(
     except CallcostError as exc:
         fail(exc)
     for q in report.problems[:50]:
-        err.print(f"[yellow]quarantined:[/yellow] {q}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]quarantined:[/yellow] {escape(str(q))}", highlight=False, soft_wrap=True)
     console.print(
         f"{report.files} file(s): {report.parsed} calls parsed, {report.stored} stored, "
         f"{report.duplicates} already stored, {report.quarantined} quarantined, {report.unrated} unrated "
@@ -89,22 +90,30 @@ def report(
     period: Annotated[str, typer.Option(help="Month, YYYY-MM.")],
     format: Annotated[str, typer.Option("--format", help="Comma-separated: xlsx,html,csv,json,txt.")] = "xlsx,html",
     out: Annotated[Path, typer.Option(help="Folder for the report files.")] = Path("reports"),
+    email: Annotated[str | None, typer.Option("--email", help="Mail it to TO[,TO] via the \\[smtp] config: HTML body, files attached.")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", help="Report parameter KEY=VALUE (e.g. top-n: by=minutes).")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Render a named report for a period.
+    """Render a named report for a period, and mail it with --email.
 
-    Example: callcost report monthly-savings --period 2026-10 --format xlsx,html
+    Example: callcost report monthly-savings --period 2026-10 --format xlsx,html --email finance@example.com
     """
+    from callcost.verbs.schedule import email_report, parse_params
     from reports.base import registered_reports, run_report
 
     ent = _enterprise(config)
     if name not in registered_reports():
         err.print(f"[red]error:[/red] unknown report '{name}' (installed: {', '.join(sorted(registered_reports()))})")
         raise typer.Exit(code=1)
-    paths = run_report(name, ent.storage.lake, period, [f.strip() for f in format.split(",") if f.strip()], out,
-                       ent.currency)
-    for p in paths:
-        console.print(str(p), highlight=False)
+    try:
+        paths = run_report(name, ent.storage.lake, period, [f.strip() for f in format.split(",") if f.strip()], out,
+                           ent.currency, config=ent, params=parse_params(param))
+        for p in paths:
+            console.print(str(p), highlight=False)
+        if email:
+            email_report(ent, name, period, paths, email)
+    except CallcostError as exc:
+        fail(exc)
 
 
 @app.command()

@@ -11,6 +11,7 @@ from typing import Annotated, NoReturn, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from warehouse.config import Enterprise, find_config, load_config
@@ -37,13 +38,13 @@ def fail(exc: CallcostError) -> NoReturn:
     """Print a callcost error (every located error of a ConfigErrors) and exit with status 1."""
     errors = exc.errors if isinstance(exc, ConfigErrors) else [exc]
     for e in errors:
-        err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=1)
 
 
 def usage_error(message: str) -> NoReturn:
     """A mistake on the command line: say what is wrong and what would be right, exit 1."""
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=1)
 
 

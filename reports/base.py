@@ -5,7 +5,11 @@ group (``pyproject.toml``); the built-in ones are registered the same way a thir
 would, so ``callcost report NAME`` never grows an ``if name == ...`` chain.
 
 A report is built once into a :class:`ReportData` — the figures, format-free — and then rendered to
-each requested format, so the xlsx and the HTML of one run cannot disagree.
+each requested format, so the xlsx and the HTML of one run cannot disagree.  :meth:`Report.render`
+renders any ``ReportData`` through the shared renderers (``reports.render_xlsx``, ``render_html``,
+``render_text``): a new report type only builds its data.  A report that needs the enterprise config
+(trunk groups, alert thresholds) or parameters (``top-n``: ``by=cost``) gets them as
+``Report(config=…, params=…)``.
 
     >>> from reports.base import run_report
     >>> run_report("monthly-savings", "callcost-demo/lake", "2026-10", ["xlsx", "html"], "out", "USD")  # doctest: +SKIP
@@ -21,16 +25,19 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from warehouse.errors import CallcostError
 
+if TYPE_CHECKING:
+    from warehouse.config import Enterprise
+
 __all__ = ["ENTRY_POINT_GROUP", "Figure", "Report", "ReportData", "ReportError", "ReportTable", "TableRow",
-           "registered_reports", "run_report"]
+           "build_report", "registered_reports", "run_report"]
 
 ENTRY_POINT_GROUP = "callcost.reports"
 
-Kind = Literal["count", "minutes", "money", "percent", "text"]
+Kind = Literal["count", "minutes", "money", "percent", "rate", "text"]  # rate: money per minute, 4 decimals
 
 
 class ReportError(CallcostError, ValueError):
@@ -51,17 +58,24 @@ class TableRow:
     """One line of a breakdown table; ``kind`` says whether it is a group, the unrated line or the total."""
 
     label: str
-    values: dict[str, int | Decimal | None]
-    kind: Literal["group", "unrated", "total"] = "group"
+    values: dict[str, int | Decimal | str | None]
+    kind: Literal["group", "unrated", "total", "other"] = "group"
 
 
 @dataclass(frozen=True)
 class ReportTable:
-    """A titled table: column keys with their display headers and kinds, then rows."""
+    """A titled table: column keys with their display headers and kinds, then rows.
+
+    ``chart`` names value columns to draw (a bar chart per group row): a table with a chart is a
+    *summary* table and gets one in the workbook and a bar list in the HTML.  ``sheet`` is the
+    worksheet name (default: the title, cut to Excel's 31 characters).
+    """
 
     title: str
     columns: tuple[tuple[str, str, Kind], ...]  # (key, header, kind); the first is the row label
     rows: tuple[TableRow, ...]
+    chart: tuple[str, ...] = ()
+    sheet: str | None = None
 
     def value_columns(self) -> tuple[tuple[str, str, Kind], ...]:
         return self.columns[1:]
@@ -81,22 +95,49 @@ class ReportData:
     notes: tuple[str, ...] = ()
     generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc).replace(microsecond=0))
     extra: dict[str, Any] = field(default_factory=dict)
+    primary: str | None = None  # the table CSV and text carry (default: the first)
+
+    def primary_table(self) -> ReportTable:
+        """The table a one-table format (CSV, the text body) shows."""
+        if self.primary is not None:
+            return self.tables[self.primary]
+        return next(iter(self.tables.values()))
 
 
 class Report(ABC):
-    """A named report type: builds its data for a period, renders it to each of its formats."""
+    """A named report type: builds its data for a period, renders it to each of its formats.
+
+    ``params`` declares the parameters the type accepts (name → help text); a value given for any
+    other name is refused, so ``--param bye=cost`` fails instead of being ignored.
+    """
 
     name: ClassVar[str]
     title: ClassVar[str]
-    formats: ClassVar[tuple[str, ...]]
+    formats: ClassVar[tuple[str, ...]] = ("xlsx", "html", "csv", "json", "txt")
+    params: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, config: Enterprise | None = None, params: dict[str, str] | None = None) -> None:
+        self.config = config
+        given = dict(params or {})
+        unknown = sorted(set(given) - set(self.params))
+        if unknown:
+            accepted = ", ".join(sorted(self.params)) or "none"
+            raise ReportError(f"report '{self.name}' has no parameter {', '.join(unknown)} (accepted: {accepted})")
+        self.options = given
 
     @abstractmethod
     def build(self, lake: str | os.PathLike[str], period: str, currency: str) -> ReportData:
         """Compute the report's figures from the lake for *period*."""
 
-    @abstractmethod
     def render(self, data: ReportData, fmt: str, out_dir: Path) -> Path:
-        """Write *data* as *fmt* into *out_dir*; return the file written."""
+        """Write *data* as *fmt* into *out_dir* with the shared renderers; return the file written."""
+        from reports.render import RENDERERS
+
+        if fmt not in self.formats or fmt not in RENDERERS:
+            raise ReportError(f"report '{self.name}' cannot render {fmt} (supported: {', '.join(self.formats)})")
+        path = Path(out_dir) / self.file_name(data, fmt)
+        RENDERERS[fmt](data, path)
+        return path
 
     def file_name(self, data: ReportData, fmt: str) -> str:
         """``<name>-<period>.<ext>``: stable, so a scheduled run overwrites last run's file for that month."""
@@ -114,16 +155,23 @@ def registered_reports() -> dict[str, type[Report]]:
     return found
 
 
+def build_report(name: str, *, config: Enterprise | None = None,
+                 params: dict[str, str] | None = None) -> Report:
+    """An instance of report type *name*, given the config and parameters it may need."""
+    reports = registered_reports()
+    if name not in reports:
+        raise ReportError(f"unknown report '{name}' (installed: {', '.join(sorted(reports)) or 'none'})")
+    return reports[name](config=config, params=params)
+
+
 def run_report(name: str, lake: str | os.PathLike[str], period: str, formats: list[str] | tuple[str, ...],
-               out_dir: str | os.PathLike[str], currency: str) -> list[Path]:
+               out_dir: str | os.PathLike[str], currency: str, *, config: Enterprise | None = None,
+               params: dict[str, str] | None = None) -> list[Path]:
     """Build report *name* for *period* once and render it to every format in *formats*.
 
     Formats are checked before any figure is computed, so a typo fails fast and writes nothing.
     """
-    reports = registered_reports()
-    if name not in reports:
-        raise ReportError(f"unknown report '{name}' (installed: {', '.join(sorted(reports)) or 'none'})")
-    report = reports[name]()
+    report = build_report(name, config=config, params=params)
     wanted = [f.strip().lower() for f in formats if f.strip()]
     unsupported = [f for f in wanted if f not in report.formats]
     if unsupported:

@@ -6,13 +6,15 @@ unique, a corrupted line is quarantined while the rest is kept, and the declared
 columns that come back filled (and the undeclared ones empty: capabilities are data, not folklore).
 
 A new connector registers a fixture writer and a corrupter in ``FIXTURES``; until it does, the
-``test_every_connector_has_a_fixture`` check fails, so no plugin ships untested.
+``test_every_connector_has_a_fixture`` check fails, so no plugin ships untested.  A fixture also carries
+the ``[[pbx]]`` options its format needs (a layout, a column list) and, for a format that cannot carry a
+fact exactly, the ``expected`` form of the calls (Avaya CM records only the end minute).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -21,8 +23,11 @@ import pyarrow.compute as pc
 import pytest
 
 from collector.connectors.base import PbxContext, registered_connectors
+from collector.simulate.vendor_writers import (
+    FS_GATEWAY_TEMPLATE, write_asterisk, write_avaya, write_freeswitch, write_smdr,
+)
 from collector.simulate.writers import write_canonical_csv, write_cucm_files
-from warehouse.schema import PARSED_SCHEMA, conform
+from warehouse.schema import PARSED_SCHEMA, TS, conform
 
 PBX = PbxContext(pbx_id="nyc-pbx", site="NYC", timezone="America/New_York")
 
@@ -77,23 +82,46 @@ def corrupt_csv_line(data: bytes, line: int) -> bytes:
     return b"\n".join(lines)
 
 
+def end_minute_start(calls: pa.Table) -> pa.Table:
+    """What a format that records only the end minute and the talk time says: start = end minute − talk."""
+    end = pc.floor_temporal(calls["end_utc"], unit="minute")
+    start = pc.subtract(end, pc.cast(pc.cast(calls["duration_s"], pa.int64()), pa.duration("s")))
+    return calls.set_column(calls.schema.get_field_index("start_utc"), "start_utc", pc.cast(start, TS))
+
+
 @dataclass(frozen=True)
 class Fixture:
     write: Callable[[pa.Table, Path], list[Path]]  # calls → files, as the PBX would deliver them
     first_data_line: int  # where records start in each file (to pick a line to corrupt)
     corrupt: Callable[[bytes, int], bytes] = corrupt_csv_line
+    options: dict = field(default_factory=dict)  # the [[pbx]] options the format needs (layout, columns …)
+    expected: Callable[[pa.Table], pa.Table] = lambda calls: calls  # the facts the format can carry
 
 
 FIXTURES: dict[str, Fixture] = {
     "cucm": Fixture(lambda calls, d: write_cucm_files(calls, d, minutes_per_file=1440), first_data_line=3),
     "canonical-csv": Fixture(lambda calls, d: [write_canonical_csv(calls, d / "calls.csv")], first_data_line=2),
+    "avaya": Fixture(lambda calls, d: [write_avaya(calls, d / "cdr1.txt", timezone=PBX.timezone, fields="sszokoly")],
+                     first_data_line=1, options={"fields": "sszokoly"}, expected=end_minute_start),
+    "asterisk": Fixture(lambda calls, d: [write_asterisk(calls, d / "Master.csv", timezone=PBX.timezone)],
+                        first_data_line=1, options={"trunk_channels": ["SIP/*-PSTN-*", "SIP/SIP-ONNET-*"]}),
+    "freeswitch": Fixture(lambda calls, d: [write_freeswitch(calls, d / "Master.csv", timezone=PBX.timezone)],
+                          first_data_line=1, options={"template": list(FS_GATEWAY_TEMPLATE)}),
+    "smdr": Fixture(lambda calls, d: [write_smdr(calls, d / "smdr.csv", layout="ipo", timezone=PBX.timezone)],
+                    first_data_line=1, options={"layout": "ipo"}),
 }
 
 CONNECTORS = sorted(registered_connectors())
 
 
+def _connector(type_name: str):
+    """The connector as configured for its fixture (capabilities may depend on the options, e.g. a layout)."""
+    pbx = PbxContext(PBX.pbx_id, PBX.site, PBX.timezone, options=dict(FIXTURES[type_name].options))
+    return registered_connectors()[type_name](pbx)
+
+
 def _parse_all(type_name: str, files: list[Path]):
-    connector = registered_connectors()[type_name](PBX)
+    connector = _connector(type_name)
     results = [connector.parse(p.read_bytes(), str(p)) for p in files]
     return results, pa.concat_tables([r.calls for r in results])
 
@@ -152,13 +180,15 @@ def test_declared_fields_are_filled_and_undeclared_left_empty(written):
     cls = registered_connectors()[type_name]
     assert cls.type == type_name
     assert cls.fields <= set(PARSED_SCHEMA.names)
+    fields = _connector(type_name).fields
+    assert fields <= cls.fields  # an instance may narrow (a layout without some column), never widen
     _, calls = _parse_all(type_name, files)
     calls = calls.sort_by("start_utc")  # the fixture's start times are distinct: align rows by them
-    source = known_calls().sort_by("start_utc")
+    source = FIXTURES[type_name].expected(known_calls()).sort_by("start_utc")
     assert calls["start_utc"].equals(source["start_utc"])
     for name in PARSED_SCHEMA.names:
         out = calls[name]
-        if name not in cls.fields:
+        if name not in fields:
             assert out.null_count == calls.num_rows, f"{type_name} fills '{name}' but does not declare it"
         elif name in ("call_id", "pbx", "source_format", "raw_ref"):
             assert out.null_count == 0, f"{type_name}: '{name}' has nulls"

@@ -17,7 +17,9 @@ import pyarrow.compute as pc
 import pytest
 
 from collector.connectors.base import PbxContext, connector_for
-from collector.connectors.cucm import CucmConnector, decode_ip, parse_file_name, read_flat_file
+from collector.connectors.cucm import (
+    IP_COLUMNS, CucmConnector, decode_ip, decode_ip_column, parse_file_name, read_flat_file, with_dotted_ips,
+)
 from collector.simulate.writers import write_cucm_files
 from test_connector_conformance import known_calls
 from warehouse.errors import ParseError
@@ -207,6 +209,18 @@ def test_decode_ip_matches_the_text_address_in_real_records():
     assert checked == 39
     # one gateway record names its other interface in the text field; a big-endian decode would differ everywhere
     assert differ == [("192.168.96.10", "192.168.96.9")]
+
+
+def test_ip_columns_decoded_column_wise_as_the_scalar_decoder_does():
+    assert {"origIpAddr", "destIpAddr", "origMediaTransportAddress_IP", "destMediaTransportAddress_IP"} <= set(IP_COLUMNS)
+    values = pa.array(["-1139627840", "1835247808", "0", "", " 16777343 ", "x"])
+    assert decode_ip_column(values).to_pylist() == ["192.168.18.188", "192.168.99.109", None, None, "127.0.0.1", None]
+    for path in (CDR_2021_A, CDR_2021_B, CDR_2015, CDR_2025):
+        table = with_dotted_ips(read_flat_file(path.read_bytes(), str(path)).table)
+        for name in IP_COLUMNS:
+            if name in table.column_names:
+                expected = [decode_ip(v) if v.strip().lstrip("-").isdigit() else None for v in table[name].to_pylist()]
+                assert table[f"{name}_text"].to_pylist() == expected, (path.name, name)
 
 
 # --- damaged and variant files -----------------------------------------------------------------------------

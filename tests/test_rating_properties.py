@@ -116,7 +116,7 @@ def ref_rate(rows: list[RefRow], call: Call, split: bool, scale: int) -> dict:
     if not split:
         cost = at_answer.fee + at_answer.rate * billable / 60
     else:
-        cost = at_answer.fee
+        rate_seconds = Decimal(0)  # sum rate×seconds exactly, divide by 60 once (no per-increment drift)
         start, length = 0, first
         while start < billable:
             r = band_at(call.at_utc + timedelta(seconds=start))
@@ -124,8 +124,9 @@ def ref_rate(rows: list[RefRow], call: Call, split: bool, scale: int) -> dict:
                 return {"status": "unrated", "reason": "no band"}
             if r.band != bands[-1]:
                 bands.append(r.band)
-            cost += r.rate * length / 60
+            rate_seconds += r.rate * length
             start, length = start + length, inc
+        cost = at_answer.fee + rate_seconds / 60
     return {"status": "rated", "cost": cost.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP),
             "row": at_answer.index, "billable": billable, "band": "+".join(bands)}
 

@@ -20,6 +20,7 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from warehouse.classify import EMERGENCY, INBOUND, INTERNAL, ONNET, OUTBOUND, TOLLFREE_INBOUND
 from warehouse.config import Enterprise
@@ -68,103 +69,153 @@ class Pricer:
         return _as_frame(result, frame.index)
 
     def price(self, df: pd.DataFrame) -> pd.DataFrame:
-        """Add the rated columns to a classified frame (see ``warehouse.classify``)."""
+        """Add the rated columns to a classified frame (see ``warehouse.classify``).
+
+        Working columns are plain numpy arrays written by position (a pandas string column rebuilds
+        its whole Arrow array on every masked assignment); they become frame columns once, at the end.
+        """
         df = df.copy()
         n = len(df)
-        idx = df.index
-        ct = df["call_type"]
+        ct = df["call_type"].to_numpy(dtype=object, na_value=None)
         dur = df["duration_s"].astype("int64")
-        answered = dur > 0
+        dur_np = dur.to_numpy()
+        answered = dur_np > 0
         at = df["answer_utc"].fillna(df["start_utc"])
+        site = df["site"].to_numpy(dtype=object, na_value=None)
+        dest_site = df["dest_site"].to_numpy(dtype=object, na_value=None)
+        carrier = df["carrier"].to_numpy(dtype=object, na_value=None)
+        connected = df["connected_number_e164"].to_numpy(dtype=object, na_value=None)
+        did = df["_did_e164"].to_numpy(dtype=object, na_value=None)
 
-        actual = pd.Series(pd.NA, index=idx, dtype="Int64")
-        ref = pd.Series(pd.NA, index=idx, dtype="Int64")
-        reason_a = pd.Series(pd.NA, index=idx, dtype="str")
-        reason_r = pd.Series(pd.NA, index=idx, dtype="str")
-        info = {c: pd.Series(pd.NA, index=idx, dtype="str") for c in ("plan", "prefix", "band", "tariff_version",
-                                                                       "ref_plan", "ref_prefix", "ref_band", "ref_tariff_version")}
-        billable = pd.Series(pd.NA, index=idx, dtype="Int64")
+        actual = np.zeros(n, np.int64)
+        actual_ok = np.zeros(n, bool)
+        ref = np.zeros(n, np.int64)
+        ref_ok = np.zeros(n, bool)
+        reason_a = np.full(n, None, dtype=object)
+        reason_r = np.full(n, None, dtype=object)
+        info = {c: np.full(n, None, dtype=object)
+                for c in ("plan", "prefix", "band", "tariff_version", "ref_plan", "ref_prefix", "ref_band",
+                          "ref_tariff_version")}
+        billable = np.zeros(n, np.int64)
+        billable_ok = np.zeros(n, bool)
 
-        free = ~answered | ct.isin([INBOUND, EMERGENCY]) | ((ct == INTERNAL) & (df["dest_site"] == df["site"]).fillna(True))
-        actual[free] = 0
-        ref[free] = 0
-        billable[~answered] = 0
+        free = ~answered | np.isin(ct, [INBOUND, EMERGENCY]) | ((ct == INTERNAL) & _same(dest_site, site))
+        actual_ok[free] = True
+        ref_ok[free] = True
+        billable_ok[~answered] = True
 
         # internal / on-net: the optional per-minute on-net rate, per second, half-up
         wan = answered & (ct == ONNET)
         actual[wan] = _onnet_cost(dur[wan], self.ent.onnet_rate, self.ent.scale)
-        billable[wan] = dur[wan]
+        actual_ok[wan] = True
+        billable[wan] = dur_np[wan]
+        billable_ok[wan] = True
         info["plan"][wan] = "onnet"
 
         # reference for on-net calls: the PSTN call to the destination site's public number
-        ref_onnet = answered & (ct == ONNET)
-        ref_onnet_dest = df["dest_site"].map(self.main_digits)
-        no_dest = ref_onnet & ref_onnet_dest.isna()
+        ref_onnet = wan.copy()
+        ref_onnet_dest = pd.Series(dest_site).map(self.main_digits).to_numpy(dtype=object, na_value=None)
+        no_dest = ref_onnet & pd.isna(ref_onnet_dest)
         reason_r[no_dest] = "on-net call to an unknown site"
         ref_onnet &= ~no_dest
 
         # actual for outbound and toll-free inbound: the trunk's carrier
-        paid = answered & ct.isin([OUTBOUND, TOLLFREE_INBOUND])
-        no_trunk = paid & df["carrier"].isna()
-        reason_a[no_trunk] = "unknown trunk '" + df["trunk"].fillna("").astype("str") + "' (no [[trunk]] glob matches)"
-        dest_actual = df["connected_number_e164"].where(ct != TOLLFREE_INBOUND, df["_did_e164"])
-        no_number = paid & dest_actual.isna() & ~no_trunk
-        reason_a[no_number] = "called number '" + df["called_number"].fillna("").astype("str") + "' is not a PSTN number"
+        paid = answered & np.isin(ct, [OUTBOUND, TOLLFREE_INBOUND])
+        no_trunk = paid & pd.isna(carrier)
+        if no_trunk.any():
+            trunk = df["trunk"].to_numpy(dtype=object, na_value=None)[no_trunk]
+            reason_a[no_trunk] = [f"unknown trunk '{t or ''}' (no [[trunk]] glob matches)" for t in trunk]
+        dest_actual = np.where(ct != TOLLFREE_INBOUND, connected, did)
+        no_number = paid & pd.isna(dest_actual) & ~no_trunk
+        if no_number.any():
+            called = df["called_number"].to_numpy(dtype=object, na_value=None)[no_number]
+            reason_a[no_number] = [f"called number '{c or ''}' is not a PSTN number" for c in called]
         reason_r[no_number & (ct == OUTBOUND)] = "called number cannot be normalised"
         to_rate = paid & ~no_trunk & ~no_number
-        for carrier in df.loc[to_rate, "carrier"].unique():
-            m = to_rate & (df["carrier"] == carrier)
-            r = self._rate(carrier, dest_actual[m], df.loc[m, "trunk_site"], at[m], dur[m])
-            self._take(r, m, actual, reason_a, billable, info, "")
+        for name in pd.unique(carrier[to_rate]):
+            m = to_rate & (carrier == name)
+            rows = np.flatnonzero(m)
+            r = self._rate(name, _series(dest_actual[rows]), *_at_rows(rows, df["trunk_site"], at, dur))
+            self._take(r, rows, actual, actual_ok, reason_a, (billable, billable_ok), info, "")
 
         # reference for outbound calls and on-net calls, from the originating site
         ref_out = answered & (ct == OUTBOUND) & ~no_number
         ref_mask = ref_out | ref_onnet
+        category = df["category"].to_numpy(dtype=object, na_value=None)
         if ref_mask.any():
-            dest_ref = df["connected_number_e164"].where(ct == OUTBOUND, ref_onnet_dest)
-            r = self._rate(None, dest_ref[ref_mask], df.loc[ref_mask, "site"], at[ref_mask], dur[ref_mask])
-            self._take(r, ref_mask, ref, reason_r, None, info, "ref_")
-            cat = df["category"].copy()
-            cat[ref_mask & cat.isna()] = r["category"]
-            df["category"] = cat
+            rows = np.flatnonzero(ref_mask)
+            dest_ref = np.where(ct == OUTBOUND, connected, ref_onnet_dest)[rows]
+            r = self._rate(None, _series(dest_ref), *_at_rows(rows, df["site"], at, dur))
+            self._take(r, rows, ref, ref_ok, reason_r, None, info, "ref_")
+            unset = rows[pd.isna(category[rows])]
+            category[unset] = r["category"].to_numpy(dtype=object, na_value=None)[pd.isna(category[rows])]
             # calling a toll-free number: the called party pays
-            tf = ref_out & (df["category"] == "tollfree").fillna(False)
-            actual[tf & actual.notna()] = 0
-            ref[tf & ref.notna()] = 0
+            tf = ref_out & (category == "tollfree")
+            actual[tf & actual_ok] = 0
+            ref[tf & ref_ok] = 0
 
         # toll-free inbound: no PSTN alternative, so no saving
         tfi = paid & (ct == TOLLFREE_INBOUND)
-        ref[tfi] = actual[tfi]
+        ref[tfi], ref_ok[tfi] = actual[tfi], actual_ok[tfi]
         reason_r[tfi] = reason_a[tfi]
 
         reason = _join_reasons(reason_a, reason_r)
-        unrated = reason.notna()
-        actual[unrated] = pd.NA
-        ref[unrated] = pd.NA
+        unrated = ~pd.isna(reason)
+        actual_ok &= ~unrated
+        ref_ok &= ~unrated
+        df["category"] = _series(category, df.index)
         df["rating_status"] = np.where(unrated, "unrated", "rated")
-        df["unrated_reason"] = reason
-        df["_actual_minor"] = actual
-        df["_reference_minor"] = ref
-        df["_savings_minor"] = ref - actual
-        df["billable_s"] = billable
-        for col, series in info.items():
-            df[col] = series
+        df["unrated_reason"] = _series(reason, df.index)
+        df["_actual_minor"] = _ints(actual, actual_ok, df.index)
+        df["_reference_minor"] = _ints(ref, ref_ok, df.index)
+        df["_savings_minor"] = _ints(ref - actual, actual_ok & ref_ok, df.index)
+        df["billable_s"] = _ints(billable, billable_ok, df.index)
+        for col, values in info.items():
+            df[col] = _series(values, df.index)
         df["currency"] = self.ent.currency
         df["rated_at"] = pd.Timestamp.now(tz="UTC").floor("s")
         return df
 
     @staticmethod
-    def _take(r: pd.DataFrame, mask: pd.Series, cost: pd.Series, reason: pd.Series,
-              billable: pd.Series | None, info: dict[str, pd.Series], prefix: str) -> None:
-        """Copy one rating result into the call-aligned columns."""
+    def _take(r: pd.DataFrame, rows: np.ndarray, cost: np.ndarray, cost_ok: np.ndarray, reason: np.ndarray,
+              billable: tuple[np.ndarray, np.ndarray] | None, info: dict[str, np.ndarray], prefix: str) -> None:
+        """Copy one rating result into the call-aligned columns at positions *rows*."""
         ok = (r["status"] == "rated").to_numpy()
-        rows = mask[mask].index
-        cost[rows[ok]] = r["cost_minor"].to_numpy()[ok]
-        reason[rows[~ok]] = (("reference: " if prefix else "") + r["reason"].astype("str")).to_numpy()[~ok]
+        cost[rows[ok]] = r["cost_minor"].to_numpy(dtype="int64", na_value=0)[ok]
+        cost_ok[rows[ok]] = True
+        if (~ok).any():
+            reasons = r["reason"].to_numpy(dtype=object, na_value=None)[~ok]
+            reason[rows[~ok]] = [("reference: " if prefix else "") + str(x) for x in reasons]
         if billable is not None:
-            billable[rows[ok]] = r["billable_s"].to_numpy()[ok]
+            values, valid = billable
+            values[rows[ok]] = r["billable_s"].to_numpy(dtype="int64", na_value=0)[ok]
+            valid[rows[ok]] = True
         for col in ("plan", "prefix", "band", "tariff_version"):
-            info[prefix + col][rows] = r[col].to_numpy()
+            info[prefix + col][rows] = r[col].to_numpy(dtype=object, na_value=None)
+
+
+def _at_rows(rows: np.ndarray, *columns: pd.Series) -> list[pd.Series]:
+    """The rows at positions *rows* of each column, re-indexed 0..k-1 (aligned with ``_series(values[rows])``)."""
+    return [c.iloc[rows].reset_index(drop=True) for c in columns]
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a == b`` where both are set, False where either is missing (as pandas ``str`` columns compare)."""
+    return ~(pd.isna(a) | pd.isna(b)) & (a == b)
+
+
+_STR_MAPPER = {pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get
+
+
+def _series(values: np.ndarray, index: pd.Index | None = None) -> pd.Series:
+    """An object array (None = missing) as a pandas ``str`` column, converted by Arrow (twice pandas' speed)."""
+    arr = pa.array(values, type=pa.string(), from_pandas=True)
+    return pd.Series(arr.to_pandas(types_mapper=_STR_MAPPER).array, index=index)
+
+
+def _ints(values: np.ndarray, valid: np.ndarray, index: pd.Index) -> pd.Series:
+    """Exact integers with a validity mask as a nullable ``Int64`` column (never a float)."""
+    return pd.Series(pd.arrays.IntegerArray(values.astype(np.int64), ~valid), index=index)
 
 
 def _onnet_cost(dur: pd.Series, rate: Decimal, scale: int) -> np.ndarray:
@@ -175,10 +226,12 @@ def _onnet_cost(dur: pd.Series, rate: Decimal, scale: int) -> np.ndarray:
     return (num + den // 2) // den
 
 
-def _join_reasons(a: pd.Series, r: pd.Series) -> pd.Series:
-    both = a.notna() & r.notna()
-    out = a.fillna(r)
-    out[both] = a[both] + "; " + r[both]
+def _join_reasons(a: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """The actual and the reference reason, joined with ``; `` where both exist."""
+    has_a, has_r = ~pd.isna(a), ~pd.isna(r)
+    out = np.where(has_a, a, r)
+    both = np.flatnonzero(has_a & has_r)
+    out[both] = [f"{x}; {y}" for x, y in zip(a[both], r[both])]
     return out
 
 

@@ -17,73 +17,56 @@ and the connect fee stay those of the row chosen at answer); the loop runs over 
 
 A call no row can price is ``unrated`` with a reason and a null cost — never 0.  Unanswered calls
 (``duration_s`` ≤ 0) cost 0 and carry no row.
+
+How it is fast: the batch is cut into chunks of ``CHUNK_CALLS`` calls (temporaries of a couple of MB
+stay in cache and are reused by the allocator instead of faulting in fresh pages), rated on one
+thread per core (numpy and Arrow release the GIL).  Batch-wide work is done once before: the site
+clocks over the batch's minutes (``rating_clock``) and, per prefix node, the entry that applies to
+every call of the batch's dates (``LookupIndex.resolve_entries``), so most calls need only gathers:
+number → node → entry; (site, minute) → local minute code; (entry pattern, code) → band slot → row.
 """
 
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Self
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from warehouse.errors import RatingError
 from warehouse.money import INTERNAL_SCALE, div_round_half_up
 from warehouse.rating_clock import DAY_S, ClockTables, SiteClock
-from warehouse.rating_index import WIDTH, LookupIndex, lookup_index
+from warehouse.rating_index import (
+    NO_VERSION_CODE,
+    REFINE,
+    SEARCH,
+    LookupIndex,
+    lookup_index,
+)
+from warehouse.rating_inputs import (
+    CallColumns,
+    dest_digits,
+    flat,
+    origin_codes,
+    read_calls,
+    single,
+    site_codes,
+)
+from warehouse.rating_output import REASONS, RateResult, RatingOutput, row_dictionaries
 from warehouse.tariffs import Tariff
 
 __all__ = ["SiteClock", "RateResult", "rate", "explain", "REASONS"]
 
-#: unrated reasons, by code (0 = priced)
-REASONS = [None, "no prefix", "no tariff version in force", "no band", "unknown site", "no answer time",
-           "implausible duration"]
 NO_PREFIX, NO_VERSION, NO_BAND, UNKNOWN_SITE, NO_TIME, BAD_DURATION = range(1, 7)
 MAX_DURATION_S = 366 * DAY_S  # a longer "call" is a broken CDR, not something to price
-PARALLEL_MIN_CALLS = 400_000  # below this, threads cost more than they save
+CHUNK_CALLS = 1 << 18  # calls per unit of work: measured best of 2^14..2^20 (temporaries ≤ 2 MB each)
+PARALLEL_MIN_CALLS = 200_000  # below this, threads cost more than they save
 MAX_CLOCK_CELLS = 16_000_000  # site × minute offset cells per clock table (128 MB); larger batches are windowed
-_DICT_COLUMNS = ("plan", "prefix", "category", "destination", "band", "tariff_version")
-
-
-@dataclass(frozen=True)
-class RateResult:
-    """Rating output aligned with the input calls; string columns are dictionary-encoded.
-
-    Columns: ``cost_minor`` (int64 minor units, null when unrated), ``status`` (rated/unrated),
-    ``reason``, ``plan``, ``prefix``, ``category``, ``destination``, ``band`` (split: the bands used,
-    joined with ``+``), ``tariff_version``, ``billable_s``, ``row`` (tariff row index, for explain).
-    """
-
-    table: pa.Table
-
-    def __len__(self) -> int:
-        return self.table.num_rows
-
-    @property
-    def num_rows(self) -> int:
-        return self.table.num_rows
-
-    @property
-    def column_names(self) -> list[str]:
-        return self.table.column_names
-
-    def __getitem__(self, name: str) -> pa.ChunkedArray:
-        return self.table[name]
-
-    def to_pandas(self) -> pd.DataFrame:
-        """Plain string columns and nullable ``Int64`` integers (no float ever stands in for a cost)."""
-        cols = {}
-        for name in self.table.column_names:
-            col = self.table[name]
-            if pa.types.is_dictionary(col.type):
-                col = col.cast(pa.string())
-            cols[name] = col
-        return pa.table(cols).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
 
 
 def rate(tariff: Tariff, calls: pa.Table | pd.DataFrame, *, sites: Mapping[str, SiteClock], split: bool = False,
@@ -94,224 +77,213 @@ def rate(tariff: Tariff, calls: pa.Table | pd.DataFrame, *, sites: Mapping[str, 
     """
     if not 0 <= scale <= INTERNAL_SCALE:
         raise RatingError(f"currency scale {scale} outside 0..{INTERNAL_SCALE}")
-    inp = _Inputs.read(calls, sites)
+    cols = read_calls(calls, MAX_DURATION_S)
+    n = cols.n
     idx = lookup_index(tariff)
-    n = inp.n
-    out = _Out(n)
-    answered = inp.duration > 0
-    out.cost[~answered & inp.dur_ok] = 0
-    out.billable[~answered & inp.dur_ok] = 0
-    out.reason[~inp.dur_ok] = BAD_DURATION
-    out.reason[answered & inp.dur_ok & ~inp.at_ok] = NO_TIME
-    out.reason[answered & inp.dur_ok & inp.at_ok & (inp.site < 0)] = UNKNOWN_SITE
-    work = np.flatnonzero(answered & inp.dur_ok & inp.at_ok & (inp.site >= 0))
-    if work.size and len(tariff):
-        parts = [chunk for part in _windows(inp, work, split) for chunk in _chunks(part)]
-        if len(parts) == 1:
-            _rate_part(tariff, idx, inp, parts[0], sites, split, scale, out)
-        else:  # numpy releases the GIL in the heavy loops; chunks write disjoint rows of `out`
-            with ThreadPoolExecutor(max_workers=min(len(parts), os.cpu_count() or 1)) as pool:
-                for f in [pool.submit(_rate_part, tariff, idx, inp, p, sites, split, scale, out) for p in parts]:
-                    f.result()
-    elif work.size:
-        out.reason[work] = NO_PREFIX
-    return out.result(tariff, split)
+    out = RatingOutput(n, tariff)
+    names = list(sites)
+    site_index = {name: i for i, name in enumerate(names)}
+    site_all = np.empty(n, dtype=np.int16 if len(names) < 2**15 - 1 else np.int32)
+    spans = [slice(a, min(a + CHUNK_CALLS, n)) for a in range(0, n, CHUNK_CALLS)]
+    workers = min(os.cpu_count() or 1, max(n // PARALLEL_MIN_CALLS, 1))
+    with ThreadPoolExecutor(max_workers=workers) if workers > 1 else _Inline() as pool:
+        scans = list(pool.map(lambda sl: _scan(cols, sl, site_index, site_all, split), spans))
+        used = np.flatnonzero(np.any([s.used for s in scans], axis=0)) if scans else np.zeros(0, dtype=np.int64)
+        work = [s for s in scans if s.t0 is not None]
+        tasks: list[tuple[_Context | None, slice | np.ndarray]]
+        if not work or not len(tariff):
+            tasks = [(None, sl) for sl in spans]
+        else:
+            clocks = [sites[names[i]] for i in used]
+            site_row = np.full(len(names) + 1, -1, dtype=np.int64)
+            site_row[used] = np.arange(len(used))
+            t0, t1 = min(s.t0 for s in work), max(s.t1 for s in work)
+            tail = max(s.longest for s in work) + DAY_S if split else 0
+            tasks = _tasks(idx, clocks, site_row, cols, site_all, spans, t0, t1, tail)
+        list(pool.map(lambda task: _rate_chunk(tariff, idx, cols, site_all, task[0], task[1], split, scale, out),
+                      tasks))
+    return out.result()
 
 
-# ---- inputs --------------------------------------------------------------------------------------------
+class _Inline:
+    """A stand-in for the thread pool when the batch is too small to share out."""
 
-@dataclass
-class _Inputs:
-    n: int
-    padded: np.ndarray  # int64 dest digits right-padded with zeros to WIDTH digits
-    length: np.ndarray  # int64 number of dest digits (0 when not digits)
-    origin_code: np.ndarray  # int64 index into origin_values
-    origin_values: list[str]
-    site: np.ndarray  # int64 index into site_clocks, -1 unknown
-    site_clocks: list[SiteClock]
-    at: np.ndarray  # int64 UTC seconds
-    at_ok: np.ndarray
-    duration: np.ndarray  # int64
-    dur_ok: np.ndarray
+    def __enter__(self) -> Self:
+        return self
 
-    @classmethod
-    def read(cls, calls: pa.Table | pd.DataFrame, sites: Mapping[str, SiteClock]) -> _Inputs:
-        if isinstance(calls, pd.DataFrame):
-            calls = pa.Table.from_pandas(calls, preserve_index=False)
-        missing = {"dest", "origin", "site", "at_utc", "duration_s"} - set(calls.column_names)
-        if missing:
-            raise RatingError(f"calls lack column(s) {', '.join(sorted(missing))}")
-        n = calls.num_rows
-        padded, length = _digits(_flat(calls["dest"]))
-        origin = _flat(calls["origin"])
-        origin = pc.fill_null(origin.cast(pa.string()) if not pa.types.is_string(origin.type) else origin, "")
-        ocodes, ovalues = _codes(origin)
-        site_col = _flat(calls["site"])
-        scodes, svalues = _codes(site_col.cast(pa.string()) if not pa.types.is_string(site_col.type) else site_col)
-        known = [v for v in svalues if v is not None and v in sites]
-        site_map = np.array([known.index(v) if v in sites else -1 for v in svalues] + [-1], dtype=np.int64)
-        site = site_map[np.where(scodes < 0, len(svalues), scodes)]
-        at, at_ok = _utc_seconds(_flat(calls["at_utc"]))
-        dur = _flat(calls["duration_s"])
-        dur_ok = dur.is_valid().to_numpy(zero_copy_only=False)
-        duration = pc.fill_null(dur.cast(pa.int64()), 0).to_numpy()
-        dur_ok &= duration <= MAX_DURATION_S
-        return cls(n, padded, length, ocodes, ovalues, site, [sites[v] for v in known], at, at_ok, duration, dur_ok)
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def map(self, fn: Callable, items: Iterable) -> Iterable:
+        return map(fn, items)
 
 
-def _flat(col: pa.ChunkedArray | pa.Array) -> pa.Array:
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
-    if pa.types.is_dictionary(col.type):
-        col = col.cast(col.type.value_type)
-    if pa.types.is_large_string(col.type) or pa.types.is_string_view(col.type):
-        col = col.cast(pa.string())
-    return col
+# ---- batch-wide preparation ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Scan:
+    used: np.ndarray  # bool per configured site: some call to price uses it
+    t0: int | None  # answer times of the calls to price (None: there are none)
+    t1: int | None
+    longest: int
 
 
-def _codes(arr: pa.Array) -> tuple[np.ndarray, list]:
-    """Dictionary codes (-1 for null) and the distinct values."""
-    enc = pc.dictionary_encode(arr)
-    idx = enc.indices.to_numpy(zero_copy_only=False)
-    codes = np.where(enc.indices.is_valid().to_numpy(zero_copy_only=False), idx, -1) if enc.null_count else idx
-    return np.asarray(codes, dtype=np.int64), enc.dictionary.to_pylist()
+def _scan(cols: CallColumns, sl: slice, site_index: Mapping[str, int], site_all: np.ndarray, split: bool) -> _Scan:
+    """Decode the chunk's sites; note which sites and times the calls to price need clocks for."""
+    site = site_codes(single(cols.table["site"].slice(sl.start, sl.stop - sl.start)), site_index)
+    site_all[sl] = site
+    dur = cols.duration[sl]
+    work = (dur > 0) & cols.dur_ok[sl] & cols.at_ok[sl] & (site >= 0)
+    used = np.zeros(len(site_index) + 1, dtype=bool)
+    used[site[work]] = True
+    if not work.any():
+        return _Scan(used[:-1], None, None, 0)
+    at = cols.at[sl][work]
+    return _Scan(used[:-1], int(at.min()), int(at.max()), int(dur[work].max()) if split else 0)
 
 
-def _digits(dest: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """E.164 digit strings → (right-zero-padded WIDTH-digit int64, digit count); non-digits → length 0."""
-    if not pa.types.is_string(dest.type):
-        dest = dest.cast(pa.string())
-    length = pc.fill_null(pc.utf8_length(dest), 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    valid = pc.fill_null(pc.ascii_is_decimal(dest), False)
-    if dest.null_count or not pc.all(valid).as_py():
-        dest = pc.if_else(valid, dest, "0")
-        length = np.where(valid.to_numpy(zero_copy_only=False), length, 0)
-    if length.size and length.max() > WIDTH:
-        dest = pc.utf8_slice_codeunits(dest, 0, WIDTH)
-        length = np.minimum(length, WIDTH)
-    value = pc.cast(dest, pa.int64()).to_numpy(zero_copy_only=False)
-    pow10 = 10 ** np.arange(WIDTH, -1, -1, dtype=np.int64)  # pow10[L] = 10**(WIDTH-L)
-    return value * pow10[length], length
+@dataclass(frozen=True)
+class _Context:
+    """What the chunks of one time window share: clocks, per-node entries, site → clock row."""
+
+    clocks: ClockTables
+    node_entry: np.ndarray
+    site_row: np.ndarray
 
 
-def _utc_seconds(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    if pa.types.is_string(col.type):
-        try:
-            col = pc.cast(col, pa.timestamp("s", tz="UTC"))
-        except pa.ArrowInvalid as exc:
-            raise RatingError(f"at_utc is not a timestamp: {exc}") from None
-    if not pa.types.is_timestamp(col.type):
-        raise RatingError(f"at_utc must be a UTC timestamp, got {col.type}")
-    per_s = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[col.type.unit]
-    ok = col.is_valid().to_numpy(zero_copy_only=False)
-    raw = pc.fill_null(col.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
-    return raw // per_s, ok  # floor: a billing second starts when it starts
+def _context(idx: LookupIndex, clocks: list[SiteClock], site_row: np.ndarray, t0: int, t1: int, tail: int) -> _Context:
+    ct = ClockTables(clocks, t0, t1 + tail)
+    lo, hi = ct.offset_range
+    return _Context(ct, idx.resolve_entries((t0 + lo) // DAY_S, (t1 + hi) // DAY_S), site_row)
 
 
-# ---- the engine ----------------------------------------------------------------------------------------
-
-class _Out:
-    def __init__(self, n: int) -> None:
-        self.cost = np.full(n, -1, dtype=np.int64)  # -1 = null
-        self.reason = np.zeros(n, dtype=np.int8)
-        self.row = np.full(n, -1, dtype=np.int64)
-        self.billable = np.full(n, -1, dtype=np.int64)
-        self.band_combo = np.full(n, -1, dtype=np.int64)  # split: band-name id (see band_sequence)
-        self.band_seqs: list[tuple[int, ...]] = []  # id n_bands + j → band codes used, in order
-        self._seq_id: dict[tuple[int, ...], int] = {}
-        self._lock = threading.Lock()
-
-    def band_sequence(self, pair: tuple[int, int], n_bands: int) -> int:
-        """Id of (name id so far, next band code): single bands are their own code, sequences follow."""
-        base, band = pair
-        with self._lock:  # chunks rated on several threads share the sequence table
-            key = (self.band_seqs[base - n_bands] if base >= n_bands else (base,)) + (band,)
-            if key not in self._seq_id:
-                self._seq_id[key] = n_bands + len(self.band_seqs)
-                self.band_seqs.append(key)
-            return self._seq_id[key]
-
-    def result(self, tariff: Tariff, split: bool) -> RateResult:
-        rated = self.reason == 0
-        dicts = _row_dictionaries(tariff)
-        has_row = rated & (self.row >= 0)
-        row_idx = np.where(has_row, self.row, 0)
-        cols: dict[str, pa.Array] = {
-            "cost_minor": pa.array(self.cost, mask=~rated),
-            "status": pa.DictionaryArray.from_arrays(pa.array((~rated).astype(np.int32)),
-                                                     pa.array(["rated", "unrated"])),
-            "reason": pa.DictionaryArray.from_arrays(
-                pa.array(self.reason.astype(np.int32), mask=rated), pa.array(REASONS, pa.string())),
-        }
-        for name in _DICT_COLUMNS:
-            codes, values = dicts[name]
-            idx = codes[row_idx] if len(codes) else np.zeros(len(row_idx), dtype=np.int32)
-            if name == "band" and split:
-                idx = np.where(self.band_combo >= 0, self.band_combo, idx)
-                if self.band_seqs:
-                    names = values.to_pylist()
-                    extra = ["+".join(names[b] for b in seq) for seq in self.band_seqs]
-                    values = pa.array(names + extra, pa.string())
-            cols[name] = pa.DictionaryArray.from_arrays(pa.array(idx.astype(np.int32), mask=~has_row), values)
-        cols["billable_s"] = pa.array(self.billable, mask=self.billable < 0)
-        cols["row"] = pa.array(self.row, mask=~has_row)
-        return RateResult(pa.table(cols))
-
-
-def _row_dictionaries(tariff: Tariff) -> dict[str, tuple[np.ndarray, pa.Array]]:
-    """Per output string column: a code for every tariff row and the distinct values (cached)."""
-    cached = tariff._cache.get("dicts")
-    if cached is None:
-        source = {"plan": tariff.plan, "prefix": tariff.prefix, "category": tariff.rows["category"].to_numpy(),
-                  "destination": tariff.rows["destination"].to_numpy(), "band": tariff.band,
-                  "tariff_version": tariff.version}
-        cached = {}
-        for name, values in source.items():
-            codes, uniq = pd.factorize(np.asarray(values, dtype=object))
-            cached[name] = (codes.astype(np.int32), pa.array(list(uniq), pa.string()))
-        tariff._cache["dicts"] = cached
-    return cached
-
-
-def _windows(inp: _Inputs, work: np.ndarray, split: bool) -> list[np.ndarray]:
-    """Split the batch by time so each clock table stays under MAX_CLOCK_CELLS."""
-    at = inp.at[work]
-    t0, t1 = int(at.min()), int(at.max())
-    tail = int(inp.duration[work].max()) + DAY_S if split else 0
-    sites = max(len(inp.site_clocks), 1)
-    budget_min = MAX_CLOCK_CELLS // sites - tail // 60 - 4
+def _tasks(idx: LookupIndex, clocks: list[SiteClock], site_row: np.ndarray, cols: CallColumns, site_all: np.ndarray,
+           spans: list[slice], t0: int, t1: int, tail: int) -> list[tuple[_Context, slice | np.ndarray]]:
+    """Chunks with their context: one window over the whole batch unless its clock table would be too big."""
+    n_sites = max(len(clocks), 1)
+    budget_min = MAX_CLOCK_CELLS // n_sites - tail // 60 - 4
     if (t1 - t0) // 60 <= budget_min:
-        return [work]
+        ctx = _context(idx, clocks, site_row, t0, t1, tail)
+        return [(ctx, sl) for sl in spans]
+    # a long batch: group the calls to price by time window, one clock table per window
+    work = np.flatnonzero((cols.duration > 0) & cols.dur_ok & cols.at_ok & (site_row[site_all] >= 0))
     window_s = max(budget_min, 1440) * 60
-    slot = (at - t0) // window_s
+    slot = (cols.at[work] - t0) // window_s
     order = np.argsort(slot, kind="stable")
     cuts = np.flatnonzero(np.diff(slot[order])) + 1
-    return [work[g] for g in np.split(order, cuts)]
+    tasks: list[tuple[_Context, slice | np.ndarray]] = []
+    for group in np.split(order, cuts):
+        rows = work[group]
+        at = cols.at[rows]
+        ctx = _context(idx, clocks, site_row, int(at.min()), int(at.max()), tail)
+        tasks += [(ctx, rows[a:a + CHUNK_CALLS]) for a in range(0, len(rows), CHUNK_CALLS)]
+    rest = np.ones(cols.n, dtype=bool)
+    rest[work] = False  # unanswered or unpriceable calls need no clock: any context will do
+    rest_rows = np.flatnonzero(rest)
+    tasks += [(tasks[0][0], rest_rows[a:a + CHUNK_CALLS]) for a in range(0, len(rest_rows), CHUNK_CALLS)]
+    return tasks
 
 
-def _chunks(work: np.ndarray) -> list[np.ndarray]:
-    """Contiguous slices of the batch, one per core, when the batch is large enough to be worth it."""
-    k = min(os.cpu_count() or 1, len(work) // PARALLEL_MIN_CALLS)
-    return [work] if k <= 1 else np.array_split(work, k)
+# ---- one chunk ---------------------------------------------------------------------------------------------
+
+def _rate_chunk(tariff: Tariff, idx: LookupIndex, cols: CallColumns, site_all: np.ndarray, ctx: _Context | None,
+                rows: slice | np.ndarray, split: bool, scale: int, out: RatingOutput) -> None:
+    at, at_ok, dur, dur_ok = cols.at[rows], cols.at_ok[rows], cols.duration[rows], cols.dur_ok[rows]
+    m = len(at)
+    site = ctx.site_row[site_all[rows]] if ctx is not None else np.where(site_all[rows] >= 0, 0, -1)
+    answered = dur > 0
+    reason = np.zeros(m, dtype=np.int8)
+    if dur_ok.all() and at_ok.all() and site.min(initial=0) >= 0:  # the usual, clean chunk
+        billable = np.where(answered, -1, 0)
+        pos = np.flatnonzero(answered)
+    else:
+        reason[~dur_ok] = BAD_DURATION
+        reason[answered & dur_ok & ~at_ok] = NO_TIME
+        reason[answered & dur_ok & at_ok & (site < 0)] = UNKNOWN_SITE
+        billable = np.where(answered | ~dur_ok, -1, 0)
+        pos = np.flatnonzero(answered & (reason == 0))
+    cost = np.zeros(m, dtype=np.int64)
+    row_out = np.full(m, -1, dtype=np.int64)
+    combo_out = np.full(m, -1, dtype=np.int64) if split else None
+    if pos.size and ctx is None:
+        reason[pos] = NO_PREFIX  # an empty tariff
+    elif pos.size:
+        part = cols.table.slice(rows.start, m) if isinstance(rows, slice) else cols.table.take(rows)
+        padded, length = dest_digits(flat(part["dest"]))
+        if pos.size < m:
+            padded, length = padded[pos], length[pos]
+        at, site, dur = at[pos], site[pos], dur[pos]
+        clocks = ctx.clocks
+
+        # 1. longest prefix → the entry (row set in force); per call only where origin or date matter
+        node = idx.lookup_nodes(padded, length)
+        entry = ctx.node_entry[node]
+        ask = np.flatnonzero(entry == SEARCH)
+        if ask.size:
+            ocodes, ovalues = origin_codes(flat(part["origin"]).take(pa.array(pos[ask])))
+            day = clocks.local(site[ask], at[ask]) // DAY_S
+            entry[ask] = _search_entries(idx, node[ask], day, ocodes, ovalues)
+        none = entry < 0
+        if none.any():
+            reason[pos[none]] = np.where(entry[none] == NO_VERSION_CODE, NO_VERSION, NO_PREFIX)
+            keep = ~none
+            pos, entry, at, site, dur = pos[keep], entry[keep], at[keep], site[keep], dur[keep]
+
+        # 2. the band at answer
+        if split or clocks.minute_code is None or idx.band_minute is None:
+            local = clocks.local(site, at)
+            day = local // DAY_S
+            sod = local - day * DAY_S
+            day_type = (day + 3) % 7 + 7 * clocks.is_holiday(site, day)  # 1970-01-01 was a Thursday
+            slot, seg_end = idx.band_slots(idx.e_pattern[entry], day_type, sod)
+        else:
+            code = clocks.minute_code[clocks.minute_index(site, at)]
+            slot = idx.band_minute[idx.e_band_base[entry] + code].astype(np.int64)
+            fine = np.flatnonzero(slot == REFINE)
+            if fine.size:
+                local = clocks.local(site[fine], at[fine])
+                day = local // DAY_S
+                day_type = (day + 3) % 7 + 7 * clocks.is_holiday(site[fine], day)
+                slot[fine] = idx.band_slots(idx.e_pattern[entry[fine]], day_type, local - day * DAY_S)[0]
+        gap = slot < 0
+        if gap.any():
+            reason[pos[gap]] = NO_BAND
+            keep = ~gap
+            pos, entry, at, site, dur, slot = pos[keep], entry[keep], at[keep], site[keep], dur[keep], slot[keep]
+            if split:
+                seg_end, sod = seg_end[keep], sod[keep]
+        row = idx.slot_rows[idx.e_rows_start[entry] + slot]
+
+        # 3. billable seconds and cost, in integers
+        first = tariff.first_increment[row]
+        inc = tariff.increment[row]
+        bill = np.where(dur <= first, first, first + -(-(dur - first) // inc) * inc)
+        _check_range(tariff, bill)
+        if split:
+            numer, combo, failed = _split_numerators(tariff, idx, clocks, at, site, entry, row, seg_end, sod,
+                                                     bill, first, inc, out)
+            if failed.any():
+                reason[pos[failed]] = NO_BAND
+                keep = ~failed
+                pos, numer, combo, bill, row = pos[keep], numer[keep], combo[keep], bill[keep], row[keep]
+            combo_out[pos] = combo
+        else:
+            numer = tariff.connect_fee[row] * 60 + tariff.rate[row] * bill
+        cost[pos] = div_round_half_up(numer, 60 * 10 ** (INTERNAL_SCALE - scale))
+        billable[pos] = bill
+        row_out[pos] = row
+    out.store(rows, reason, cost, billable, row_out, combo_out)
 
 
-def _rate_part(tariff: Tariff, idx: LookupIndex, inp: _Inputs, w: np.ndarray, sites: Mapping[str, SiteClock],
-               split: bool, scale: int, out: _Out) -> None:
-    at = inp.at[w]
-    site = inp.site[w]
-    tail = int(inp.duration[w].max()) + DAY_S if split else 0
-    clocks = ClockTables(inp.site_clocks, int(at.min()), int(at.max()) + tail)
-    local = clocks.local(site, at)
-    day = local // DAY_S
-    sod = local - day * DAY_S
-    day_type = (day + 3) % 7 + 7 * clocks.is_holiday(site, day)  # 1970-01-01 was a Thursday
+def _search_entries(idx: LookupIndex, node: np.ndarray, day: np.ndarray, ocodes: np.ndarray, ovalues: list) -> np.ndarray:
+    """Per call: the first entry up the prefix chain whose origin matches and whose dates hold *day*.
 
-    # 1. longest prefix with a row set in force for this origin and date
-    node = idx.lookup_nodes(inp.padded[w], inp.length[w])
-    origin_ok = _origin_table(inp.origin_values, idx.origins)
-    ocode = inp.origin_code[w] * len(idx.origins)
-    entry = np.full(len(w), -1, dtype=np.int64)
-    version_miss = np.zeros(len(w), dtype=bool)
+    Returns the entry, or ``-NO_PREFIX`` / ``NO_VERSION_CODE`` (a row applied but not on that date).
+    """
+    origin_ok = _origin_table(ovalues, idx.origins)
+    ocode = ocodes * len(idx.origins)
+    entry = np.full(len(node), -1, dtype=np.int64)
+    version_miss = np.zeros(len(node), dtype=bool)
     pending = np.flatnonzero(node >= 0)
     cur = node.copy()
     while pending.size:
@@ -334,38 +306,7 @@ def _rate_part(tariff: Tariff, idx: LookupIndex, inp: _Inputs, w: np.ndarray, si
         miss = pending[found < 0]
         cur[miss] = idx.node_parent[cur[miss]]
         pending = miss[cur[miss] >= 0]
-    no_entry = entry < 0
-    out.reason[w[no_entry]] = np.where(version_miss[no_entry], NO_VERSION, NO_PREFIX)
-
-    # 2. the band at answer
-    ok = np.flatnonzero(~no_entry)
-    e = entry[ok]
-    slot, seg_end = idx.band_slots(idx.e_pattern[e], day_type[ok], sod[ok])
-    no_band = slot < 0
-    out.reason[w[ok[no_band]]] = NO_BAND
-    ok, e, slot, seg_end = ok[~no_band], e[~no_band], slot[~no_band], seg_end[~no_band]
-    row = idx.slot_rows[idx.e_rows_start[e] + slot]
-
-    # 3. billable seconds and cost, in integers
-    d = inp.duration[w[ok]]
-    first = tariff.first_increment[row]
-    inc = tariff.increment[row]
-    billable = np.where(d <= first, first, first + -(-(d - first) // inc) * inc)
-    fee = tariff.connect_fee[row]
-    _check_range(tariff, billable)
-    if split:
-        numer, combo, failed = _split_numerators(tariff, idx, clocks, at[ok], site[ok], e, row, seg_end, sod[ok],
-                                                 billable, first, inc, out)
-        out.band_combo[w[ok]] = combo
-        out.reason[w[ok[failed]]] = NO_BAND
-    else:
-        numer = fee * 60 + tariff.rate[row] * billable
-        failed = np.zeros(len(ok), dtype=bool)
-    cost = div_round_half_up(numer, 60 * 10 ** (INTERNAL_SCALE - scale))
-    good = w[ok[~failed]]
-    out.cost[good] = cost[~failed]
-    out.billable[good] = billable[~failed]
-    out.row[good] = row[~failed]
+    return np.where(entry >= 0, entry, np.where(version_miss, NO_VERSION_CODE, -NO_PREFIX))
 
 
 def _origin_table(call_origins: list, tariff_origins: list[str]) -> np.ndarray:
@@ -388,7 +329,7 @@ def _check_range(tariff: Tariff, billable: np.ndarray) -> None:
 
 def _split_numerators(tariff: Tariff, idx: LookupIndex, clocks: ClockTables, at: np.ndarray, site: np.ndarray,
                       entry: np.ndarray, row0: np.ndarray, seg_end0: np.ndarray, sod0: np.ndarray,
-                      billable: np.ndarray, first: np.ndarray, inc: np.ndarray, out: _Out
+                      billable: np.ndarray, first: np.ndarray, inc: np.ndarray, out: RatingOutput
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``connect_fee·60 + Σ rate(band at increment start)·seconds`` per call, walking band changes.
 
@@ -446,7 +387,7 @@ def _split_numerators(tariff: Tariff, idx: LookupIndex, clocks: ClockTables, at:
 
 
 def _band_codes(tariff: Tariff) -> np.ndarray:
-    return _row_dictionaries(tariff)["band"][0].astype(np.int64)
+    return row_dictionaries(tariff)["band"][0].astype(np.int64)
 
 
 def explain(tariff: Tariff, call: Mapping, sites: Mapping[str, SiteClock], split: bool, scale: int) -> list[str]:

@@ -41,18 +41,21 @@ def explain_call(tariff: Tariff, call: Mapping, sites: Mapping[str, SiteClock], 
     cal = holidays.country_holidays(clock.country, subdiv=clock.subdiv)
     local = at.to_pydatetime().astimezone(zone)
     hol = cal.get(local.date())
-    lines.append(f"local time at answer: {local.isoformat()} ({clock.timezone}), {DAYS[local.weekday()]}"
-                 + (f", holiday: {hol}" if hol else ", not a holiday"))
+    offset = local.utcoffset() or timedelta(0)
+    dst = "daylight saving time" if local.dst() else "standard time"
+    lines.append(f"local time at answer: {local.isoformat()} ({clock.timezone}, UTC{_hours(offset)}, {dst}), "
+                 f"{DAYS[local.weekday()]}" + (f", holiday: {hol}" if hol else ", not a holiday"))
     dest = str(call["dest"])
     matching = sorted({p for p in tariff.prefix if dest.startswith(p)}, key=len, reverse=True)
     lines.append("prefixes in the tariff matching the number, longest first: " + (", ".join(matching) or "none"))
     if result["status"] != "rated":
-        return lines + [f"unrated: {result['reason']}; cost left empty (not 0)"]
+        return lines + _why_unrated(tariff, dest, call.get("origin") or "", local, str(result["reason"]))
+
 
     r = int(result["row"])
     raw = ",".join(str(tariff.rows[c][r].as_py()) for c in HEADER)
     lines.append(f"row used: {tariff.path}:{int(tariff.line[r])}: {raw}")
-    lines.append(f"tariff version {tariff.version[r]}, band '{tariff.band[r]}'")
+    lines.extend(_row_choice(tariff, r, dest, call.get("origin") or "", local, bool(hol)))
     first, inc = int(tariff.first_increment[r]), int(tariff.increment[r])
     if d <= first:
         billable = first
@@ -75,6 +78,59 @@ def explain_call(tariff: Tariff, call: Mapping, sites: Mapping[str, SiteClock], 
     lines.append(f"unrounded cost: {total}; rounded half-up to {scale} decimals once per call: {rounded}")
     engine = scaled_to_decimal(int(result["cost_minor"]), scale)
     lines.append(f"engine cost: {engine}" + ("" if engine == rounded else "  ← DIFFERS from the step-by-step figure"))
+    return lines
+
+
+def _hours(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _validity(tariff: Tariff, r: int) -> str:
+    until = "open-ended" if tariff.rows["valid_to"][r].as_py() == "" else f"to {tariff.rows['valid_to'][r].as_py()}"
+    return f"valid from {tariff.rows['valid_from'][r].as_py()} {until}"
+
+
+def _row_choice(tariff: Tariff, r: int, dest: str, origin: str, local: datetime, holiday: bool) -> list[str]:
+    """Why this row: its prefix, origin, days, hours and validity, in the order the engine decides."""
+    row_origin = str(tariff.origin[r])
+    who = (f"origin '{row_origin}' matches the calling site's number {origin} (beats rows for any origin)"
+           if row_origin else "any origin (no row for the calling site's own origin applies)")
+    days = str(tariff.rows["days"][r].as_py())
+    if tariff.days[r] & HOLIDAY_BIT and holiday:
+        why_day = f"days '{days}': a holiday row wins over weekday rows on a holiday"
+    elif holiday:
+        why_day = f"days '{days}': no holiday row covers this time, so the weekday rows apply"
+    else:
+        why_day = f"days '{days}' include {DAYS[local.weekday()]}"
+    longer = sorted({str(p) for p in tariff.prefix if len(str(p)) > len(str(tariff.prefix[r])) and dest.startswith(str(p))})
+    skipped = (f"; longer {', '.join(longer)} skipped: no row for this origin in force that day" if longer else "")
+    return [
+        f"prefix '{tariff.prefix[r]}': the longest prefix of the number with rows in force on {local.date()} "
+        f"(local date at answer) for this origin{skipped}",
+        f"{who}; {why_day}; hours [{tariff.rows['time_from'][r].as_py()}, {tariff.rows['time_to'][r].as_py()}) "
+        f"contain {local:%H:%M:%S}",
+        f"tariff version {tariff.version[r]} ({_validity(tariff, r)}), band '{tariff.band[r]}', "
+        f"destination '{tariff.rows['destination'][r].as_py()}', category {tariff.rows['category'][r].as_py()}",
+    ]
+
+
+def _why_unrated(tariff: Tariff, dest: str, origin: str, local: datetime, reason: str) -> list[str]:
+    """The engine's reason, and the rows that came closest, so the fix is obvious."""
+    lines = [f"unrated: {reason}; cost left empty (not 0), no fallback to a shorter prefix or another band"]
+    candidates = [i for i in range(len(tariff)) if dest.startswith(str(tariff.prefix[i]))
+                  and origin.startswith(str(tariff.origin[i]))]
+    if not candidates:
+        lines.append(f"no row of {tariff.path} has a prefix of {dest or '(no number)'}: add one, then `callcost rerate`")
+        return lines
+    longest = max(len(str(tariff.prefix[i])) for i in candidates)
+    for i in sorted(candidates, key=lambda i: int(tariff.line[i])):
+        if len(str(tariff.prefix[i])) == longest:
+            lines.append(f"  candidate {tariff.path}:{int(tariff.line[i])}: prefix '{tariff.prefix[i]}', "
+                         f"band '{tariff.band[i]}', {_validity(tariff, i)}")
+    lines.append(f"the call was answered {local:%a %Y-%m-%d %H:%M:%S} local time: fix the rows above, then "
+                 "`callcost rerate`")
     return lines
 
 

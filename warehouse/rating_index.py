@@ -6,8 +6,9 @@ Three layers, each answered for millions of calls with a handful of numpy operat
    ``[p·10^(W−L), (p+1)·10^(W−L))`` of W-digit, right-zero-padded numbers; nested prefixes give
    nested intervals, so the line cuts into elementary intervals each labelled with its *longest*
    prefix.  A call's padded number finds its label through a direct table on the first
-   ``TOP_DIGITS`` digits (one gather), refined with ``searchsorted`` only where a bucket holds a
-   boundary.  ``parent`` walks to the next shorter prefix when a node has nothing for the call.
+   ``TOP_DIGITS`` digits (one gather); a bucket that holds a boundary points to a 10-entry block
+   for the next digit, and so on (one small gather per level, only for the calls that need it).
+   ``parent`` walks to the next shorter prefix when a node has nothing for the call.
 2. **Entries.**  Under each node, one entry per (plan, origin, validity segment): the row set in
    force over a date range.  Entries are ordered so the first one whose origin matches and whose
    dates contain the call's local date is the one that prices it (longest origin first, the
@@ -15,7 +16,12 @@ Three layers, each answered for millions of calls with a handful of numpy operat
 3. **Band timelines.**  Entries with the same band layout share a *pattern*; for each pattern and
    each of 14 day types (weekday × holiday or not) a sorted list of ``[start, end)`` second ranges
    maps the local time of day to a slot of the entry's rows (holiday rows win on holidays, the
-   weekday rows apply where no holiday row does).
+   weekday rows apply where no holiday row does).  The same timelines are also tabulated per
+   (pattern, day type, minute of day) — ``band_minute`` — since bands start on whole minutes.
+
+For one batch, ``resolve_entries`` settles per prefix node the entry every call reaching it will
+use whatever its origin and date (the usual case: one empty-origin row set in force all batch
+long); only calls at the other nodes go through the per-call origin and validity search.
 """
 
 from __future__ import annotations
@@ -32,7 +38,11 @@ WIDTH = 15  # digits of the padded number space (E.164 maximum)
 TOP_DIGITS = 6  # direct table size 10**6 int32 = 4 MB
 DAY_S = 86_400
 DAY_TYPES = 14  # 0..6 = Monday..Sunday, 7..13 = the same weekday on a holiday
-REFINE = -2
+DAY_MIN = 1_440
+REFINE = -2  # top table: the bucket holds a boundary (see `levels`); band_minute: a band changes inside the minute
+MAX_BAND_MINUTE_CELLS = 8_000_000  # int16 pattern × day type × minute cells (16 MB); more patterns use searchsorted
+#: resolve_entries codes (negative: no entry; SEARCH: ask per call)
+NO_PREFIX_CODE, NO_VERSION_CODE, SEARCH = -1, -2, -3
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,6 +56,8 @@ class LookupIndex:
     top: np.ndarray  # int32 label per TOP_DIGITS bucket, -1 none, REFINE = look in points
     points: np.ndarray  # int64 sorted starts of elementary intervals
     labels: np.ndarray  # int64 node per elementary interval (-1 none)
+    levels: list  # int32 tables per digit after TOP_DIGITS: block·10 + digit → label (≤ REFINE: block -2 - v)
+    max_len: int  # longest prefix
     # entries (row sets in force over a date range)
     e_from: np.ndarray  # int64 days, inclusive
     e_to: np.ndarray  # int64 days, inclusive
@@ -61,21 +73,74 @@ class LookupIndex:
     tl_end: np.ndarray  # int64 end second of the range
     tl_slot: np.ndarray  # int64 slot, -1 = no band
     n_patterns: int
+    band_minute: np.ndarray | None  # int16 (pattern·14 + day type)·1440 + minute → slot, -1 none, REFINE
+    e_band_base: np.ndarray  # int64 pattern·14·1440 per entry (offset into band_minute)
+    resolved: dict  # (first day, last day) → resolve_entries result (a few batches' worth)
 
     def lookup_nodes(self, padded: np.ndarray, length: np.ndarray) -> np.ndarray:
         """Longest prefix node of each padded number, -1 for none (length guards short numbers)."""
         step = 10 ** (WIDTH - TOP_DIGITS)
-        lab = self.top[padded // step].astype(np.int64)
-        fine = np.flatnonzero(lab == REFINE)
-        if fine.size:
-            pos = np.searchsorted(self.points, padded[fine], side="right") - 1
-            lab[fine] = self.labels[pos]
+        lab = self.top[padded // step]
+        if self.levels:
+            fine = np.flatnonzero(lab <= REFINE)
+            for level, table in enumerate(self.levels):
+                if not fine.size:
+                    break
+                digit = padded[fine] // 10 ** (WIDTH - TOP_DIGITS - 1 - level) % 10
+                got = table[(REFINE - lab[fine]).astype(np.int64) * 10 + digit]
+                lab[fine] = got
+                fine = fine[got <= REFINE]
+        lab = lab.astype(np.int64)
+        if length.size and int(length.min()) >= self.max_len:
+            return lab
         # a number shorter than the prefix only looks like it matches (its padding zeros do): go up
         while True:
             bad = np.flatnonzero((lab >= 0) & (self.node_len[np.maximum(lab, 0)] > length))
             if not bad.size:
                 return lab
             lab[bad] = self.node_parent[lab[bad]]
+
+    def resolve_entries(self, first_day: int, last_day: int) -> np.ndarray:
+        """Per node (plus a last cell for "no node"): the entry every call of local days in
+        ``[first_day, last_day]`` reaching it uses, ``NO_PREFIX_CODE``/``NO_VERSION_CODE`` when none
+        can, or ``SEARCH`` when the answer depends on the call's origin or date."""
+        key = (first_day, last_day)
+        got = self.resolved.get(key)
+        if got is not None:
+            return got
+        n = len(self.node_len)
+        res = np.full(n + 1, NO_PREFIX_CODE, dtype=np.int64)
+        version_seen = np.zeros(n, dtype=bool)
+        open_ = np.arange(n)  # nodes still walking up their chain
+        cur = open_.copy()
+        while open_.size:
+            settled = np.zeros(open_.size, dtype=bool)
+            nd = cur[open_]
+            count = self.node_entry_count[nd]
+            start = self.node_entry_start[nd]
+            for j in range(self.max_entries):
+                sel = np.flatnonzero(~settled & (count > j))
+                if not sel.size:
+                    break
+                e = start[sel] + j
+                any_origin = self.e_origin[e] == 0
+                overlap = (self.e_from[e] <= last_day) & (self.e_to[e] >= first_day)
+                whole = (self.e_from[e] <= first_day) & (self.e_to[e] >= last_day)
+                take = any_origin & whole
+                ask = ~any_origin | (overlap & ~whole)
+                res[open_[sel[take]]] = e[take]
+                res[open_[sel[ask & ~take]]] = SEARCH
+                settled[sel[take | ask]] = True
+                version_seen[open_[sel[any_origin & ~overlap]]] = True
+            walk = open_[~settled]
+            cur[walk] = self.node_parent[cur[walk]]
+            ended = walk[cur[walk] < 0]
+            res[ended] = np.where(version_seen[ended], NO_VERSION_CODE, NO_PREFIX_CODE)
+            open_ = walk[cur[walk] >= 0]
+        if len(self.resolved) >= 8:
+            self.resolved.pop(next(iter(self.resolved)))
+        self.resolved[key] = res
+        return res
 
     def band_slots(self, pattern: np.ndarray, day_type: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(slot or -1, end second of the band's range) for each call's local day type and second."""
@@ -146,19 +211,22 @@ def _build(t: Tariff) -> LookupIndex:
     rows_start = np.concatenate([[0], np.cumsum(rows_count)[:-1]]).astype(np.int64) if entries else rows_count
     slot_rows = np.array([r for e in entries for r in e[7]], dtype=np.int64)
 
-    node_len, node_parent, top, points, labels = _prefix_space(node_prefixes)
+    node_len, node_parent, top, points, labels, levels = _prefix_space(node_prefixes)
     tl_key, tl_end, tl_slot = _timelines(patterns)
+    e_pattern = np.array([e[6] for e in entries], dtype=np.int64)
     return LookupIndex(
         node_prefix=np.array(node_prefixes, dtype=object), node_len=node_len, node_parent=node_parent,
         node_entry_start=node_entry_start, node_entry_count=node_entry_count,
-        top=top, points=points, labels=labels,
+        top=top, points=points, labels=labels, levels=levels, max_len=int(node_len.max()) if n_nodes else 0,
         e_from=np.array([e[3] for e in entries], dtype=np.int64), e_to=np.array([e[4] for e in entries], dtype=np.int64),
         e_origin=np.array([e[5] for e in entries], dtype=np.int64),
-        e_pattern=np.array([e[6] for e in entries], dtype=np.int64),
+        e_pattern=e_pattern,
         e_rows_start=rows_start, e_rows_count=rows_count,
         max_entries=int(node_entry_count.max()) if n_nodes else 0,
         origins=origins, slot_rows=slot_rows,
         tl_key=tl_key, tl_end=tl_end, tl_slot=tl_slot, n_patterns=len(patterns),
+        band_minute=_band_minutes(tl_key, tl_end, tl_slot, len(patterns)),
+        e_band_base=e_pattern * (DAY_TYPES * DAY_MIN), resolved={},
     )
 
 
@@ -194,13 +262,44 @@ def _prefix_space(prefixes: list[str]) -> tuple[np.ndarray, ...]:
     points = np.array(pts, dtype=np.int64)
     labels = np.array(labs, dtype=np.int64)
 
-    step = 10 ** (WIDTH - TOP_DIGITS)
-    bucket = np.arange(10**TOP_DIGITS, dtype=np.int64) * step
-    first = np.searchsorted(points, bucket, side="right")
-    inside = np.searchsorted(points, bucket + step, side="left") - first
-    top = labels[first - 1].astype(np.int32)
-    top[inside > 0] = REFINE
-    return node_len, parent, top, points, labels
+    # the direct table on the first TOP_DIGITS digits, then a 10-entry block per digit for buckets
+    # that still hold a boundary; a refined cell stores REFINE - (its block's number)
+    buckets = np.arange(10**TOP_DIGITS, dtype=np.int64)
+    top, refine = _label_buckets(points, labels, buckets, TOP_DIGITS)
+    levels: list[np.ndarray] = []
+    digits = TOP_DIGITS
+    while refine.size:
+        top_or_prev = top if not levels else levels[-1]
+        top_or_prev[refine] = REFINE - np.arange(refine.size, dtype=np.int32)
+        parents = buckets[refine]
+        digits += 1
+        buckets = (parents[:, None] * 10 + np.arange(10, dtype=np.int64)).ravel()
+        table, refine = _label_buckets(points, labels, buckets, digits)
+        levels.append(table)
+    return node_len, parent, top, points, labels, levels
+
+
+def _label_buckets(points: np.ndarray, labels: np.ndarray, buckets: np.ndarray, digits: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Label of each *digits*-digit bucket (int32), and the positions of buckets holding a boundary."""
+    step = 10 ** (WIDTH - digits)
+    start = buckets * step
+    first = np.searchsorted(points, start, side="right")
+    inside = np.searchsorted(points, start + step, side="left") - first
+    table = labels[first - 1].astype(np.int32)
+    return table, np.flatnonzero(inside > 0)
+
+
+def _band_minutes(tl_key: np.ndarray, tl_end: np.ndarray, tl_slot: np.ndarray, n_patterns: int) -> np.ndarray | None:
+    """The timelines per whole minute: slot, -1 (no band) or REFINE where a band changes mid-minute."""
+    cells = n_patterns * DAY_TYPES * DAY_MIN
+    if not cells or cells > MAX_BAND_MINUTE_CELLS or tl_slot.max() >= np.iinfo(np.int16).max:
+        return None
+    start = np.arange(cells, dtype=np.int64) * 60  # (pattern·14 + day type)·86400 + minute·60
+    pos = np.searchsorted(tl_key, start, side="right") - 1
+    table = tl_slot[pos].astype(np.int16)
+    table[tl_end[pos] - start % DAY_S < 60] = REFINE
+    return table
 
 
 def _timelines(patterns: dict[tuple, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,0 +1,170 @@
+"""Trunk concurrency: how many calls a trunk group carried at once — the figure that sizes a trunk.
+
+A call holds a trunk channel from ``start_utc`` (seizure, ringing included) to ``end_utc``, as the
+half-open interval ``[start, end)``: a channel freed at 10:00:00 can be seized again at 10:00:00.
+Peak concurrency is a **sweep line**, vectorised: every call is a +1 event at its start and a −1
+event at its end; events are sorted per group (ends before starts at the same instant) and a grouped
+cumulative sum gives the number of calls up after each event.  The peak is the largest such level.
+
+Per period (``freq="h"``: per hour, ``"D"``: per day) the peak in a bucket is the level *carried
+into* it (calls still up from before) or a level reached inside it; a 0-delta event at each bucket
+start records the carried level, so a call spanning an hour without any event in it still counts.
+No Python loop runs per call (only per trunk group, of which there are a handful).
+
+    >>> from analytics.trunks import trunk_calls, peak_concurrency
+    >>> calls = trunk_calls("callcost-demo/lake", "2026-10-01", "2026-10-31")   # doctest: +SKIP
+    >>> peak_concurrency(calls)                       # peak per trunk group     # doctest: +SKIP
+    >>> peak_concurrency(calls, freq="h")             # peak per group and hour  # doctest: +SKIP
+    >>> concurrency_figure(peak_concurrency(calls, freq="h")).show()             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Mapping, Sequence
+
+import duckdb
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from analytics.calls import DateLike, calls_relation
+
+__all__ = ["concurrency_figure", "hour_of_day_profile", "peak_concurrency", "trunk_calls", "trunk_groups"]
+
+_END, _MARK, _START = 0, 1, 2  # sort order of events at one instant
+
+
+def trunk_groups(pairs: pd.DataFrame, patterns: Sequence[tuple[str, str, str]]) -> pd.Series:
+    """Group label per (pbx, trunk) row: the first ``(pbx, glob, label)`` in *patterns* that matches, else the trunk.
+
+    *patterns* mirrors the config's ``[[trunk]]`` tables (``pbx``, ``match``), so the group of
+    ``NYC-PSTN-GW1`` and ``NYC-PSTN-GW2`` is ``NYC-PSTN-*``.  Called on the distinct pairs only.
+    """
+    def label(pbx: str, trunk: str) -> str:
+        for p, glob, name in patterns:
+            if p == pbx and fnmatch.fnmatchcase(trunk, glob):
+                return name
+        return trunk
+
+    return pd.Series([label(p, t) for p, t in zip(pairs["pbx"], pairs["trunk"])], index=pairs.index, dtype=object)
+
+
+def trunk_calls(lake: str | os.PathLike[str], start: DateLike = None, end: DateLike = None, *,
+                patterns: Sequence[tuple[str, str, str]] = ()) -> pd.DataFrame:
+    """Calls that used a trunk, UTC dates *start*..*end*: pbx, trunk, trunk_group, start_utc, end_utc, duration_s.
+
+    ``end_utc`` missing in a CDR is ``start_utc + duration_s``.  *patterns*: see :func:`trunk_groups`.
+    """
+    cols = ["pbx", "trunk", "trunk_group", "start_utc", "end_utc", "duration_s"]
+    relation = calls_relation(lake, start, end)
+    if relation is None:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
+    sql = (f"SELECT pbx, trunk, start_utc, coalesce(end_utc, start_utc + to_seconds(duration_s)) AS end_utc, "
+           f"duration_s FROM {relation} WHERE trunk IS NOT NULL")
+    with duckdb.connect() as con:
+        df = con.sql(sql).to_arrow_table().to_pandas()
+    pairs = df[["pbx", "trunk"]].drop_duplicates()
+    pairs["trunk_group"] = trunk_groups(pairs, patterns)
+    df = df.merge(pairs, on=["pbx", "trunk"], how="left")
+    return df[cols]
+
+
+def _ns(values: pd.Series) -> np.ndarray:
+    """UTC instants as int64 nanoseconds (tz-aware values would otherwise become slow Python objects)."""
+    return pd.to_datetime(values, utc=True).dt.tz_convert(None).to_numpy("datetime64[ns]").view("int64")
+
+
+def _event_order(g: np.ndarray, t: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Sort permutation by (group, time, order): one int64 key when it fits (fast), else a lexsort."""
+    lo, span = int(t.min()), int(t.max()) - int(t.min()) + 1
+    if (int(g.max()) + 1) * span * 3 < 2**62:
+        return np.argsort((g.astype("int64") * span + (t - lo)) * 3 + order, kind="stable")
+    return np.lexsort((order, t, g))
+
+
+def peak_concurrency(calls: pd.DataFrame, *, by: str = "trunk_group", freq: str | None = None) -> pd.DataFrame:
+    """Peak simultaneous calls per *by* (and per *freq* bucket, e.g. ``"h"``), with when it was first reached.
+
+    Returns columns ``by``, (``bucket``,) ``peak``, ``peak_at`` (UTC), ``calls`` (calls starting in the
+    bucket / group) and ``seconds`` (their total channel-holding time, seizure to release).
+    """
+    out_cols = [by, *(["bucket"] if freq else []), "peak", "peak_at", "calls", "seconds"]
+    if calls.empty:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in out_cols})
+    codes, groups = pd.factorize(calls[by], sort=True)
+    start = _ns(calls["start_utc"])
+    end = np.maximum(_ns(calls["end_utc"]), start)  # a clock-skewed CDR with end < start holds 0 s
+    n = len(start)
+    g = np.concatenate([codes, codes])
+    t = np.concatenate([start, end])
+    order = np.concatenate([np.full(n, _START, "int8"), np.full(n, _END, "int8")])
+    delta = np.concatenate([np.ones(n, "int64"), -np.ones(n, "int64")])
+    step = 1
+    if freq:
+        step = pd.Timedelta(1, unit=freq).value
+        lo = pd.Series(t).groupby(g).min().to_numpy() // step * step
+        hi = pd.Series(t).groupby(g).max().to_numpy() // step * step
+        counts = (hi - lo) // step + 1
+        mark_g = np.repeat(np.arange(len(groups)), counts)
+        mark_t = np.repeat(lo, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)) * step
+        g = np.concatenate([g, mark_g])
+        t = np.concatenate([t, mark_t])
+        order = np.concatenate([order, np.full(len(mark_t), _MARK, "int8")])
+        delta = np.concatenate([delta, np.zeros(len(mark_t), "int64")])
+    idx = _event_order(g, t, order)  # by group, then time, then end < mark < start
+    g, t, delta = g[idx], t[idx], delta[idx]
+    # Every group's deltas sum to 0 and groups are contiguous: one global cumsum is each group's level.
+    level = np.cumsum(delta)
+    bucket = t // step * step if freq else np.zeros(len(t), "int64")
+    # Events of one key (group, bucket) are contiguous: the maximum per segment, and where it is first reached.
+    seg = np.flatnonzero(np.r_[True, (g[1:] != g[:-1]) | (bucket[1:] != bucket[:-1])])
+    lengths = np.diff(np.r_[seg, len(t)])
+    peak = np.maximum.reduceat(level, seg)
+    at_peak = np.flatnonzero(level == np.repeat(peak, lengths))
+    first = at_peak[np.searchsorted(at_peak, seg)]
+    keys = ["g", *(["bucket"] if freq else [])]
+    best = pd.DataFrame({"g": g[seg], "bucket": bucket[seg], "peak": peak, "peak_at": t[first]})[[*keys, "peak", "peak_at"]]
+    vol = pd.DataFrame({"g": codes, "held": (end - start) / 1e9})
+    if freq:
+        vol["bucket"] = start // step * step
+    volume = vol.groupby(keys, sort=True).agg(calls=("held", "size"), seconds=("held", "sum")).reset_index()
+    out = best.merge(volume, on=keys, how="left").fillna({"calls": 0, "seconds": 0})
+    out[by] = groups[out["g"].to_numpy()]
+    out["calls"] = out["calls"].astype("int64")
+    out["seconds"] = out["seconds"].round().astype("int64")
+    out["peak"] = out["peak"].astype("int64")
+    out["peak_at"] = pd.to_datetime(out["peak_at"], unit="ns", utc=True)
+    if freq:
+        out["bucket"] = pd.to_datetime(out["bucket"], unit="ns", utc=True)
+    return out[out_cols].sort_values([by, *keys[1:]], ignore_index=True)
+
+
+def hour_of_day_profile(hourly: pd.DataFrame, *, by: str = "trunk_group",
+                        timezones: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Peak per group and hour of the day (0–23) over the whole range: rows = groups, columns = hours.
+
+    *hourly* is ``peak_concurrency(calls, freq="h")``; *timezones* maps a group to the IANA zone whose
+    wall clock the hours are in (default UTC), so a trunk's busy hour reads in its site's time.
+    """
+    if hourly.empty:
+        return pd.DataFrame(columns=range(24), dtype="int64")
+    frames = []
+    for group, part in hourly.groupby(by, sort=True):  # one iteration per trunk group
+        tz = (timezones or {}).get(group, "UTC")
+        hours = part["bucket"].dt.tz_convert(tz).dt.hour
+        frames.append(part.assign(hour=hours.to_numpy()))
+    both = pd.concat(frames, ignore_index=True)
+    table = both.pivot_table(index=by, columns="hour", values="peak", aggfunc="max", fill_value=0)
+    return table.reindex(columns=range(24), fill_value=0).astype("int64")
+
+
+def concurrency_figure(hourly: pd.DataFrame, *, by: str = "trunk_group") -> go.Figure:
+    """Peak simultaneous calls per hour, one line per trunk group (from ``peak_concurrency(..., freq="h")``)."""
+    fig = go.Figure()
+    for group, part in hourly.groupby(by, sort=True):
+        fig.add_scatter(x=part["bucket"], y=part["peak"], mode="lines", name=str(group), line_shape="hv")
+    fig.update_layout(title="Peak simultaneous calls per hour", xaxis_title="hour (UTC)", yaxis_title="calls",
+                      legend={"orientation": "h", "y": -0.2})
+    return fig

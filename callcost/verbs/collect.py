@@ -1,0 +1,105 @@
+"""Verbs of the live collector: ``collect`` (the service), ``status`` (ingest accounting and alerts), ``replay``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from callcost.cli_common import ConfigOpt, console, enterprise, err, fail
+from warehouse.errors import CallcostError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("collect")(collect)
+    app.command("status")(status)
+    app.command("replay")(replay_cmd)
+
+
+def collect(
+    config: ConfigOpt = None,
+    pbx: Annotated[list[str] | None, typer.Option("--pbx", help="Only these [[pbx]] ids (default: every live source).")] = None,
+    health_port: Annotated[int | None, typer.Option("--health-port", help="Serve /health (JSON) and /metrics (Prometheus) on this port.")] = None,
+) -> None:
+    """Run the collector for every PBX with a live source until Ctrl-C / SIGTERM, then drain gracefully.
+
+    Example: callcost collect --config callcost.toml --health-port 9108
+    """
+    from collector.service import CollectorService
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ent = enterprise(config)
+    try:
+        service = CollectorService(ent, pbx_ids=pbx)
+        if not service.transports:
+            err.print("no [[pbx]] has a live source (folder:, ftp:, tcp:, rsp:, serial:); nothing to collect")
+            raise typer.Exit(code=1)
+        for pid, t in service.transports.items():
+            err.print(f"collecting {pid} from {t.pbx.source}", highlight=False)
+        asyncio.run(service.run(health_port=health_port))
+    except CallcostError as exc:
+        fail(exc)
+    err.print("stopped; every queued record was stored")
+
+
+def status(
+    config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Per source: counts received → parsed → quarantined → stored → rated, last record age, and alerts.
+
+    Exits with status 2 when any source has an alert (a gap, a file partly imported, an RSP sequence jump,
+    counts that do not add up, a source silent longer than usual) — suitable for a monitoring check.
+
+    Example: callcost status --config callcost.toml
+    """
+    from collector.status import collector_status
+    from warehouse.database import Database
+
+    ent = enterprise(config)
+    try:
+        db = Database(ent.storage.database, ent.scale)
+        rows = collector_status(ent, db.engine)
+        db.close()
+    except CallcostError as exc:
+        fail(exc)
+    if as_json:
+        console.print_json(json.dumps([{k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                                        for k, v in vars(r).items()} for r in rows]))
+    else:
+        from rich.table import Table
+
+        table = Table("pbx", "source", "received", "parsed", "quarantined", "stored", "rated", "last record", "alerts")
+        for r in rows:
+            age = "never" if r.last_record_age_s is None else f"{r.last_record_age_s:.0f}s ago"
+            table.add_row(r.pbx, r.source, *(str(x) for x in (r.received, r.parsed, r.quarantined, r.stored, r.rated)),
+                          age, str(len(r.alerts)))
+        console.print(table)
+        for r in rows:
+            for a in r.alerts:
+                err.print(f"[yellow]alert[/yellow] {r.pbx}: {a}", highlight=False, soft_wrap=True)
+    if any(r.alerts for r in rows):
+        raise typer.Exit(code=2)
+
+
+def replay_cmd(
+    dumps: Annotated[list[Path], typer.Argument(help="Raw-dump files or folders (storage.raw_dump/…).", exists=True)],
+    config: ConfigOpt = None,
+) -> None:
+    """Re-import raw dumps through parse → rate → store; calls already stored are left as they are.
+
+    Example: callcost replay raw/avaya-cm/2026-10-05/ --config callcost.toml
+    """
+    from collector.replay import replay
+
+    ent = enterprise(config)
+    try:
+        report = replay(ent, dumps)
+    except (CallcostError, ValueError) as exc:
+        fail(exc if isinstance(exc, CallcostError) else CallcostError(str(exc)))
+    console.print(f"replayed {report.files} file(s), {report.sessions} session(s), {report.bytes} bytes: "
+                  f"{report.received} records, {report.stored_new} new calls stored", highlight=False)

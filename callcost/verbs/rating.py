@@ -1,0 +1,82 @@
+"""The rating verbs: ``callcost explain CALL_ID`` and ``callcost rerate --from DATE --to DATE``.
+
+Thin shells over :mod:`warehouse.explain_call` and :mod:`warehouse.rerate`; a notebook calls the same
+functions (``explain_stored_call(ent, call_id).text()``, ``rerate(ent, start, end)``).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import typer
+
+from callcost.cli_common import ConfigOpt, console, enterprise, fail, progress_bar, usage_error
+from warehouse.errors import CallcostError
+
+__all__ = ["register"]
+
+
+def _date(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        usage_error(f"{option} '{text}' is not a date (expected YYYY-MM-DD, e.g. 2026-10-01)")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def explain(
+        call_id: Annotated[str, typer.Argument(help="The stored call's call_id (see `callcost export`).")],
+        config: ConfigOpt = None,
+    ) -> None:
+        """Explain step by step how a stored call's actual and reference cost were computed.
+
+        Shows the classification, the tariff row used (file and line), the local time and band (DST,
+        holidays), billable seconds, connect fee, half-up rounding and split-band parts, and whether the
+        stored figures still match today's config.
+
+        Example: callcost explain cucm:nyc-cucm:1:1234567
+        """
+        from warehouse.explain_call import explain_stored_call
+
+        ent = enterprise(config)
+        try:
+            result = explain_stored_call(ent, call_id)
+        except CallcostError as exc:
+            fail(exc)
+        for line in result.lines:
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+    @app.command()
+    def rerate(
+        start: Annotated[str, typer.Option("--from", help="First UTC date to re-rate, YYYY-MM-DD.")],
+        end: Annotated[str, typer.Option("--to", help="Last UTC date to re-rate (inclusive), YYYY-MM-DD.")],
+        config: ConfigOpt = None,
+    ) -> None:
+        """Re-price stored calls of a date range with the current tariffs, config and directory (idempotent).
+
+        Only calls whose figures change are rewritten, in the database and the lake; a second run changes
+        nothing.  Prints the calls re-rated, the previously unrated calls now priced and the totals
+        before and after.
+
+        Example: callcost rerate --from 2026-10-01 --to 2026-10-31
+        """
+        from warehouse.rerate import rerate as run
+
+        lo, hi = _date(start, "--from"), _date(end, "--to")
+        if hi < lo:
+            usage_error(f"--from {lo} is after --to {hi}")
+        ent = enterprise(config)
+        try:
+            with progress_bar() as progress:
+                task = progress.add_task("re-rating", total=(hi - lo).days + 1)
+
+                def step(day: date, calls: int) -> None:
+                    progress.update(task, completed=(day - lo).days + 1, description=f"re-rating {day} ({calls:,} calls)")
+
+                result = run(ent, lo, hi, progress=step)
+        except CallcostError as exc:
+            fail(exc)
+        for line in result.summary_lines(ent.currency):
+            console.print(line, highlight=False, markup=False, soft_wrap=True)

@@ -1,0 +1,246 @@
+"""The live ingest pipeline: receive → parse → rate → store, each stage on its own worker thread.
+
+Stages are connected by bounded :class:`~collector.channel.Channel` queues (bytes before parsing,
+rows before rating, batches before storing), so a slow database slows the parser, which slows the
+receivers, which stop reading their sockets — TCP flow control then holds the PBX back.  Nothing is
+ever dropped to make room.
+
+Batching: the rate worker collects parsed parts until ``batch_records`` rows or ``batch_ms`` have
+passed, rates them in one vectorised call, and hands the batch to the store worker, which writes the
+calls (idempotent on ``call_id``), the quarantine, the per-segment accounting and the checkpoints
+— checkpoints move only after the calls are stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from collector import accounting
+from collector.channel import Channel, Closed
+from collector.parsing import group_parts, parse_group
+from collector.parts import ParsedGroup, Part, RatedBatch
+from warehouse.pipeline import RatingStage
+from warehouse.store import Store
+
+log = logging.getLogger("callcost.collector")
+
+
+@dataclass
+class SourceMetrics:
+    """Counters per PBX for the health endpoint and the benchmarks."""
+
+    bytes_received: int = 0
+    records_received: int = 0
+    parsed: int = 0
+    quarantined: int = 0
+    stored: int = 0
+    rated: int = 0
+    last_record_at: float = 0.0  # wall clock of the last stored record's arrival
+    last_stored_at: float = 0.0
+    lag_s: float = 0.0  # arrival → stored, for the last batch
+    sessions_open: int = 0
+
+
+@dataclass
+class PipelineConfig:
+    batch_records: int = 50_000
+    batch_ms: int = 1_000
+    queue_bytes: int = 64 * 1024 * 1024
+    queue_batches: int = 4
+    parse_workers: int = 1
+
+
+class Pipeline:
+    """One per enterprise; every PBX's transports feed :attr:`parts`."""
+
+    def __init__(self, store: Store, stage: RatingStage, config: PipelineConfig | None = None) -> None:
+        self.store = store
+        self.stage = stage
+        self.config = config = config or PipelineConfig()
+        self.engine = store.db.engine
+        accounting.create_tables(self.engine)
+        self.parts: Channel[Part] = Channel(config.queue_bytes, lambda p: p.weight, "parse")
+        self.parsed: Channel[ParsedGroup] = Channel(max(config.batch_records * 2, 1), _group_rows, "rate")
+        self.rated: Channel[RatedBatch] = Channel(config.queue_batches, name="store")
+        self.metrics: dict[str, SourceMetrics] = defaultdict(SourceMetrics)
+        self.errors: list[BaseException] = []
+        self._threads: list[threading.Thread] = []
+        self._parsers_left = config.parse_workers
+        self._lock = threading.Lock()
+        self.batches_stored = 0
+        self._storing = False
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> Pipeline:
+        for k in range(self.config.parse_workers):
+            self._spawn(self._parse_loop, f"collector-parse-{k}")
+        self._spawn(self._rate_loop, "collector-rate")
+        self._spawn(self._store_loop, "collector-store")
+        return self
+
+    def drain(self, timeout: float | None = None) -> None:
+        """No more parts will come: finish everything queued, then stop the workers."""
+        self.parts.close()
+        for t in self._threads:
+            t.join(timeout)
+        if self.errors:
+            raise self.errors[0]
+
+    def submit(self, part: Part) -> None:
+        """Queue a part from a thread (blocks while the parse queue is full)."""
+        self.parts.put(part)
+
+    def queue_depths(self) -> dict[str, float]:
+        return {c.name: c.load for c in (self.parts, self.parsed, self.rated)}
+
+    def _spawn(self, target, name: str) -> None:
+        def run() -> None:
+            try:
+                target()
+            except BaseException as exc:  # a dead stage must not leave the others waiting forever
+                log.exception("collector stage %s failed", name)
+                self.errors.append(exc)
+                for c in (self.parts, self.parsed, self.rated):
+                    c.close()
+        t = threading.Thread(target=run, name=name, daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    # --- stages ------------------------------------------------------------------------------------
+
+    def _parse_loop(self) -> None:
+        try:
+            while True:
+                try:
+                    parts = self.parts.get_many(8 * 1024 * 1024, timeout=0.5)
+                except Closed:
+                    return
+                for group in group_parts(parts):
+                    self.parsed.put(parse_group(group))
+        finally:
+            with self._lock:
+                self._parsers_left -= 1
+                last = self._parsers_left == 0
+            if last:
+                self.parsed.close()
+
+    def _rate_loop(self) -> None:
+        pending: list[ParsedGroup] = []
+        rows = 0
+        oldest = 0.0
+        limit_s = self.config.batch_ms / 1000
+        while True:
+            wait = max(limit_s - (time.monotonic() - oldest), 0.001) if pending else 0.5
+            try:
+                group = self.parsed.get(timeout=wait)
+            except Closed:
+                if pending:
+                    self.rated.put(self._rate(pending))
+                self.rated.close()
+                return
+            if group is not None:
+                if not pending:
+                    oldest = time.monotonic()
+                pending.append(group)
+                rows += group.calls.num_rows
+            age = time.monotonic() - oldest
+            # Time-based flushes wait while the store is still busy with the previous batch (up to 10 ×
+            # batch_ms): under load batches grow, so fixed per-batch costs are paid less often.
+            due = age >= limit_s and (not self._storing or age >= 10 * limit_s)
+            if pending and (rows >= self.config.batch_records or due):
+                self.rated.put(self._rate(pending))
+                pending, rows = [], 0
+
+    def _rate(self, groups: list[ParsedGroup]) -> RatedBatch:
+        started = time.perf_counter()
+        tables = [g.calls for g in groups if g.calls.num_rows]
+        calls = pa.concat_tables(tables) if tables else groups[0].calls
+        rated = self.stage.rate_batch(calls)
+        offsets = np.cumsum([0] + [len(g.parts) for g in groups[:-1]])
+        row_part = np.concatenate([g.row_part + off for g, off in zip(groups, offsets)]) if groups else np.zeros(0)
+        return RatedBatch(groups, rated, row_part.astype(np.int64), time.perf_counter() - started)
+
+    def _store_loop(self) -> None:
+        while True:
+            try:
+                batch = self.rated.get(timeout=0.5)
+            except Closed:
+                return
+            if batch is not None:
+                self._storing = True
+                try:
+                    self._store(batch)
+                finally:
+                    self._storing = False
+
+    def _store(self, batch: RatedBatch) -> None:
+        started = time.perf_counter()
+        rated = batch.rated
+        inserted = duplicates = 0
+        if rated.num_rows:
+            saved = self.store.save(rated)
+            inserted, duplicates = saved.inserted, saved.skipped
+        now = datetime.now(UTC)
+        quarantine_rows = []
+        for g in batch.groups:
+            pbx = g.parts[0].pbx
+            quarantine_rows.extend({"pbx": pbx, "source": q.source, "line": q.line, "offset": q.offset,
+                                    "field": q.field, "reason": q.reason, "raw": q.raw, "received_at": now}
+                                   for q in g.quarantined)
+        if quarantine_rows:
+            self.store.db.record_quarantine(quarantine_rows)
+        parts = [p for g in batch.groups for p in g.parts]
+        is_rated = np.zeros(rated.num_rows, bool)
+        if rated.num_rows:
+            is_rated = np.asarray(pc.equal(rated.column("rating_status"), "rated").to_numpy(zero_copy_only=False),
+                                  bool)
+        rated_per_part = np.bincount(batch.row_part[is_rated], minlength=len(parts)) if len(parts) else []
+        received = np.concatenate([g.received for g in batch.groups])
+        parsed = np.concatenate([g.parsed for g in batch.groups])
+        quarantined = np.concatenate([g.n_quarantined for g in batch.groups])
+        rows = []
+        for k, p in enumerate(parts):
+            loc = p.dump_location(max(p.range_end - 1, 0))
+            rows.append(accounting.SegmentRow(
+                pbx=p.pbx, transport=p.transport, stream=p.stream, first_offset=p.range_start,
+                last_offset=p.range_end, bytes=p.range_end - p.range_start, sha256=p.sha256,
+                received=int(received[k]), parsed=int(parsed[k]), quarantined=int(quarantined[k]),
+                rated=int(rated_per_part[k]), unrated=int(parsed[k] - rated_per_part[k]), final=p.final,
+                received_at=p.received_at, sequence=p.sequence,
+                dump_ref=f"{loc[0]}@{loc[1] + 1}" if loc else None))
+        store_s = time.perf_counter() - started
+        n_rated = int(is_rated.sum())
+        accounting.record_batch(self.engine, {
+            "records": int(received.sum()), "inserted": inserted, "duplicates": duplicates, "rated": n_rated,
+            "unrated": rated.num_rows - n_rated, "quarantined": int(quarantined.sum()),
+            "rate_s": batch.rate_s, "store_s": store_s}, rows)
+        wall = time.time()
+        for k, p in enumerate(parts):
+            m = self.metrics[p.pbx]
+            m.records_received += int(received[k])
+            m.parsed += int(parsed[k])
+            m.quarantined += int(quarantined[k])
+            m.stored += int(parsed[k])
+            m.rated += int(rated_per_part[k])
+            if received[k]:
+                m.last_record_at = max(m.last_record_at, p.received_at.timestamp())
+            m.last_stored_at = wall
+            m.lag_s = wall - p.received_at.timestamp()
+            if p.on_stored is not None:
+                p.on_stored()
+        self.batches_stored += 1
+
+
+def _group_rows(g: ParsedGroup) -> int:
+    return max(g.calls.num_rows, 1)
+

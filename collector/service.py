@@ -1,0 +1,110 @@
+"""``callcost collect``: every live source of the config, one pipeline, until SIGINT/SIGTERM, then a graceful drain.
+
+Build order matters for "never lose": the pipeline's workers start first, then the transports; on
+stop the transports close (each session queues its last records), then the queues drain through
+rating and storage, then the raw dumps are fsync'd and closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass, field
+
+from collector.connectors.base import PbxContext, connector_for
+from collector.pipeline import Pipeline, PipelineConfig
+from collector.rawdump import RawDumpWriter
+from collector.settings import Settings, settings_for
+from collector.streams import Intake
+from collector.transports.base import Transport, transport_for
+from warehouse.config import Enterprise
+from warehouse.pipeline import RatingStage
+from warehouse.store import Store
+
+log = logging.getLogger("callcost.collector")
+
+
+def pipeline_config(settings: Settings) -> PipelineConfig:
+    return PipelineConfig(batch_records=int(settings["batch_records"]), batch_ms=int(settings["batch_ms"]),
+                          queue_bytes=int(float(settings["queue_mb"]) * 1024 * 1024),
+                          queue_batches=int(settings["queue_batches"]), parse_workers=int(settings["parse_workers"]))
+
+
+def pbx_context(ent: Enterprise, pbx_id: str) -> PbxContext:
+    pbx = ent.pbxs[pbx_id]
+    return PbxContext(pbx_id=pbx.id, site=pbx.site, timezone=ent.sites[pbx.site].timezone, options=dict(pbx.options))
+
+
+@dataclass
+class CollectorService:
+    """The running collector for one enterprise (also usable from tests and benchmarks)."""
+
+    ent: Enterprise
+    store: Store | None = None
+    pbx_ids: list[str] | None = None  # default: every PBX whose source is not "import"
+    settings: Settings = field(init=False)
+    pipeline: Pipeline = field(init=False)
+    transports: dict[str, Transport] = field(init=False, default_factory=dict)
+    dumps: dict[str, RawDumpWriter] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.settings = settings_for(self.ent)
+        self.store = self.store or Store(self.ent)
+        self.pipeline = Pipeline(self.store, RatingStage(self.ent), pipeline_config(self.settings))
+        ids = self.pbx_ids if self.pbx_ids is not None else [
+            p.id for p in self.ent.pbxs.values() if p.source_kind != "import"]
+        for pid in ids:
+            pbx = self.ent.pbxs[pid]
+            s = settings_for(self.ent, pbx)
+            dump = RawDumpWriter(self.ent.storage.raw_dump, pid, s.dump_policy())
+            intake = Intake(self.pipeline, pid, connector_for(pbx.type, pbx_context(self.ent, pid)), dump)
+            self.dumps[pid] = dump
+            self.transports[pid] = transport_for(self.ent, pbx, intake, s)
+
+    async def start(self) -> None:
+        self.pipeline.start()
+        for t in self.transports.values():
+            await t.start()
+
+    async def stop(self) -> None:
+        """Close every source, drain the pipeline, make the raw dumps durable."""
+        for t in self.transports.values():
+            await t.stop()
+        await asyncio.to_thread(self.pipeline.drain)
+        for d in self.dumps.values():
+            d.close()
+
+    async def _watch_pipeline(self, stop: asyncio.Event) -> None:
+        """A dead stage (e.g. the database refused a batch) stops the service instead of hiding."""
+        while not self.pipeline.errors:
+            await asyncio.sleep(0.5)
+        log.error("a pipeline stage failed (%r); stopping", self.pipeline.errors[0])
+        stop.set()
+
+    async def run(self, stop: asyncio.Event | None = None, health_port: int | None = None) -> None:
+        """Run until *stop* is set or SIGINT/SIGTERM arrives."""
+        from collector.health import HealthServer
+
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+            except (NotImplementedError, RuntimeError):  # not the main thread
+                pass
+        await self.start()
+        port = health_port if health_port is not None else int(self.settings["health_port"])
+        health = HealthServer(self, str(self.settings["health_host"]), port) if port else None
+        if health:
+            await health.start()
+            log.info("health endpoint on http://%s:%d/health and /metrics", *health.address)
+        watcher = asyncio.create_task(self._watch_pipeline(stop))
+        try:
+            await stop.wait()
+        finally:
+            watcher.cancel()
+            log.info("stopping: closing sources and draining the pipeline")
+            await self.stop()
+            if health:
+                await health.stop()

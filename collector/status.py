@@ -1,0 +1,101 @@
+"""``callcost status``: can every record of every source be accounted for?  Read from the SQL DB alone.
+
+Per PBX: records received / parsed / quarantined / stored / rated, the age of the last record, and the
+alerts — a count that does not add up, a hole between two stored segments of a stream, an RSP
+sequence gap, a file taken in but not finished, a source silent for longer than its usual interval
+(``expected_interval_s``, or learned: 3 × the median gap between its last 50 segments, at least 60 s).
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from collector import accounting
+from collector.settings import settings_for
+from warehouse.config import Enterprise
+
+MIN_SILENCE_S = 60.0
+
+
+@dataclass
+class SourceStatus:
+    pbx: str
+    source: str
+    received: int = 0
+    parsed: int = 0
+    quarantined: int = 0
+    stored: int = 0
+    rated: int = 0
+    unrated: int = 0
+    bytes: int = 0
+    segments: int = 0
+    streams: int = 0
+    last_record_at: datetime | None = None
+    last_record_age_s: float | None = None
+    expected_interval_s: float | None = None
+    alerts: list[str] = field(default_factory=list)
+
+
+def collector_status(ent: Enterprise, engine: sa.Engine, now: datetime | None = None) -> list[SourceStatus]:
+    accounting.create_tables(engine)
+    now = now or datetime.now(UTC)
+    seg = accounting.segments
+    out = []
+    with engine.connect() as conn:
+        for pbx in ent.pbxs.values():
+            st = SourceStatus(pbx.id, pbx.source)
+            rows = conn.execute(sa.select(seg.c.stream, seg.c.first_offset, seg.c.last_offset, seg.c.final,
+                                          seg.c.received, seg.c.parsed, seg.c.quarantined, seg.c.stored,
+                                          seg.c.rated, seg.c.unrated, seg.c.bytes, seg.c.received_at)
+                                .where(seg.c.pbx == pbx.id).order_by(seg.c.stream, seg.c.first_offset, seg.c.id)).all()
+            streams: dict[str, list] = {}
+            for r in rows:
+                streams.setdefault(r.stream, []).append(r)
+                st.received += r.received
+                st.parsed += r.parsed
+                st.quarantined += r.quarantined
+                st.stored += r.stored
+                st.rated += r.rated
+                st.unrated += r.unrated
+                st.bytes += r.bytes
+                if r.received != r.parsed + r.quarantined or r.stored != r.parsed or r.rated + r.unrated != r.stored:
+                    st.alerts.append(f"{r.stream}: counts do not add up at bytes {r.first_offset}-{r.last_offset}")
+            st.segments, st.streams = len(rows), len(streams)
+            for name, segs in streams.items():
+                end = 0
+                for r in segs:
+                    if r.first_offset > end:
+                        st.alerts.append(f"{name}: gap, bytes {end}-{r.first_offset} never stored")
+                    end = max(end, r.last_offset)
+                if not any(r.final for r in segs) and _is_file(name):
+                    st.alerts.append(f"{name}: file partly imported (stored up to byte {end})")
+            ev = accounting.events
+            for e in conn.execute(sa.select(ev.c.stream, ev.c.kind, ev.c.detail).where(
+                    ev.c.pbx == pbx.id, ev.c.kind.in_(("gap", "refused", "incomplete"))).order_by(ev.c.id)):
+                st.alerts.append(f"{e.stream}: {e.kind}: {e.detail}")
+            with_records = [r.received_at for r in rows if r.received]
+            if with_records:
+                times = sorted(_utc(t) for t in with_records)
+                st.last_record_at = times[-1]
+                st.last_record_age_s = (now - times[-1]).total_seconds()
+                expected = float(settings_for(ent, pbx)["expected_interval_s"])
+                if not expected and len(times) >= 3:
+                    gaps = [(b - a).total_seconds() for a, b in zip(times[-51:], times[-50:])]
+                    expected = max(3 * statistics.median(gaps), MIN_SILENCE_S)
+                st.expected_interval_s = expected or None
+                if expected and st.last_record_age_s > expected:
+                    st.alerts.append(f"silent for {st.last_record_age_s:.0f}s (usual interval {expected:.0f}s)")
+            out.append(st)
+    return out
+
+
+def _is_file(stream: str) -> bool:
+    return not stream.split(":", 1)[0] in ("tcp", "rsp", "serial", "replay")
+
+
+def _utc(t: datetime) -> datetime:
+    return t if t.tzinfo else t.replace(tzinfo=UTC)

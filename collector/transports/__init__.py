@@ -1,0 +1,1 @@
+"""Live sources of CDR bytes, one module per ``[[pbx]] source`` scheme, registered under ``callcost.transports``."""

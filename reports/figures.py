@@ -1,0 +1,150 @@
+"""The figures most report types share — calls, minutes, actual/reference cost, savings, unrated calls —
+summed per group in DuckDB over one month of the lake, and turned into report table rows.
+
+One aggregation for every report type, so "carrier cost", "top-N" and "destination classes" cannot
+disagree about what a cost total is: the exact sum of per-call rounded costs of *rated* calls
+(SPEC §5), with unrated calls counted apart (their cost is unknown, never 0).  Money comes back as
+:class:`~decimal.Decimal` at the lake's scale; minutes are talk minutes to 0.01.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import duckdb
+import pandas as pd
+
+from analytics.calls import calls_relation, month_range
+from reports.base import Kind, ReportError, TableRow
+
+__all__ = ["BREAKDOWN_COLUMNS", "FIGURE_COLUMNS", "MONEY", "breakdown_rows", "figure_values", "NO_VALUE", "MonthCalls", "grouped", "minutes", "month_calls", "pct",
+           "rate", "total_row"]
+
+NO_VALUE = "(none)"
+MONEY = ("actual_cost", "reference_cost", "savings")
+FIGURE_COLUMNS: tuple[tuple[str, str, Kind], ...] = (
+    ("calls", "Calls", "count"), ("minutes", "Minutes", "minutes"), ("actual_cost", "Actual cost", "money"),
+    ("reference_cost", "Reference cost", "money"), ("savings", "Savings", "money"),
+    ("unrated_calls", "Unrated calls", "count"),
+)
+
+_AGGREGATES = """
+    count(*)::BIGINT AS calls,
+    coalesce(sum(duration_s), 0)::BIGINT AS seconds,
+    coalesce(sum(duration_s) FILTER (WHERE rating_status = 'rated'), 0)::BIGINT AS rated_seconds,
+    coalesce(sum(actual_cost) FILTER (WHERE rating_status = 'rated'), 0) AS actual_cost,
+    coalesce(sum(reference_cost) FILTER (WHERE rating_status = 'rated'), 0) AS reference_cost,
+    coalesce(sum(savings) FILTER (WHERE rating_status = 'rated'), 0) AS savings,
+    count(*) FILTER (WHERE rating_status <> 'rated')::BIGINT AS unrated_calls
+"""
+
+
+def minutes(seconds: int) -> Decimal:
+    """Talk minutes to 0.01, exact."""
+    return (Decimal(int(seconds)) / 60).quantize(Decimal("0.01"))
+
+
+def pct(part: Decimal | int | None, whole: Decimal | int | None) -> Decimal | None:
+    """*part* as a percentage of *whole*, to 0.1; None when the whole is 0 or unknown."""
+    if part is None or not whole:
+        return None
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"))
+
+
+def rate(cost: Decimal | None, seconds: int) -> Decimal | None:
+    """Average cost per talk minute, to 0.0001 (None without rated minutes)."""
+    if cost is None or not seconds:
+        return None
+    return (Decimal(cost) * 60 / Decimal(int(seconds))).quantize(Decimal("0.0001"))
+
+
+@dataclass(frozen=True)
+class MonthCalls:
+    """One month of the lake as a DuckDB relation, with its money scale and currency."""
+
+    period: str
+    relation: str | None
+    scale: int
+    currency: str | None
+
+    @property
+    def quantum(self) -> Decimal:
+        return Decimal(1).scaleb(-self.scale)
+
+
+def month_calls(lake: str | os.PathLike[str], period: str, currency: str) -> MonthCalls:
+    """The month's calls; refuses a lake priced in another currency than the config's."""
+    start, end = month_range(period)
+    relation = calls_relation(lake, start, end)
+    scale, found = 2, None
+    if relation is not None:
+        with duckdb.connect() as con:
+            kind = con.execute(f"DESCRIBE SELECT savings FROM {relation}").fetchall()[0][1]
+            found = con.execute(f"SELECT any_value(currency) FROM {relation}").fetchone()[0]
+        if kind.startswith("DECIMAL(") and "," in kind:
+            scale = int(kind.rstrip(")").split(",")[1])
+    if found and currency and found != currency:
+        raise ReportError(f"the lake's calls are priced in {found}, not {currency}")
+    return MonthCalls(period, relation, scale, found or currency)
+
+
+def grouped(month: MonthCalls, keys: Sequence[str], where: str = "", params: Iterable[object] = ()) -> pd.DataFrame:
+    """The shared figures per value of the SQL expressions *keys* (empty values as ``(none)``).
+
+    Columns: the keys (``k0``, ``k1``, …), then calls, seconds, rated_seconds, minutes, the three
+    money columns (Decimal) and unrated_calls.  Ordered by the keys.
+    """
+    names = [f"k{i}" for i in range(len(keys))]
+    cols = ["calls", "seconds", "rated_seconds", "minutes", *MONEY, "unrated_calls"]
+    if month.relation is None:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in [*names, *cols]})
+    select = ", ".join(f"coalesce(CAST({k} AS VARCHAR), '{NO_VALUE}') AS {n}" for k, n in zip(keys, names))
+    group = ", ".join(str(i + 1) for i in range(len(keys)))
+    sql = (f"SELECT {select}{',' if keys else ''} {_AGGREGATES} FROM {month.relation} "
+           f"{'WHERE ' + where if where else ''} {'GROUP BY ' + group + ' ORDER BY ' + group if keys else ''}")
+    with duckdb.connect() as con:
+        df = con.sql(sql, params=list(params)).to_arrow_table().to_pandas()
+    for c in MONEY:
+        df[c] = [Decimal(v).quantize(month.quantum) for v in df[c]]
+    df["minutes"] = [minutes(s) for s in df["seconds"]]  # one value per group, not per call
+    for c in ("calls", "seconds", "rated_seconds", "unrated_calls"):
+        df[c] = df[c].astype("int64")
+    return df[[*names, *cols]]
+
+
+def total_row(rows: Sequence[TableRow], label: str = "Total") -> TableRow:
+    """Exact sums of the figure columns of *rows* (money as Decimal, counts as int), as the Total line."""
+    values: dict[str, object] = {}
+    for key in ("calls", "minutes", *MONEY, "unrated_calls"):
+        present = [r.values[key] for r in rows if r.values.get(key) is not None]
+        values[key] = sum(present, Decimal(0) if key in (*MONEY, "minutes") else 0)
+    return TableRow(label, values, "total")
+
+
+#: The usual value columns of a breakdown: figures plus average cost per minute and share of the cost.
+BREAKDOWN_COLUMNS: tuple[tuple[str, str, Kind], ...] = (
+    *FIGURE_COLUMNS[:5], ("cost_per_minute", "Avg cost / min", "rate"), ("cost_share", "Share of cost", "percent"),
+    FIGURE_COLUMNS[5],
+)
+
+
+def figure_values(rec: dict, total_cost: Decimal | None = None) -> dict[str, object]:
+    """One group's figures as table values (``rec`` is a row of :func:`grouped`)."""
+    values: dict[str, object] = {k: rec[k] for k in ("calls", "minutes", *MONEY, "unrated_calls")}
+    values["cost_per_minute"] = rate(rec["actual_cost"], rec["rated_seconds"])
+    values["cost_share"] = pct(rec["actual_cost"], total_cost)
+    return values
+
+
+def breakdown_rows(df: pd.DataFrame, label: str = "k0") -> list[TableRow]:
+    """Group rows (one per line of *df*, labelled by column *label*) and the Total line."""
+    total_cost = sum(df["actual_cost"], Decimal(0)) if len(df) else Decimal(0)
+    rows = [TableRow(str(rec[label]), figure_values(rec, total_cost)) for rec in df.to_dict("records")]
+    total = total_row(rows)
+    seconds = int(df["rated_seconds"].sum()) if len(df) else 0
+    total.values["cost_per_minute"] = rate(total.values["actual_cost"], seconds)
+    total.values["cost_share"] = pct(total.values["actual_cost"], total_cost)
+    return [*rows, total]

@@ -1,0 +1,179 @@
+"""Any report as an Excel workbook (xlsxwriter): a Summary sheet, then one sheet per table.
+
+Every sheet gets the same treatment, so finance can rely on it whatever the report: money in the
+currency's number format (``"USD" #,##0.00``), a frozen header row (and label column), an autofilter
+over the data rows (the Total line stays outside it, so filtering never hides or sums it twice), and
+print setup (landscape, one page wide).  A table with ``chart`` columns is a summary table: its sheet
+gets a column chart of those columns per group, and the first one is charted on the Summary sheet too.
+
+Excel stores doubles: money goes in as the float of the exact Decimal, which reads back to the same
+cent; unknown money (an unrated call) is the text "not priced", never 0.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
+
+from reports.base import ReportData, ReportTable
+
+__all__ = ["sheet_names", "write_xlsx"]
+
+_PALETTE = ("#3b6ea5", "#9aa5b1", "#2e8b57", "#c97b2a", "#7a4ea3", "#b03a2e")
+_BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+
+
+class _Styles:
+    """The workbook's cell formats, made once per workbook."""
+
+    def __init__(self, wb: xlsxwriter.Workbook, currency: str, scale: int) -> None:
+        decimals = "." + "0" * scale if scale else ""
+        self.title = wb.add_format({"bold": True, "font_size": 16})
+        self.note = wb.add_format({"italic": True, "font_color": "#555555"})
+        self.header = wb.add_format({"bold": True, "bg_color": "#1f3b5a", "font_color": "#ffffff", "border": 1,
+                                     "text_wrap": True, "valign": "top"})
+        self.number_header = wb.add_format({"bold": True, "bg_color": "#1f3b5a", "font_color": "#ffffff",
+                                            "border": 1, "align": "right", "text_wrap": True, "valign": "top"})
+        body = {"count": "#,##0", "minutes": "#,##0.00", "money": f'"{currency}" #,##0{decimals}', "percent": "0.0%",
+                "rate": f'"{currency}" #,##0.0000', "text": "@"}
+        self.body = {k: wb.add_format({"num_format": v}) for k, v in body.items()}
+        self.total = {k: wb.add_format({"num_format": v, "bold": True, "top": 1}) for k, v in body.items()}
+        self.unrated = {k: wb.add_format({"num_format": v, "italic": True, "font_color": "#9c3d00"})
+                        for k, v in body.items()}
+
+    def for_row(self, kind: str) -> dict:
+        return self.total if kind == "total" else self.unrated if kind == "unrated" else self.body
+
+
+def sheet_names(data: ReportData) -> dict[str, str]:
+    """Table key → a unique, valid worksheet name (31 characters, none of ``[]:*?/\\``)."""
+    used = {"summary"}
+    names = {}
+    for key, table in data.tables.items():
+        base = _BAD_SHEET_CHARS.sub("-", table.sheet or table.title)[:31].strip() or key[:31]
+        name, n = base, 2
+        while name.lower() in used:
+            suffix = f" ({n})"
+            name, n = base[:31 - len(suffix)].rstrip() + suffix, n + 1
+        used.add(name.lower())
+        names[key] = name
+    return names
+
+
+def _cell(ws: Worksheet, row: int, col: int, value: object, kind: str, fmt) -> None:
+    if value is None:
+        if kind == "money":
+            ws.write_string(row, col, "not priced", fmt)
+        else:
+            ws.write_blank(row, col, None, fmt)
+    elif kind == "percent":
+        ws.write_number(row, col, float(Decimal(value) / 100), fmt)
+    elif kind in ("count", "minutes", "money", "rate") and not isinstance(value, str):
+        ws.write_number(row, col, float(value), fmt)
+    else:
+        ws.write_string(row, col, str(value), fmt)
+
+
+def _write_table(ws: Worksheet, st: _Styles, table: ReportTable, top: int, currency: str) -> int:
+    """Header at row *top*, the rows below, autofilter over the non-total rows; return the last row written."""
+    for col, (_, header, kind) in enumerate(table.columns):
+        text = f"{header} ({currency})" if kind == "money" else header
+        ws.write_string(top, col, text, st.header if kind == "text" else st.number_header)
+    row = top
+    last_data = top
+    for r in table.rows:
+        row += 1
+        styles = st.for_row(r.kind)
+        ws.write_string(row, 0, r.label, styles["text"])
+        for col, (key, _, kind) in enumerate(table.value_columns(), start=1):
+            _cell(ws, row, col, r.values.get(key), kind, styles[kind])
+        if r.kind != "total":
+            last_data = row
+    ws.autofilter(top, 0, max(last_data, top + 1), len(table.columns) - 1)
+    return row
+
+
+def _widths(ws: Worksheet, table: ReportTable) -> None:
+    label = max([len(table.columns[0][1]), *(len(r.label) for r in table.rows)], default=10)
+    ws.set_column(0, 0, min(max(label + 2, 12), 48))
+    for col, (key, header, kind) in enumerate(table.value_columns(), start=1):
+        longest = max([len(str(r.values.get(key) or "")) for r in table.rows], default=0)
+        ws.set_column(col, col, min(max(len(header) + 6 if kind == "money" else len(header) + 2, longest + 4, 11), 60))
+
+
+def _chart(wb: xlsxwriter.Workbook, table: ReportTable, sheet: str, top: int, currency: str):
+    """A column chart of the table's chart columns for its group rows, or None if it has none to draw."""
+    groups = [i for i, r in enumerate(table.rows) if r.kind in ("group", "other")]
+    keys = [k for k, _, _ in table.value_columns()]
+    if not table.chart or not groups:
+        return None
+    first, last = top + 1 + groups[0], top + 1 + groups[-1]
+    chart = wb.add_chart({"type": "column"})
+    kinds = {k: kind for k, _, kind in table.columns}
+    for n, key in enumerate(table.chart):
+        col = 1 + keys.index(key)
+        header = next(h for k, h, _ in table.columns if k == key)
+        chart.add_series({"name": header, "categories": [sheet, first, 0, last, 0],
+                          "values": [sheet, first, col, last, col], "fill": {"color": _PALETTE[n % len(_PALETTE)]}})
+    unit = f" ({currency})" if any(kinds[k] == "money" for k in table.chart) else ""
+    chart.set_title({"name": f"{table.title}{unit}"})
+    chart.set_y_axis({"num_format": "#,##0"})
+    chart.set_legend({"position": "bottom"})
+    chart.set_size({"width": 620, "height": 330})
+    return chart
+
+
+def _print_setup(ws: Worksheet, data: ReportData) -> None:
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.set_header(f"&L{data.title} {data.period}&R{data.currency}")
+    ws.set_footer("&LGenerated by callcost&RPage &P of &N")
+    ws.repeat_rows(0)
+
+
+def write_xlsx(data: ReportData, path: Path) -> None:
+    """Summary (headline figures, notes, the first chart) and one formatted sheet per table."""
+    wb = xlsxwriter.Workbook(str(path))
+    wb.set_properties({"title": f"{data.title} {data.period}", "subject": "callcost", "comments": " ".join(data.notes)})
+    st = _Styles(wb, data.currency, data.scale)
+    names = sheet_names(data)
+
+    ws = wb.add_worksheet("Summary")
+    ws.write_string(0, 0, f"{data.title} — {data.period} ({data.currency})", st.title)
+    ws.write_string(1, 0, data.notes[0] if data.notes else "", st.note)
+    ws.write_string(3, 0, "Figure", st.header)
+    ws.write_string(3, 1, "Value", st.number_header)
+    row = 4
+    for fig in data.headline:
+        ws.write_string(row, 0, fig.label, st.body["text"])
+        _cell(ws, row, 1, fig.value, fig.kind, st.body[fig.kind])
+        row += 1
+    ws.autofilter(3, 0, max(row - 1, 4), 1)
+    for note in data.notes[1:]:
+        row += 1
+        ws.write_string(row, 0, note, st.note)
+    ws.write_string(row + 2, 0, f"Generated {data.generated_at:%Y-%m-%d %H:%M} UTC by callcost", st.note)
+    ws.set_column(0, 0, 36)
+    ws.set_column(1, 1, 20)
+    ws.freeze_panes(4, 0)
+    _print_setup(ws, data)
+    summary = ws
+
+    charted = False
+    for key, table in data.tables.items():
+        ws = wb.add_worksheet(names[key])
+        _write_table(ws, st, table, 0, data.currency)
+        ws.freeze_panes(1, 1)
+        _widths(ws, table)
+        _print_setup(ws, data)
+        chart = _chart(wb, table, names[key], 0, data.currency)
+        if chart is not None:
+            ws.insert_chart(1, len(table.columns) + 1, chart)
+            if not charted:
+                summary.insert_chart(3, 3, _chart(wb, table, names[key], 0, data.currency))
+                charted = True
+    wb.close()
