@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from collector.connectors.base import registered_connectors
+from analytics.chargeback_rules import rules_for_enterprise
+from collector.connectors.base import connector_for, registered_connectors
+from collector.importer import pbx_context
+from collector.settings import settings_for
+from reports.base import registered_reports
+from reports.settings import alert_settings, schedule_settings, smtp_settings
 from warehouse.config import load_config
 from warehouse.directory import load_directory
 from warehouse.errors import ConfigError, ConfigErrors
@@ -24,6 +30,9 @@ def check_enterprise(path: Path) -> tuple[list[ConfigError], list[ConfigError]]:
         if pbx.type not in known:
             errors.append(ConfigError(f"unknown PBX type '{pbx.type}'", file=str(ent.path), field=f"pbx[{i}].type",
                                       expected="one of " + ", ".join(sorted(known))))
+            continue
+        errors.extend(_problems(lambda: connector_for(pbx.type, pbx_context(ent, pbx.id))))
+        errors.extend(_problems(lambda: settings_for(ent, pbx)))
     tariffs = [ent.reference_tariff] + [c.tariff for c in ent.carriers.values()]
     for tpath in tariffs:
         try:
@@ -37,4 +46,20 @@ def check_enterprise(path: Path) -> tuple[list[ConfigError], list[ConfigError]]:
             load_directory(ent.directory_file)
         except ConfigErrors as exc:
             errors.extend(exc.errors)
+    # side files and tables read by other areas: validated now, not at the first scheduled run
+    errors.extend(_problems(lambda: rules_for_enterprise(ent)))
+    errors.extend(_problems(lambda: smtp_settings(ent)))
+    errors.extend(_problems(lambda: alert_settings(ent)))
+    errors.extend(_problems(lambda: schedule_settings(ent, set(registered_reports()))))
     return errors, warnings
+
+
+def _problems(load: Callable[[], object]) -> list[ConfigError]:
+    """The located errors *load* raises (none when it succeeds)."""
+    try:
+        load()
+    except ConfigErrors as exc:
+        return list(exc.errors)
+    except ConfigError as exc:
+        return [exc]
+    return []

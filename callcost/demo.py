@@ -75,7 +75,8 @@ def run_demo(directory: Path, *, calls: int = 100_000, month: str = "2026-10", s
                   f"{imported.quarantined} quarantined, {imported.unrated} unrated")
 
     t = time.perf_counter()
-    paths = run_report("monthly-savings", ent.storage.lake, month, ["xlsx", "html"], ent.root / "reports", ent.currency)
+    paths = run_report("monthly-savings", ent.storage.lake, month, ["xlsx", "html"], ent.root / "reports", ent.currency,
+                       config=ent)
     timings["report"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     return DemoResult(ent=ent, imported=imported, reports=paths, summary=summary(ent.storage.lake, month),

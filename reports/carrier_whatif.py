@@ -31,7 +31,8 @@ _WHATIF_COLUMNS: tuple[tuple[str, str, Kind], ...] = (
 )
 
 
-def _whatif_table(df: pd.DataFrame) -> ReportTable:
+def whatif_table(df: pd.DataFrame) -> ReportTable:
+    """One line per carrier (then actual and reference): the period's outbound traffic priced by each."""
     rows = []
     for rec in df.to_dict("records"):
         actual = rec["cost"] - rec["delta_vs_actual"] if rec["delta_vs_actual"] is not None else None
@@ -95,7 +96,7 @@ class CarrierWhatifReport(Report):
             Figure("Least-cost saving by class", sum(routed, Decimal(0)), "money"),
         )
         tables = {
-            "whatif": _whatif_table(whatif),
+            "whatif": whatif_table(whatif),
             "by_country": _least_cost_table(by_country, carriers, "Least cost by destination country",
                                             "Country", "Least cost by country"),
             "by_class": _least_cost_table(by_class, carriers, "Least cost by destination class", "Class",

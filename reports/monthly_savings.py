@@ -24,8 +24,10 @@ import pandas as pd
 import xlsxwriter
 
 from analytics.calls import month_range
+from analytics.whatif import carrier_whatif
 from analytics.savings import Summary, summary
 from reports.base import Figure, Kind, Report, ReportData, ReportError, ReportTable, TableRow
+from reports.carrier_whatif import whatif_table
 
 __all__ = ["MonthlySavingsReport", "format_value"]
 
@@ -117,6 +119,9 @@ class MonthlySavingsReport(Report):
         frames = s.breakdowns()
         for key, title, label in BREAKDOWN_TABLES:
             tables[key] = _breakdown_table(frames[key], title, label)
+        if self.config is not None and s.calls:
+            # what the same outbound traffic would have cost with each carrier (needs the tariffs: the config)
+            tables["whatif"] = whatif_table(carrier_whatif(self.config, period, lake=lake))
         notes = (
             f"Period {start:%Y-%m-%d} to {end:%Y-%m-%d}, by the UTC date each call started.",
             "Costs and savings cover rated calls; unrated calls could not be priced and are counted apart, "
@@ -235,13 +240,15 @@ def write_xlsx(data: ReportData, path: Path) -> None:
     ws.freeze_panes(3, 0)
     _print_setup(ws, data)
 
-    for key in SHEETS:
-        table = data.tables[key]
-        ws = wb.add_worksheet(table.title)
+    for key in (*SHEETS, "whatif"):
+        table = data.tables.get(key)
+        if table is None:
+            continue
+        ws = wb.add_worksheet(table.sheet or table.title)
         _write_table(ws, st, table, 0, data.currency, autofilter=True)
         ws.freeze_panes(1, 1)
         ws.set_column(0, 0, 22)
-        ws.set_column(1, width - 1, 16)
+        ws.set_column(1, len(table.columns) - 1, 16)
         _print_setup(ws, data)
     wb.close()
 
@@ -273,7 +280,8 @@ def write_html(data: ReportData, path: Path) -> None:
 
     html = _ENV.get_template("monthly_savings.html.j2").render(
         data=data, fmt=fmt, site_bars=_bars(data.tables["site"]),
-        breakdowns=[data.tables[k] for k, _, _ in BREAKDOWN_TABLES])
+        breakdowns=[data.tables[k] for k, _, _ in BREAKDOWN_TABLES] + [data.tables[k] for k in ("whatif",)
+                                                                      if k in data.tables])
     path.write_text(html, encoding="utf-8")
 
 

@@ -102,7 +102,56 @@ def test_check_config_names_file_line_field(tmp_path, demo):
     assert f"{cfg}:{line}" in run.stderr.replace("\n", "") and "timezone" in run.stderr
 
 
+def test_inbound_calls_reach_an_extension_and_department_on_every_site(demo):
+    """CUCM logs the dialled DID on inbound calls; the DID's tail must still land on the extension."""
+    root, _ = demo
+    rows = duckdb.execute(
+        f"select site, count(*), count(extension), count(department) "
+        f"from read_parquet('{root}/lake/calls/*/*.parquet', hive_partitioning=true) "
+        f"where call_type = 'inbound' group by site order by site").fetchall()
+    assert [r[0] for r in rows] == ["LON", "NYC", "SHA"]
+    for site, calls, with_ext, with_dept in rows:
+        assert calls > 0 and with_ext == calls and with_dept == calls, site
+
+
+def _verbs(group) -> list[list[str]]:
+    """Every command path of the CLI, sub-commands of groups included."""
+    import typer.main
+
+    click_group = typer.main.get_command(group) if not hasattr(group, "commands") else group
+    paths = []
+    for name, cmd in click_group.commands.items():
+        if hasattr(cmd, "commands"):
+            paths += [[name, *sub] for sub in _verbs(cmd)]
+        else:
+            paths.append([name])
+    return paths
+
+
 def test_help_on_every_verb(tmp_path):
-    for verb in ("demo", "import", "check-config", "report", "dashboard"):
-        run = callcost(verb, "--help", cwd=tmp_path)
+    from callcost.cli import app
+
+    verbs = _verbs(app)
+    assert {"demo", "import", "check-config", "report", "dashboard", "explain", "rerate", "export",
+            "collect", "status", "replay"} <= {v[0] for v in verbs}
+    for verb in verbs:
+        run = callcost(*verb, "--help", cwd=tmp_path)
         assert run.returncode == 0 and "Example" in run.stdout, verb
+
+
+def test_monthly_report_has_the_carrier_whatif_section(demo):
+    """The monthly report shows what the month's outbound traffic would have cost with each carrier."""
+    from analytics.whatif import carrier_whatif
+
+    root, _ = demo
+    expected = carrier_whatif(load_config(root / "callcost.toml"), "2026-10")
+    wb = openpyxl.load_workbook(root / "reports" / "monthly-savings-2026-10.xlsx", read_only=True)
+    assert "What-if by carrier" in wb.sheetnames
+    rows = list(wb["What-if by carrier"].iter_rows(values_only=True))
+    by_label = {r[0]: r for r in rows[1:] if r[0]}
+    for rec in expected.to_dict("records"):
+        got = by_label[rec["carrier"]]
+        assert got[1] == rec["calls"]
+        assert Decimal(str(got[3])).quantize(Decimal("0.01")) == rec["cost"], rec["carrier"]
+    html = (root / "reports" / "monthly-savings-2026-10.html").read_text()
+    assert "Outbound traffic under each carrier" in html

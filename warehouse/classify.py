@@ -118,8 +118,30 @@ def classify(df: pd.DataFrame, ent: Enterprise) -> pd.DataFrame:
     ext = df["extension"].copy()
     ext = ext.mask(ext.isna() & calling_site.notna() & (direction != INBOUND), df["calling_number"])
     ext = ext.mask(ext.isna() & called_site.notna() & (direction == INBOUND), df["called_number"])
+    ext = ext.fillna(did_extension(did_s, ent))
     df["extension"] = ext
     return df
+
+
+def did_extension(did_e164: pd.Series, ent: Enterprise) -> pd.Series:
+    """The extension behind each dialled DID: its last *k* digits, when they form one of the site's extensions.
+
+    CUCM and most PBXs log an inbound call with the public number dialled (the DID), not the extension
+    the translation pattern rang; without this, inbound minutes would belong to no extension and no
+    department.  The convention (DID ``+1 212 555 1374`` rings extension ``1374``) is the common one;
+    a DID whose tail is no extension (toll-free hunt groups) stays unassigned rather than guessed.
+    """
+    out = pd.Series(pd.NA, index=did_e164.index, dtype="str")
+    numbers = did_e164.fillna("")
+    for site in ent.sites.values():
+        ours = in_ranges(numbers, site.dids) & out.isna()
+        if not ours.any():
+            continue
+        for length in sorted({len(r.first) for r in site.extensions}):
+            tail = numbers.str[-length:]
+            hit = ours & in_ranges(tail, site.extensions) & out.isna()
+            out = out.mask(hit, tail)
+    return out
 
 
 def _objects(values: pd.Series) -> np.ndarray:
