@@ -31,6 +31,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
+from warehouse.lake import fsync_dir
+
 FRAME_START = b"\x1e"
 KINDS = frozenset("ODPSFC")
 
@@ -138,7 +140,7 @@ class RawDumpWriter:
         path = folder / f"{_safe(self.pbx)}-{now.strftime('%Y%m%dT%H%M%S%f')}-{os.getpid()}-{self._counter}.raw"
         self._file = open(path, "ab")  # noqa: SIM115 - kept open across calls, closed on rotation
         self._path, self._size, self._opened = path, path.stat().st_size, time.monotonic()
-        _fsync_dir(folder)
+        fsync_dir(folder)
         self._expire(now)
 
     def _close_current(self) -> None:
@@ -205,9 +207,3 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

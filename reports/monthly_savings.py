@@ -28,8 +28,9 @@ from analytics.whatif import carrier_whatif
 from analytics.savings import Summary, summary
 from reports.base import Figure, Kind, Report, ReportData, ReportError, ReportTable, TableRow
 from reports.carrier_whatif import whatif_table
+from reports.render_text import format_value
 
-__all__ = ["MonthlySavingsReport", "format_value"]
+__all__ = ["MonthlySavingsReport"]
 
 #: Breakdown tables in display order: summary key → (table key, title, label header).
 BREAKDOWN_TABLES = (("call_type", "By call type", "Call type"), ("site", "By site", "Site"),
@@ -79,21 +80,6 @@ def _status_table(s: Summary) -> ReportTable:
                            "unrated_calls": s.unrated_calls}, "total"),
     )
     return ReportTable("Rated and unrated calls", (("label", "Status", "text"), *VALUE_COLUMNS), rows)
-
-
-def format_value(value: object, kind: str, currency: str = "", scale: int = 2) -> str:
-    """Text of a figure for HTML and txt: thousands separators, money at *scale* decimals, exact."""
-    if value is None:
-        return "—"
-    if kind == "count":
-        return f"{int(value):,}"
-    if kind == "minutes":
-        return f"{Decimal(value):,.2f}"
-    if kind == "money":
-        return f"{Decimal(value):,.{scale}f}"
-    if kind == "percent":
-        return f"{Decimal(value):.1f} %"
-    return str(value)
 
 
 class MonthlySavingsReport(Report):
@@ -276,7 +262,7 @@ def _bars(table: ReportTable) -> list[dict]:
 
 def write_html(data: ReportData, path: Path) -> None:
     def fmt(value: object, kind: str) -> str:
-        return format_value(value, kind, data.currency, data.scale)
+        return format_value(value, kind, data.scale)
 
     html = _ENV.get_template("monthly_savings.html.j2").render(
         data=data, fmt=fmt, site_bars=_bars(data.tables["site"]),
@@ -319,7 +305,7 @@ def write_json(data: ReportData, path: Path) -> None:
 def write_txt(data: ReportData, path: Path) -> None:
     """Headline and by-site table as fixed-width text, for an email body or a terminal."""
     def fmt(value: object, kind: str) -> str:
-        return format_value(value, kind, data.currency, data.scale)
+        return format_value(value, kind, data.scale)
 
     lines = [f"{data.title} — {data.period} ({data.currency})", ""]
     lines += [f"  {f.label:<28}{fmt(f.value, f.kind):>18}" for f in data.headline]

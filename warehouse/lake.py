@@ -119,7 +119,7 @@ def replace_calls(root: Path | str, table: pa.Table) -> LakeWriteResult:
             for stale in old_files:
                 if stale != new:
                     stale.unlink()
-            _fsync_dir(folder)
+            fsync_dir(folder)
             files.append(new)
     return LakeWriteResult(new_rows=table.num_rows - replaced, skipped_rows=0, files=files)
 
@@ -238,13 +238,13 @@ def _write_atomic(folder: Path, rows: pa.Table) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(temp, target)
-        _fsync_dir(folder)
+        fsync_dir(folder)
     except OSError as exc:
         raise StorageError(f"cannot write lake file {target}: {exc}") from exc
     return target
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     """Make a rename durable: the directory entry, not just the file, must reach the disk."""
     fd = os.open(folder, os.O_RDONLY)
     try:
