@@ -106,28 +106,33 @@ def create_tables(engine: sa.Engine) -> None:
 
 def record_batch(engine: sa.Engine, batch: dict[str, Any], rows: Sequence[SegmentRow]) -> int:
     """One transaction: the batch, its segments, and the checkpoints they advance."""
-    now = datetime.now(UTC)
     with engine.begin() as conn:
-        batch_id = int(conn.execute(batches.insert().values(**batch, stored_at=now)).inserted_primary_key[0])
-        if rows:
-            conn.execute(segments.insert(), [{
-                "batch_id": batch_id, "pbx": r.pbx, "transport": r.transport, "stream": r.stream,
-                "first_offset": r.first_offset, "last_offset": r.last_offset, "bytes": r.bytes, "sha256": r.sha256,
-                "received": r.received, "parsed": r.parsed, "quarantined": r.quarantined, "stored": r.parsed,
-                "rated": r.rated, "unrated": r.unrated, "final": r.final, "received_at": r.received_at,
-                "stored_at": now} for r in rows])
-        latest: dict[tuple[str, str], SegmentRow] = {}
-        for r in rows:
-            key = (r.pbx, r.stream)
-            if key not in latest or r.last_offset >= latest[key].last_offset:
-                latest[key] = r
-        for (pbx, stream), r in latest.items():
-            values = {"transport": r.transport, "position": r.last_offset, "sequence": r.sequence,
-                      "dump_ref": r.dump_ref, "final": r.final, "updated_at": now}
-            done = conn.execute(checkpoints.update().where(checkpoints.c.pbx == pbx, checkpoints.c.stream == stream)
-                                .values(**values)).rowcount
-            if not done:
-                conn.execute(checkpoints.insert().values(pbx=pbx, stream=stream, **values))
+        return write_batch(conn, batch, rows)
+
+
+def write_batch(conn: sa.Connection, batch: dict[str, Any], rows: Sequence[SegmentRow]) -> int:
+    """:func:`record_batch` inside the caller's transaction (the offline failover adds its own marker row)."""
+    now = datetime.now(UTC)
+    batch_id = int(conn.execute(batches.insert().values(**batch, stored_at=now)).inserted_primary_key[0])
+    if rows:
+        conn.execute(segments.insert(), [{
+            "batch_id": batch_id, "pbx": r.pbx, "transport": r.transport, "stream": r.stream,
+            "first_offset": r.first_offset, "last_offset": r.last_offset, "bytes": r.bytes, "sha256": r.sha256,
+            "received": r.received, "parsed": r.parsed, "quarantined": r.quarantined, "stored": r.parsed,
+            "rated": r.rated, "unrated": r.unrated, "final": r.final, "received_at": r.received_at,
+            "stored_at": now} for r in rows])
+    latest: dict[tuple[str, str], SegmentRow] = {}
+    for r in rows:
+        key = (r.pbx, r.stream)
+        if key not in latest or r.last_offset >= latest[key].last_offset:
+            latest[key] = r
+    for (pbx, stream), r in latest.items():
+        values = {"transport": r.transport, "position": r.last_offset, "sequence": r.sequence,
+                  "dump_ref": r.dump_ref, "final": r.final, "updated_at": now}
+        done = conn.execute(checkpoints.update().where(checkpoints.c.pbx == pbx, checkpoints.c.stream == stream)
+                            .values(**values)).rowcount
+        if not done:
+            conn.execute(checkpoints.insert().values(pbx=pbx, stream=stream, **values))
     return batch_id
 
 

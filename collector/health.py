@@ -26,8 +26,10 @@ def health_document(service: CollectorService) -> dict[str, Any]:
                         "last_record_age_s": round(now - m.last_record_at, 3) if m.last_record_at else None,
                         "lag_s": round(m.lag_s, 3)}
     errors = [repr(e) for e in service.pipeline.errors]
+    writer = service.pipeline.writer
     return {"status": "failing" if errors else "ok", "errors": errors, "queues": service.pipeline.queue_depths(),
-            "batches_stored": service.pipeline.batches_stored, "sources": sources}
+            "batches_stored": service.pipeline.batches_stored, "sources": sources,
+            "storage": writer.status() if writer is not None else {"database": "online"}}
 
 
 def prometheus_text(service: CollectorService) -> str:
@@ -50,6 +52,17 @@ def prometheus_text(service: CollectorService) -> str:
         lines += [f'{metric}{{pbx="{p}"}} {s[name] if s[name] is not None else -1}' for p, s in doc["sources"].items()]
     lines += ["# HELP callcost_batches_stored_total Batches stored.", "# TYPE callcost_batches_stored_total counter",
               f"callcost_batches_stored_total {doc['batches_stored']}"]
+    st = doc["storage"]
+    lines += ["# HELP callcost_database_online 1 while the main SQL database takes writes, 0 while batches are spooled.",
+              "# TYPE callcost_database_online gauge", f"callcost_database_online {int(st['database'] == 'online')}"]
+    for name, text in {"backlog_batches": "Batches waiting in the offline spool.",
+                       "backlog_rows": "Calls waiting in the offline spool."}.items():
+        lines += [f"# HELP callcost_offline_{name} {text}", f"# TYPE callcost_offline_{name} gauge",
+                  f"callcost_offline_{name} {st.get(name, 0)}"]
+    age = st.get("oldest_age_s")
+    lines += ["# HELP callcost_offline_oldest_age_seconds Age of the oldest spooled batch (-1: none).",
+              "# TYPE callcost_offline_oldest_age_seconds gauge",
+              f"callcost_offline_oldest_age_seconds {age if age is not None else -1}"]
     return "\n".join(lines) + "\n"
 
 

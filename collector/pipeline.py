@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 
 from collector import accounting
 from collector.channel import Channel, Closed
+from collector.failover import FailoverWriter
 from collector.parsing import group_parts, parse_group
 from collector.parts import ParsedGroup, Part, RatedBatch
 from warehouse.pipeline import RatingStage
@@ -62,8 +63,10 @@ class PipelineConfig:
 class Pipeline:
     """One per enterprise; every PBX's transports feed :attr:`parts`."""
 
-    def __init__(self, store: Store, stage: RatingStage, config: PipelineConfig | None = None) -> None:
+    def __init__(self, store: Store, stage: RatingStage, config: PipelineConfig | None = None,
+                 writer: FailoverWriter | None = None) -> None:
         self.store = store
+        self.writer = writer  # None: write straight to the store (a DB outage then stops the pipeline)
         self.stage = stage
         self.config = config = config or PipelineConfig()
         self.engine = store.db.engine
@@ -187,7 +190,7 @@ class Pipeline:
         started = time.perf_counter()
         rated = batch.rated
         inserted = duplicates = 0
-        if rated.num_rows:
+        if rated.num_rows and self.writer is None:
             saved = self.store.save(rated)
             inserted, duplicates = saved.inserted, saved.skipped
         now = datetime.now(UTC)
@@ -197,7 +200,7 @@ class Pipeline:
             quarantine_rows.extend({"pbx": pbx, "source": q.source, "line": q.line, "offset": q.offset,
                                     "field": q.field, "reason": q.reason, "raw": q.raw, "received_at": now}
                                    for q in g.quarantined)
-        if quarantine_rows:
+        if quarantine_rows and self.writer is None:
             self.store.db.record_quarantine(quarantine_rows)
         parts = [p for g in batch.groups for p in g.parts]
         is_rated = np.zeros(rated.num_rows, bool)
@@ -220,10 +223,13 @@ class Pipeline:
                 dump_ref=f"{loc[0]}@{loc[1] + 1}" if loc else None))
         store_s = time.perf_counter() - started
         n_rated = int(is_rated.sum())
-        accounting.record_batch(self.engine, {
-            "records": int(received.sum()), "inserted": inserted, "duplicates": duplicates, "rated": n_rated,
-            "unrated": rated.num_rows - n_rated, "quarantined": int(quarantined.sum()),
-            "rate_s": batch.rate_s, "store_s": store_s}, rows)
+        fields = {"records": int(received.sum()), "inserted": inserted, "duplicates": duplicates, "rated": n_rated,
+                  "unrated": rated.num_rows - n_rated, "quarantined": int(quarantined.sum()),
+                  "rate_s": batch.rate_s, "store_s": store_s}
+        if self.writer is None:
+            accounting.record_batch(self.engine, fields, rows)
+        else:  # the DB or, while it is down, the offline spool: durable either way
+            self.writer.write(rated, quarantine_rows, fields, rows, started)
         wall = time.time()
         for k, p in enumerate(parts):
             m = self.metrics[p.pbx]

@@ -13,6 +13,7 @@ import signal
 from dataclasses import dataclass, field
 
 from collector.connectors.base import PbxContext, connector_for
+from collector.failover import FailoverWriter
 from collector.pipeline import Pipeline, PipelineConfig
 from collector.rawdump import RawDumpWriter
 from collector.settings import Settings, settings_for
@@ -51,7 +52,8 @@ class CollectorService:
     def __post_init__(self) -> None:
         self.settings = settings_for(self.ent)
         self.store = self.store or Store(self.ent)
-        self.pipeline = Pipeline(self.store, RatingStage(self.ent), pipeline_config(self.settings))
+        writer = FailoverWriter(self.store, self.ent.storage.offline)  # [storage] offline: the spool folder
+        self.pipeline = Pipeline(self.store, RatingStage(self.ent), pipeline_config(self.settings), writer)
         ids = self.pbx_ids if self.pbx_ids is not None else [
             p.id for p in self.ent.pbxs.values() if p.source_kind != "import"]
         for pid in ids:
@@ -72,6 +74,8 @@ class CollectorService:
         for t in self.transports.values():
             await t.stop()
         await asyncio.to_thread(self.pipeline.drain)
+        if self.pipeline.writer is not None:
+            await asyncio.to_thread(self.pipeline.writer.close)
         for d in self.dumps.values():
             d.close()
 

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from collector import accounting
 from collector.settings import settings_for
 from warehouse.config import Enterprise
+from warehouse.offline import spool_stats
 
 MIN_SILENCE_S = 60.0
 
@@ -91,6 +92,14 @@ def collector_status(ent: Enterprise, engine: sa.Engine, now: datetime | None = 
                     st.alerts.append(f"silent for {st.last_record_age_s:.0f}s (usual interval {expected:.0f}s)")
             out.append(st)
     return out
+
+
+def offline_backlog(ent: Enterprise) -> dict[str, float | int | None]:
+    """Batches waiting in the offline spool (``[storage] offline``): read from disk, so it works with the DB down."""
+    st = spool_stats(ent.storage.offline)
+    age = st.oldest_age_s()
+    return {"backlog_batches": st.batches, "backlog_rows": st.rows,
+            "oldest_age_s": round(age, 3) if age is not None else None}
 
 
 def _is_file(stream: str) -> bool:

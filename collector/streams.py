@@ -44,7 +44,10 @@ class Intake:
         return StreamSession(self, transport, stream.replace(" ", "_"), meta or {})
 
     def event(self, stream: str, kind: str, detail: str = "") -> None:
-        accounting.record_event(self.pipeline.engine, self.pbx, stream, kind, detail)
+        if self.pipeline.writer is not None:  # while the DB is down, events wait in the offline spool
+            self.pipeline.writer.record_event(self.pbx, stream, kind, detail)
+        else:
+            accounting.record_event(self.pipeline.engine, self.pbx, stream, kind, detail)
 
     async def event_async(self, stream: str, kind: str, detail: str = "") -> None:
         await asyncio.to_thread(self.event, stream, kind, detail)

@@ -60,6 +60,7 @@ class PgServer:
     port: int = 0
     base: Path | None = None
     _as_user: list[str] = field(default_factory=list)
+    _opts: str = ""
 
     @property
     def datadir(self) -> Path:
@@ -90,6 +91,7 @@ class PgServer:
             proc = self._run("pg_ctl", "-D", str(self.datadir), "-l", str(self.base / "server.log"),
                              "-o", opts, "-w", "-t", "60", "start", check=False)
             if proc.returncode == 0:
+                self._opts = opts
                 return self
             last = proc.stdout + proc.stderr + self.log()
         self.cleanup()
@@ -114,6 +116,15 @@ class PgServer:
         if (self.datadir / "postmaster.pid").exists():
             self._run("pg_ctl", "-D", str(self.datadir), "-m", "fast", "-w", "stop", check=False)
         self.cleanup()
+
+    def crash(self) -> None:
+        """``pg_ctl stop -m immediate``: the server dies without a checkpoint, as in a power cut (the data dir stays)."""
+        self._run("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop")
+
+    def restart(self) -> None:
+        """Start again on the same data dir and port after :meth:`crash` (crash recovery replays the WAL)."""
+        self._run("pg_ctl", "-D", str(self.datadir), "-l", str(self.base / "server.log"), "-o", self._opts,
+                  "-w", "-t", "60", "start")
 
     def cleanup(self) -> None:
         if self.base is not None:

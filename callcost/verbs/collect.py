@@ -57,10 +57,15 @@ def status(
 
     Example: callcost status --config callcost.toml
     """
-    from collector.status import collector_status
+    from collector.status import collector_status, offline_backlog
     from warehouse.database import Database
 
     ent = enterprise(config)
+    backlog = offline_backlog(ent)
+    if backlog["backlog_batches"]:  # on stderr, so --json output keeps its shape
+        err.print(f"[yellow]alert[/yellow] offline spool {ent.storage.offline}: {backlog['backlog_batches']} batches, "
+                  f"{backlog['backlog_rows']} calls waiting for the main database, oldest "
+                  f"{backlog['oldest_age_s']:.0f}s", highlight=False, soft_wrap=True)
     try:
         db = Database(ent.storage.database, ent.scale)
         rows = collector_status(ent, db.engine)
@@ -82,7 +87,7 @@ def status(
         for r in rows:
             for a in r.alerts:
                 err.print(f"[yellow]alert[/yellow] {r.pbx}: {a}", highlight=False, soft_wrap=True)
-    if any(r.alerts for r in rows):
+    if any(r.alerts for r in rows) or backlog["backlog_batches"]:
         raise typer.Exit(code=2)
 
 

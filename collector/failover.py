@@ -1,0 +1,272 @@
+"""Offline-database failover for the collector's store stage: spool when the main DB is down, drain on recovery.
+
+Why: a PBX cannot wait for a database administrator.  When the main SQL database does not answer
+(connection refused, server crashed, admin shutdown — anything the driver reports as operational), the
+store stage writes the whole batch — rated calls, quarantined records, segment accounting — to the
+local offline spool (:mod:`warehouse.offline`) and acknowledges it: a spooled batch is durable.  A
+background thread retries with exponential backoff; once the database answers it commits the backlog
+oldest first, and only when the spool is empty do direct writes resume, so arrival order holds.
+
+The lake is deferred together with the database: one batch is committed by :meth:`Store.save` (DB and
+lake, both idempotent on ``call_id``) whether it comes straight from the pipeline or from the spool, so
+the two always end up holding exactly the same calls.  The quarantine and accounting rows of a batch
+are written in one transaction with a marker row keyed by the batch's id, so a crash mid-drain (or a
+commit whose answer was lost) never counts a batch twice; the calls themselves are idempotent.
+
+Data errors (a call that does not fit the schema) are not outages: they still stop the pipeline.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+import sqlalchemy as sa
+
+from collector import accounting
+from warehouse.database import UtcDateTime
+from warehouse.offline import Spool
+from warehouse.store import Store
+
+log = logging.getLogger("callcost.collector.failover")
+
+#: What an event-only spool item holds instead of calls.
+_NO_CALLS = pa.table({"no_calls": pa.array([], pa.int8())})
+_metadata = sa.MetaData()
+#: One row per batch committed through the failover writer: what makes a repeated drain harmless.
+commits = sa.Table(
+    "collector_batch_commits", _metadata,
+    sa.Column("batch_key", sa.Text, primary_key=True),
+    sa.Column("committed_at", UtcDateTime, nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOutcome:
+    inserted: int
+    duplicates: int
+    spooled: bool
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Is *exc* (or what caused it) the database being unreachable, rather than bad data?"""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError,
+                             psycopg.OperationalError, psycopg.InterfaceError, sqlite3.OperationalError,
+                             ConnectionError)):
+            return True
+        if isinstance(seen, sa.exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class FailoverWriter:
+    """Writes the store stage's batches to the main DB, or to the offline spool while the DB is down."""
+
+    def __init__(self, store: Store, spool_dir: Path | str, *, retry_initial_s: float = 0.5,
+                 retry_max_s: float = 30.0, final_drain_s: float = 5.0) -> None:
+        self.store = store
+        self.engine = store.db.engine
+        self.spool = Spool(spool_dir)
+        self.retry_initial_s, self.retry_max_s, self.final_drain_s = retry_initial_s, retry_max_s, final_drain_s
+        self._lock = threading.Lock()  # held by a direct write, and to switch back online
+        self._wake = threading.Event()
+        self._stopping = False
+        self.online = self.spool.head() is None  # a backlog from before a restart is drained first
+        self.last_error: str | None = None
+        self.offline_since: float | None = None if self.online else time.time()
+        self.drained_batches = 0
+        if not self.online:
+            log.warning("offline spool %s holds %d batches from before; draining them before direct writes",
+                        self.spool.folder, self.spool.stats().batches)
+        _metadata.create_all(self.engine)  # the DB answers at start: Store() has just created its schema
+        self._thread = threading.Thread(target=self._retry_loop, name="collector-db-retry", daemon=True)
+        self._thread.start()
+
+    # --- the store stage ---------------------------------------------------------------------------
+
+    def write(self, rated: pa.Table, quarantine: list[dict[str, Any]], batch: dict[str, Any],
+              segments: list[accounting.SegmentRow], started: float) -> WriteOutcome:
+        """Commit one batch, or spool it durably; either way it may be acknowledged when this returns."""
+        key = uuid.uuid4().hex
+        inserted = self._commit_or_spool(
+            lambda: self._commit(key, rated, quarantine, batch, segments, started), rated,
+            {"key": key, "quarantine": [_encode_quarantine(q) for q in quarantine], "batch": batch,
+             "segments": [_encode_segment(s) for s in segments]})
+        return WriteOutcome(0, 0, True) if inserted is None else WriteOutcome(inserted, rated.num_rows - inserted, False)
+
+    def record_event(self, pbx: str, stream: str, kind: str, detail: str = "") -> None:
+        """A link event (``accounting.events``); while the DB is down it waits in the spool, in order with the calls."""
+        key = uuid.uuid4().hex
+        event = {"pbx": pbx, "stream": stream, "kind": kind, "detail": detail, "at": datetime.now(UTC)}
+        self._commit_or_spool(lambda: self._commit_events(key, [event]), _NO_CALLS,
+                              {"key": key, "events": [{**event, "at": event["at"].isoformat()}]})
+
+    def _commit_or_spool(self, commit: Callable[[], int], table: pa.Table, meta: dict[str, Any]) -> int | None:
+        """*commit* if the DB is online and answers; otherwise spool (*table*, *meta*) and return None."""
+        went_offline = False
+        with self._lock:
+            if self.online:
+                try:
+                    return commit()
+                except Exception as exc:
+                    if not is_outage(exc):
+                        raise
+                    self._go_offline(exc)
+                    went_offline = True
+            self.spool.append(table, meta)
+        if went_offline:  # later appends leave the retry thread to its backoff
+            self._wake.set()
+        return None
+
+    def status(self) -> dict[str, Any]:
+        st = self.spool.stats()
+        age = st.oldest_age_s()
+        return {"database": "online" if self.online else "offline", "backlog_batches": st.batches,
+                "backlog_rows": st.rows, "oldest_age_s": round(age, 3) if age is not None else None,
+                "offline_since": _iso(self.offline_since), "last_error": self.last_error,
+                "drained_batches": self.drained_batches, "spool": str(self.spool.folder)}
+
+    def close(self) -> None:
+        """Stop retrying (after up to ``final_drain_s`` to drain); a backlog left behind is drained on the next start."""
+        if not self.online and self.final_drain_s > 0:
+            self._wake.set()
+            deadline = time.monotonic() + self.final_drain_s
+            while not self.online and time.monotonic() < deadline and self._thread.is_alive():
+                time.sleep(0.05)
+        self._stopping = True
+        self._wake.set()
+        self._thread.join(10)
+        if not self.online:
+            log.warning("stopping with %d batches in the offline spool %s; they are committed on the next start",
+                        self.spool.stats().batches, self.spool.folder)
+
+    # --- internals ---------------------------------------------------------------------------------
+
+    def _commit(self, key: str, rated: pa.Table, quarantine: list[dict[str, Any]], batch: dict[str, Any],
+                segments: list[accounting.SegmentRow], started: float) -> int:
+        """Calls (DB + lake, idempotent), then quarantine + accounting + marker in one transaction."""
+        inserted = self.store.save(rated).inserted if rated.num_rows else 0
+        with self.engine.begin() as conn:
+            if not self._already(conn, key):
+                if quarantine:
+                    conn.execute(self.store.db.quarantine.insert(), quarantine)
+                accounting.write_batch(conn, {**batch, "inserted": inserted,
+                                              "duplicates": rated.num_rows - inserted,
+                                              "store_s": time.perf_counter() - started}, segments)
+        return inserted
+
+    def _commit_events(self, key: str, events: list[dict[str, Any]]) -> int:
+        with self.engine.begin() as conn:
+            if not self._already(conn, key):
+                conn.execute(accounting.events.insert(), events)
+        return 0
+
+    def _already(self, conn: sa.Connection, key: str) -> bool:
+        """Was the item *key* committed before?  If not, mark it (in the caller's transaction)."""
+        if conn.execute(sa.select(commits.c.batch_key).where(commits.c.batch_key == key)).first() is not None:
+            return True
+        conn.execute(commits.insert().values(batch_key=key, committed_at=datetime.now(UTC)))
+        return False
+
+    def _go_offline(self, exc: BaseException) -> None:
+        self.online = False
+        self.offline_since = time.time()
+        self.last_error = _short(exc)
+        log.warning("main database unreachable (%s): batches go to the offline spool %s until it answers",
+                    self.last_error, self.spool.folder)
+
+    def _retry_loop(self) -> None:
+        delay = self.retry_initial_s
+        while not self._stopping:
+            if self.online:
+                self._wake.wait()
+                self._wake.clear()
+                delay = self.retry_initial_s
+                continue
+            try:
+                drained = self._drain()
+            except Exception:  # e.g. the spool's disk: keep retrying rather than let the thread die quietly
+                log.exception("offline spool drain failed")
+                drained = False
+            if drained:
+                delay = self.retry_initial_s
+                continue
+            st = self.spool.stats()
+            log.warning("main database still unreachable (%s); backlog %d batches / %d rows, oldest %.0f s; "
+                        "next try in %.1f s", self.last_error, st.batches, st.rows, st.oldest_age_s() or 0, delay)
+            self._wake.wait(delay)
+            self._wake.clear()
+            delay = min(delay * 2, self.retry_max_s)
+
+    def _drain(self) -> bool:
+        """Commit the backlog oldest first; True once it is empty and direct writes resumed."""
+        while True:
+            item = self.spool.head()
+            if item is None:
+                with self._lock:
+                    if self.spool.head() is None:  # nothing was spooled while we looked
+                        self.online = True
+                        log.info("main database back: offline backlog committed (%d batches so far), "
+                                 "direct writes resumed after %.0f s offline", self.drained_batches,
+                                 time.time() - (self.offline_since or time.time()))
+                        self.offline_since = None
+                        return True
+                continue
+            try:
+                table, meta = self.spool.read(item)
+                if "events" in meta:
+                    self._commit_events(meta["key"], [{**e, "at": datetime.fromisoformat(e["at"])}
+                                                      for e in meta["events"]])
+                else:
+                    self._commit(meta["key"], table, [_decode_quarantine(q) for q in meta["quarantine"]],
+                                 meta["batch"], [_decode_segment(s) for s in meta["segments"]],
+                                 time.perf_counter())
+            except Exception as exc:
+                if not is_outage(exc):  # kept, and retried with backoff: a spooled batch is never dropped
+                    log.exception("offline spool item %s cannot be committed (not an outage); retrying", item.path)
+                self.last_error = _short(exc)
+                return False
+            self.spool.remove(item)
+            self.drained_batches += 1
+            if self._stopping:
+                return False
+
+
+def _short(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def _iso(t: float | None) -> str | None:
+    return datetime.fromtimestamp(t, UTC).isoformat() if t else None
+
+
+def _encode_quarantine(q: dict[str, Any]) -> dict[str, Any]:
+    return {**q, "raw": base64.b64encode(q["raw"]).decode() if q.get("raw") is not None else None,
+            "received_at": q["received_at"].isoformat()}
+
+
+def _decode_quarantine(q: dict[str, Any]) -> dict[str, Any]:
+    return {**q, "raw": base64.b64decode(q["raw"]) if q.get("raw") is not None else None,
+            "received_at": datetime.fromisoformat(q["received_at"])}
+
+
+def _encode_segment(s: accounting.SegmentRow) -> dict[str, Any]:
+    return {**asdict(s), "received_at": s.received_at.isoformat()}
+
+
+def _decode_segment(s: dict[str, Any]) -> accounting.SegmentRow:
+    return accounting.SegmentRow(**{**s, "received_at": datetime.fromisoformat(s["received_at"])})
