@@ -11,10 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import phonenumbers
 
 from warehouse.config import Enterprise
-from warehouse.numbering import DialPlan, dest_country, in_ranges, is_emergency, to_e164
+from warehouse.numbering import (
+    DialPlan, true_mask, arrow_strings, dest_country, in_ranges_arrow, is_emergency, str_series, to_e164,
+)
 
 INTERNAL, ONNET, OUTBOUND, INBOUND, TOLLFREE_INBOUND, EMERGENCY = (
     "internal", "onnet", "outbound", "inbound", "tollfree_inbound", "emergency",
@@ -23,30 +26,55 @@ INTERNAL, ONNET, OUTBOUND, INBOUND, TOLLFREE_INBOUND, EMERGENCY = (
 
 def _site_of(numbers: pd.Series, ent: Enterprise, attr: str) -> pd.Series:
     """The site whose extension (attr='extensions') or DID (attr='dids') ranges hold each number."""
-    out = pd.Series(pd.NA, index=numbers.index, dtype="str")
+    arr = arrow_strings(numbers)
+    code = np.full(len(numbers), -1, dtype=np.int32)
+    ids = []
     for site in ent.sites.values():
-        hit = in_ranges(numbers, getattr(site, attr))
-        out = out.mask(hit & out.isna(), site.id)
-    return out
+        hit = in_ranges_arrow(arr, getattr(site, attr)) & (code < 0)
+        code[hit] = len(ids)
+        ids.append(site.id)
+    return _from_codes(code, ids, numbers.index)
+
+
+def _from_codes(code: np.ndarray, values: list[str], index: pd.Index) -> pd.Series:
+    """Codes into *values* (-1 = missing) as a pandas ``str`` column, built by one Arrow ``take``."""
+    if not values:
+        return str_series(pa.nulls(len(code), pa.string()), index)
+    return str_series(pa.array(values, pa.string()).take(pa.array(code, mask=code < 0)), index)
 
 
 def resolve_trunks(df: pd.DataFrame, ent: Enterprise) -> pd.DataFrame:
-    """Kind, carrier and site of the trunk each call used (first matching ``[[trunk]]`` glob of its PBX)."""
-    pairs = df[["pbx", "trunk"]].dropna().drop_duplicates()
-    rows = []
-    for pbx, name in pairs.itertuples(index=False):
-        match = next((t for t in ent.trunks_of(pbx) if t.matches(name)), None)
-        if match is not None:
-            rows.append((pbx, name, match.kind, match.carrier, match.site))
-    table = pd.DataFrame(rows, columns=["pbx", "trunk", "_trunk_kind", "carrier", "trunk_site"], dtype="str")
-    return df[["pbx", "trunk"]].merge(table, on=["pbx", "trunk"], how="left").set_index(df.index)
+    """Kind, carrier and site of the trunk each call used (first matching ``[[trunk]]`` glob of its PBX).
+
+    Decided once per distinct (pbx, trunk) pair; the answers are fanned out by Arrow ``take``.
+    """
+    pbx_code, pbx_names = pd.factorize(df["pbx"])
+    trunk_code, trunk_names = pd.factorize(df["trunk"])
+    width = max(len(trunk_names), 1)
+    key = np.where((pbx_code >= 0) & (trunk_code >= 0), pbx_code.astype(np.int64) * width + trunk_code, -1)
+    pairs, pair_of_row = np.unique(key, return_inverse=True)
+    kinds, carriers, sites = [], [], []
+    for k in pairs.tolist():
+        match = None
+        if k >= 0:
+            pbx, name = pbx_names[k // width], trunk_names[k % width]
+            match = next((t for t in ent.trunks_of(pbx) if t.matches(name)), None)
+        kinds.append(match.kind if match else None)
+        carriers.append(match.carrier if match else None)
+        sites.append(match.site if match else None)
+    code = pair_of_row.reshape(-1).astype(np.int64)
+    return pd.DataFrame({"_trunk_kind": _from_codes(code, kinds, df.index),
+                         "carrier": _from_codes(code, carriers, df.index),
+                         "trunk_site": _from_codes(code, sites, df.index)}, index=df.index)
 
 
 def classify(df: pd.DataFrame, ent: Enterprise) -> pd.DataFrame:
     """Add call_type, E.164 numbers, sites, carrier and the pricing inputs to parsed calls."""
     df = df.copy()
-    pbx_site = df["pbx"].map({p.id: p.site for p in ent.pbxs.values()})
-    df["site"] = df["site"].fillna(pbx_site).astype("str")
+    pbx = pc.dictionary_encode(arrow_strings(df["pbx"]))
+    sites_of_pbx = {p.id: p.site for p in ent.pbxs.values()}
+    pbx_site = pa.array([sites_of_pbx.get(v) for v in pbx.dictionary.to_pylist()], pa.string()).take(pbx.indices)
+    df["site"] = str_series(pc.coalesce(arrow_strings(df["site"]), pbx_site), df.index)
 
     calling_site = _site_of(df["calling_number"], ent, "extensions")
     called_site = _site_of(df["called_number"], ent, "extensions")
@@ -115,11 +143,14 @@ def classify(df: pd.DataFrame, ent: Enterprise) -> pd.DataFrame:
     df["dest_country"] = dest_country(e164_s)
     df["category"] = _strings(category, df.index)
 
-    ext = df["extension"].copy()
-    ext = ext.mask(ext.isna() & calling_site.notna() & (direction != INBOUND), df["calling_number"])
-    ext = ext.mask(ext.isna() & called_site.notna() & (direction == INBOUND), df["called_number"])
-    ext = ext.fillna(did_extension(did_s, ent))
-    df["extension"] = ext
+    # the billed extension, when the format does not say: the caller's (out) or the called one's (in)
+    ext = arrow_strings(df["extension"])
+    from_caller = true_mask(pc.is_null(ext)) & calling_site.notna().to_numpy() & (dir_np != INBOUND)
+    ext = pc.if_else(from_caller, arrow_strings(df["calling_number"]), ext)
+    from_called = true_mask(pc.is_null(ext)) & called_site.notna().to_numpy() & (dir_np == INBOUND)
+    ext = pc.if_else(from_called, arrow_strings(df["called_number"]), ext)
+    ext = pc.coalesce(ext, arrow_strings(did_extension(did_s, ent)))
+    df["extension"] = str_series(ext, df.index)
     return df
 
 
@@ -131,17 +162,19 @@ def did_extension(did_e164: pd.Series, ent: Enterprise) -> pd.Series:
     department.  The convention (DID ``+1 212 555 1374`` rings extension ``1374``) is the common one;
     a DID whose tail is no extension (toll-free hunt groups) stays unassigned rather than guessed.
     """
-    out = pd.Series(pd.NA, index=did_e164.index, dtype="str")
-    numbers = did_e164.fillna("")
+    numbers = arrow_strings(did_e164.fillna(""))
+    out = pa.nulls(len(numbers), pa.string())
+    taken = np.zeros(len(numbers), dtype=bool)
     for site in ent.sites.values():
-        ours = in_ranges(numbers, site.dids) & out.isna()
+        ours = in_ranges_arrow(numbers, site.dids) & ~taken
         if not ours.any():
             continue
         for length in sorted({len(r.first) for r in site.extensions}):
-            tail = numbers.str[-length:]
-            hit = ours & in_ranges(tail, site.extensions) & out.isna()
-            out = out.mask(hit, tail)
-    return out
+            tail = pc.utf8_slice_codeunits(numbers, -length)
+            hit = ours & in_ranges_arrow(tail, site.extensions) & ~taken
+            out = pc.if_else(hit, tail, out)
+            taken |= hit
+    return str_series(out, did_e164.index)
 
 
 def _objects(values: pd.Series) -> np.ndarray:
@@ -158,13 +191,24 @@ def _strings(values: np.ndarray, index: pd.Index) -> pd.Series:
 
 
 def _is_tollfree(e164: pd.Series) -> pd.Series:
-    """Toll-free by ``phonenumbers`` number type, decided once per distinct number (inbound DIDs are few)."""
+    """Toll-free by ``phonenumbers`` number type, decided once per distinct number and remembered across batches.
+
+    Inbound DIDs are few and the same every batch; ``phonenumbers.number_type`` costs ~50 µs a number.
+    """
     uniq = e164.dropna().unique()
-    free = set()
-    for num in uniq:
-        try:
-            if phonenumbers.number_type(phonenumbers.parse(num, None)) == phonenumbers.PhoneNumberType.TOLL_FREE:
-                free.add(num)
-        except phonenumbers.NumberParseException:
-            continue
+    known = _TOLLFREE
+    if len(known) > 1_000_000:  # a bound, not a policy: an enterprise has thousands of DIDs, not millions
+        known.clear()
+    free = {num for num in uniq if (known[num] if num in known else known.setdefault(num, _tollfree(num)))}
     return e164.isin(free).fillna(False).astype(bool)
+
+
+#: E.164 number → toll-free?, remembered across batches (phonenumbers is the slow part).
+_TOLLFREE: dict[str, bool] = {}
+
+
+def _tollfree(num: str) -> bool:
+    try:
+        return phonenumbers.number_type(phonenumbers.parse(num, None)) == phonenumbers.PhoneNumberType.TOLL_FREE
+    except phonenumbers.NumberParseException:
+        return False

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from warehouse.errors import ConfigError, ConfigErrors
 
@@ -52,16 +54,27 @@ def load_directory(path: Path) -> pd.DataFrame:
 def attribute(calls: pd.DataFrame, directory: pd.DataFrame | None) -> pd.DataFrame:
     """Fill ``user``, ``department``, ``cost_center`` from the row in force when each call started."""
     calls = calls.copy()
-    for col in ("user", "department", "cost_center"):
-        calls[col] = pd.Series(pd.NA, index=calls.index, dtype="str")
+    n = len(calls)
     if directory is None or directory.empty:
+        for col in ("user", "department", "cost_center"):
+            calls[col] = pd.Series(pd.NA, index=calls.index, dtype="str")
         return calls
     day = calls["start_utc"].dt.tz_convert(None).dt.normalize()
-    probe = pd.DataFrame({"_row": calls.index, "extension": calls["extension"], "site": calls["site"], "_day": day})
+    probe = pd.DataFrame({"_row": np.arange(n), "extension": calls["extension"].array, "site": calls["site"].array,
+                          "_day": day.array})
     probe = probe.dropna(subset=["extension"])
-    m = probe.merge(directory, on=["extension", "site"], how="inner")
+    keys = directory[["extension", "site", "valid_from", "valid_to"]].assign(_dir_row=np.arange(len(directory)))
+    m = probe.merge(keys, on=["extension", "site"], how="inner")
     m = m[(m["valid_from"] <= m["_day"]) & (m["_day"] <= m["valid_to"])]
-    m = m.sort_values("valid_from").drop_duplicates("_row", keep="last").set_index("_row")
+    m = m.sort_values("valid_from").drop_duplicates("_row", keep="last")
+    # each call's directory row (-1: none), then one Arrow take per filled column
+    dir_row = np.full(n, -1, dtype=np.int64)
+    dir_row[m["_row"].to_numpy()] = m["_dir_row"].to_numpy()
+    take = pa.array(dir_row, mask=dir_row < 0)
     for col in ("user", "department", "cost_center"):
-        calls.loc[m.index, col] = m[col]
+        arr = pa.array(directory[col], type=pa.string(), from_pandas=True).take(take)
+        calls[col] = pd.Series(arr.to_pandas(types_mapper={pa.string(): _STR}.get).array, index=calls.index)
     return calls
+
+
+_STR = pd.StringDtype("pyarrow", na_value=np.nan)

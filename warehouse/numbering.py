@@ -105,29 +105,53 @@ def to_e164(dialled: pd.Series, plan: DialPlan, *, strip_access: bool) -> pd.Ser
     return per_distinct(lambda d: _to_e164(d, plan, strip_access=strip_access), dialled.astype("str"))
 
 
+_STR = pd.StringDtype("pyarrow", na_value=np.nan)  # what ``dtype="str"`` means in pandas ≥ 3
+
+
+def arrow_strings(values: pd.Series) -> pa.Array:
+    """A pandas string column as one Arrow ``string`` array (zero copy when it is Arrow-backed already)."""
+    arr = pa.array(values, type=pa.string(), from_pandas=True)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def str_series(arr: pa.Array, index: pd.Index) -> pd.Series:
+    """An Arrow string array as a pandas ``str`` column (Arrow-backed, no per-row objects)."""
+    return pd.Series(arr.to_pandas(types_mapper={pa.string(): _STR}.get).array, index=index, dtype=_STR)
+
+
 def _punctuation_free(dialled: pd.Series) -> pd.Series:
     """Spaces, dashes, dots and brackets removed, by one Arrow kernel (pandas' regex path is per row)."""
-    arr = pa.array(dialled, type=pa.string(), from_pandas=True)
-    clean = pc.replace_substring_regex(arr, r"[\s\-\.\(\)]", "")
-    return pd.Series(clean.to_pandas(types_mapper={pa.string(): dialled.dtype}.get).array, index=dialled.index,
-                     dtype=dialled.dtype)
+    return str_series(_strip_punctuation(arrow_strings(dialled)), dialled.index)
+
+
+def _strip_punctuation(arr: pa.Array) -> pa.Array:
+    return pc.replace_substring_regex(arr, r"[\s\-\.\(\)]", "")
 
 
 def _to_e164(dialled: pd.Series, plan: DialPlan, *, strip_access: bool) -> pd.Series:
-    s = _punctuation_free(dialled.astype("str"))
-    if strip_access:
-        s = strip_access_code(s, plan.access_code)
-    out = pd.Series(pd.NA, index=s.index, dtype="str")
-    n = s.str.len()
-    digits = s.str.fullmatch(r"\d+").fillna(False)
+    """The rules of ``to_e164`` on Arrow arrays: the same kernels pandas' Arrow strings call, without a
+    rebuilt pandas column per masked assignment."""
+    s = _strip_punctuation(arrow_strings(dialled))
+    if strip_access and plan.access_code:
+        ac = plan.access_code
+        s = pc.if_else(true_mask(pc.starts_with(s, ac)), pc.utf8_slice_codeunits(s, len(ac)), s)
+    n = pc.fill_null(pc.utf8_length(s), -1).to_numpy(zero_copy_only=False)
+    digits = true_mask(pc.match_substring_regex(s, r"^\d+$"))
 
-    plus = s.str.startswith("+").fillna(False) & s.str.slice(1).str.fullmatch(r"\d{4,15}").fillna(False)
-    out = out.mask(plus, s)
-    todo = digits & ~plus
+    def starts(prefix: str) -> np.ndarray:
+        return true_mask(pc.starts_with(s, prefix))
+
+    def plus(*parts: str | pa.Array) -> pa.Array:
+        return pc.binary_join_element_wise("+", *parts, "")
+
+    out = pa.nulls(len(s), pa.string())
+    is_plus = starts("+") & true_mask(pc.match_substring_regex(pc.utf8_slice_codeunits(s, 1), r"^\d{4,15}$"))
+    out = pc.if_else(is_plus, s, out)
+    todo = digits & ~is_plus
 
     ip = plan.international_prefix
-    intl = todo & s.str.startswith(ip).fillna(False) & (n > len(ip) + 4)
-    out = out.mask(intl, "+" + s.str.slice(len(ip)))
+    intl = todo & starts(ip) & (n > len(ip) + 4)
+    out = pc.if_else(intl, plus(pc.utf8_slice_codeunits(s, len(ip))), out)
     todo &= ~intl
 
     cc = plan.country_code
@@ -135,29 +159,34 @@ def _to_e164(dialled: pd.Series, plan: DialPlan, *, strip_access: bool) -> pd.Se
     if plan.national_length:
         full = plan.national_length
         if np_:
-            nat = todo & s.str.startswith(np_).fillna(False) & (n == full + len(np_))
-            out = out.mask(nat, "+" + cc + s.str.slice(len(np_)))
+            nat = todo & starts(np_) & (n == full + len(np_))
+            out = pc.if_else(nat, plus(cc, pc.utf8_slice_codeunits(s, len(np_))), out)
             todo &= ~nat
         bare = todo & (n == full)
-        out = out.mask(bare, "+" + cc + s)
+        out = pc.if_else(bare, plus(cc, s), out)
         todo &= ~bare
         if plan.area_code and full == 10:
             local7 = todo & (n == 7)
-            out = out.mask(local7, "+" + cc + plan.area_code + s)
+            out = pc.if_else(local7, plus(cc + plan.area_code, s), out)
             todo &= ~local7
     else:
         if np_:
-            nat = todo & s.str.startswith(np_).fillna(False) & (n >= len(np_) + 6)
-            out = out.mask(nat, "+" + cc + s.str.slice(len(np_)))
+            nat = todo & starts(np_) & (n >= len(np_) + 6)
+            out = pc.if_else(nat, plus(cc, pc.utf8_slice_codeunits(s, len(np_))), out)
             todo &= ~nat
         # a full national number dialled without the national prefix (CN mobiles: 139…)
-        bare = todo & (n >= 9) & ~s.str.startswith(np_ or "+").fillna(False)
-        out = out.mask(bare, "+" + cc + s)
+        bare = todo & (n >= 9) & ~starts(np_ or "+")
+        out = pc.if_else(bare, plus(cc, s), out)
         todo &= ~bare
         if plan.area_code:  # a subscriber number dialled within the site's own area
-            local = todo & (n >= 5) & (n <= 8) & ~s.str.startswith(np_ or "+").fillna(False)
-            out = out.mask(local, "+" + cc + plan.area_code + s)
-    return out
+            local = todo & (n >= 5) & (n <= 8) & ~starts(np_ or "+")
+            out = pc.if_else(local, plus(cc + plan.area_code, s), out)
+    return str_series(out, dialled.index)
+
+
+def true_mask(mask: pa.Array) -> np.ndarray:
+    """An Arrow boolean array as numpy, null read as False."""
+    return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
 
 
 def is_emergency(dialled: pd.Series, plan: DialPlan) -> pd.Series:
@@ -180,16 +209,27 @@ def dest_country(e164: pd.Series) -> pd.Series:
 
     The prefix (country code plus area code or mobile range) fixes the region in every plan we know
     (NANP area codes, shared country codes like +44/+7); asking ``phonenumbers`` per distinct prefix
-    instead of per call keeps this off the hot path.
+    instead of per call keeps this off the hot path.  The prefixes are dictionary-encoded by Arrow and
+    answered per dictionary entry (from the first number carrying it), then fanned out by one ``take``.
     """
-    key = e164.str.slice(0, 8)
-    reps = pd.DataFrame({"key": key, "num": e164}).dropna().drop_duplicates("key")
+    arr = arrow_strings(e164)
+    enc = pc.dictionary_encode(pc.utf8_slice_codeunits(arr, 0, 8))
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks()
+    codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
+    keys = enc.dictionary.to_pylist()
+    uniq, first = np.unique(codes, return_index=True)
+    first = first[uniq >= 0]
     known = _REGIONS
     if len(known) > 1_000_000:  # a bound, not a policy: distinct prefixes number in the tens of thousands
         known.clear()
-    mapping = {k: known[k] if k in known else known.setdefault(k, _region(num))
-               for k, num in zip(reps["key"], reps["num"])}
-    return key.map(mapping).astype("str")
+    numbers = arr.take(pa.array(first)).to_pylist() if len(first) else []
+    by_code = [None] * len(keys)
+    for code, num in zip(uniq[uniq >= 0].tolist(), numbers):
+        k = keys[code]
+        by_code[code] = known[k] if k in known else known.setdefault(k, _region(num))
+    regions = pa.array(by_code, pa.string()).take(enc.indices) if len(keys) else pa.nulls(len(arr), pa.string())
+    return str_series(regions, e164.index)
 
 
 #: 8-character E.164 prefix → region, remembered across batches (phonenumbers is the slow part).
@@ -215,9 +255,16 @@ def _region(number: str) -> str | None:
 
 def in_ranges(numbers: pd.Series, ranges) -> pd.Series:
     """True where a number falls in any of the inclusive equal-length ``NumberRange``s."""
+    return pd.Series(in_ranges_arrow(arrow_strings(numbers), ranges), index=numbers.index)
+
+
+def in_ranges_arrow(numbers: pa.Array, ranges) -> np.ndarray:
+    """``in_ranges`` on an Arrow string array, as a numpy bool array (null → False)."""
     hit = np.zeros(len(numbers), dtype=bool)
-    n = numbers.str.len()
-    for r in ranges:
-        m = (n == len(r.first)) & (numbers >= r.first) & (numbers <= r.last)
-        hit |= m.fillna(False).to_numpy(dtype=bool)
-    return pd.Series(hit, index=numbers.index)
+    if len(numbers) and ranges:
+        n = pc.utf8_length(numbers)
+        for r in ranges:
+            m = pc.and_kleene(pc.equal(n, len(r.first)),
+                              pc.and_kleene(pc.greater_equal(numbers, r.first), pc.less_equal(numbers, r.last)))
+            hit |= true_mask(m)
+    return hit

@@ -21,13 +21,13 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from warehouse.classify import EMERGENCY, INBOUND, INTERNAL, ONNET, OUTBOUND, TOLLFREE_INBOUND
 from warehouse.config import Enterprise
+from warehouse.numbering import str_series
 from warehouse.rating import SiteClock, rate
 from warehouse.tariffs import Tariff, load_tariff
-
-RESULT_COLUMNS = ["cost_minor", "status", "reason", "plan", "prefix", "category", "band", "tariff_version", "billable_s"]
 
 
 @dataclass
@@ -56,17 +56,22 @@ class Pricer:
             self._tariffs[key] = load_tariff(path, scale=self.ent.scale)
         return self._tariffs[key]
 
-    def _rate(self, carrier: str | None, dest: pd.Series, clock_site: pd.Series, at: pd.Series, dur: pd.Series) -> pd.DataFrame:
+    def _rate(self, carrier: str | None, dest: np.ndarray, clock_site: pa.Array, at: pa.Array,
+              dur: np.ndarray) -> pa.Table:
+        """Rate calls given as Arrow/numpy columns; the engine's result stays Arrow (dictionary-encoded)."""
         split = carrier is not None and self.ent.carriers[carrier].split
-        frame = pd.DataFrame({
-            "dest": dest.str.lstrip("+"),
-            "origin": clock_site.map(self.main_digits),
+        clock_site = _single(clock_site)
+        site = pc.dictionary_encode(clock_site)
+        origin_of = [self.main_digits.get(v) for v in site.dictionary.to_pylist()]  # per distinct site
+        origin = pa.array(origin_of, pa.string()).take(site.indices)
+        calls = pa.table({
+            "dest": pc.utf8_ltrim(pa.array(dest, type=pa.string(), from_pandas=True), "+"),
+            "origin": origin,
             "site": clock_site,
             "at_utc": at,
-            "duration_s": dur.astype("int64"),
+            "duration_s": pa.array(dur, pa.int64()),
         })
-        result = rate(self.tariff(carrier), frame, sites=self.clocks, split=split, scale=self.ent.scale)
-        return _as_frame(result, frame.index)
+        return rate(self.tariff(carrier), calls, sites=self.clocks, split=split, scale=self.ent.scale).table
 
     def price(self, df: pd.DataFrame) -> pd.DataFrame:
         """Add the rated columns to a classified frame (see ``warehouse.classify``).
@@ -80,7 +85,7 @@ class Pricer:
         dur = df["duration_s"].astype("int64")
         dur_np = dur.to_numpy()
         answered = dur_np > 0
-        at = df["answer_utc"].fillna(df["start_utc"])
+        at = pa.array(df["answer_utc"].fillna(df["start_utc"]))
         site = df["site"].to_numpy(dtype=object, na_value=None)
         dest_site = df["dest_site"].to_numpy(dtype=object, na_value=None)
         carrier = df["carrier"].to_numpy(dtype=object, na_value=None)
@@ -93,7 +98,7 @@ class Pricer:
         ref_ok = np.zeros(n, bool)
         reason_a = np.full(n, None, dtype=object)
         reason_r = np.full(n, None, dtype=object)
-        info = {c: np.full(n, None, dtype=object)
+        info = {c: _Coded(n)
                 for c in ("plan", "prefix", "band", "tariff_version", "ref_plan", "ref_prefix", "ref_band",
                           "ref_tariff_version")}
         billable = np.zeros(n, np.int64)
@@ -110,7 +115,7 @@ class Pricer:
         actual_ok[wan] = True
         billable[wan] = dur_np[wan]
         billable_ok[wan] = True
-        info["plan"][wan] = "onnet"
+        info["plan"].fill(wan, "onnet")
 
         # reference for on-net calls: the PSTN call to the destination site's public number
         ref_onnet = wan.copy()
@@ -135,7 +140,7 @@ class Pricer:
         for name in pd.unique(carrier[to_rate]):
             m = to_rate & (carrier == name)
             rows = np.flatnonzero(m)
-            r = self._rate(name, _series(dest_actual[rows]), *_at_rows(rows, df["trunk_site"], at, dur))
+            r = self._rate(name, dest_actual[rows], *_at_rows(rows, df["trunk_site"], at, dur_np))
             self._take(r, rows, actual, actual_ok, reason_a, (billable, billable_ok), info, "")
 
         # reference for outbound calls and on-net calls, from the originating site
@@ -145,10 +150,10 @@ class Pricer:
         if ref_mask.any():
             rows = np.flatnonzero(ref_mask)
             dest_ref = np.where(ct == OUTBOUND, connected, ref_onnet_dest)[rows]
-            r = self._rate(None, _series(dest_ref), *_at_rows(rows, df["site"], at, dur))
+            r = self._rate(None, dest_ref, *_at_rows(rows, df["site"], at, dur_np))
             self._take(r, rows, ref, ref_ok, reason_r, None, info, "ref_")
             unset = rows[pd.isna(category[rows])]
-            category[unset] = r["category"].to_numpy(dtype=object, na_value=None)[pd.isna(category[rows])]
+            category[unset] = _objects(r["category"])[pd.isna(category[rows])]
             # calling a toll-free number: the called party pays
             tf = ref_out & (category == "tollfree")
             actual[tf & actual_ok] = 0
@@ -171,32 +176,77 @@ class Pricer:
         df["_savings_minor"] = _ints(ref - actual, actual_ok & ref_ok, df.index)
         df["billable_s"] = _ints(billable, billable_ok, df.index)
         for col, values in info.items():
-            df[col] = _series(values, df.index)
+            df[col] = values.series(df.index)
         df["currency"] = self.ent.currency
         df["rated_at"] = pd.Timestamp.now(tz="UTC").floor("s")
         return df
 
     @staticmethod
-    def _take(r: pd.DataFrame, rows: np.ndarray, cost: np.ndarray, cost_ok: np.ndarray, reason: np.ndarray,
-              billable: tuple[np.ndarray, np.ndarray] | None, info: dict[str, np.ndarray], prefix: str) -> None:
-        """Copy one rating result into the call-aligned columns at positions *rows*."""
-        ok = (r["status"] == "rated").to_numpy()
-        cost[rows[ok]] = r["cost_minor"].to_numpy(dtype="int64", na_value=0)[ok]
+    def _take(r: pa.Table, rows: np.ndarray, cost: np.ndarray, cost_ok: np.ndarray, reason: np.ndarray,
+              billable: tuple[np.ndarray, np.ndarray] | None, info: dict[str, _Coded], prefix: str) -> None:
+        """Copy one rating result (the engine's Arrow table) into the call-aligned columns at positions *rows*."""
+        ok = _objects(r["status"]) == "rated"
+        cost[rows[ok]] = pc.fill_null(r["cost_minor"], 0).to_numpy()[ok]
         cost_ok[rows[ok]] = True
         if (~ok).any():
-            reasons = r["reason"].to_numpy(dtype=object, na_value=None)[~ok]
+            reasons = _objects(r["reason"])[~ok]
             reason[rows[~ok]] = [("reference: " if prefix else "") + str(x) for x in reasons]
         if billable is not None:
             values, valid = billable
-            values[rows[ok]] = r["billable_s"].to_numpy(dtype="int64", na_value=0)[ok]
+            values[rows[ok]] = pc.fill_null(r["billable_s"], 0).to_numpy()[ok]
             valid[rows[ok]] = True
         for col in ("plan", "prefix", "band", "tariff_version"):
-            info[prefix + col][rows] = r[col].to_numpy(dtype=object, na_value=None)
+            info[prefix + col].put(rows, r[col])
 
 
-def _at_rows(rows: np.ndarray, *columns: pd.Series) -> list[pd.Series]:
-    """The rows at positions *rows* of each column, re-indexed 0..k-1 (aligned with ``_series(values[rows])``)."""
-    return [c.iloc[rows].reset_index(drop=True) for c in columns]
+class _Coded:
+    """A string column written by position as codes into a growing vocabulary: the engine's results are
+    dictionary-encoded already, so no Python object per call is made; one Arrow ``take`` decodes it."""
+
+    def __init__(self, n: int) -> None:
+        self.codes = np.full(n, -1, dtype=np.int64)  # -1: null
+        self.values: list[str | None] = []
+
+    def fill(self, mask: np.ndarray, value: str) -> None:
+        self.codes[mask] = len(self.values)
+        self.values.append(value)
+
+    def put(self, rows: np.ndarray, col: pa.ChunkedArray | pa.Array) -> None:
+        col = _single(col)
+        if not pa.types.is_dictionary(col.type):
+            col = pc.dictionary_encode(col)
+        idx = pc.fill_null(col.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        self.codes[rows] = np.where(idx >= 0, idx + len(self.values), -1)
+        self.values.extend(col.dictionary.to_pylist())
+
+    def series(self, index: pd.Index) -> pd.Series:
+        if not self.values:
+            return str_series(pa.nulls(len(self.codes), pa.string()), index)
+        return str_series(pa.array(self.values, pa.string()).take(pa.array(self.codes, mask=self.codes < 0)), index)
+
+
+def _objects(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """An Arrow string column (dictionary-encoded or not) as an object array, None for null; a dictionary
+    column is decoded by indexing its (few) values, not per row."""
+    col = _single(col)
+    if pa.types.is_dictionary(col.type):
+        values = np.empty(len(col.dictionary) + 1, dtype=object)
+        values[:-1] = col.dictionary.to_pylist()
+        values[-1] = None
+        return values[pc.fill_null(col.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)]
+    return col.to_numpy(zero_copy_only=False)
+
+
+def _at_rows(rows: np.ndarray, site: pd.Series, at: pa.Array, dur: np.ndarray) -> tuple[pa.Array, pa.Array, np.ndarray]:
+    """The clock site, answer time and duration of the calls at positions *rows*."""
+    take = pa.array(rows)
+    return _single(pa.array(site, type=pa.string(), from_pandas=True)).take(take), _single(at).take(take), dur[rows]
+
+
+def _single(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    return col
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -233,16 +283,3 @@ def _join_reasons(a: np.ndarray, r: np.ndarray) -> np.ndarray:
     both = np.flatnonzero(has_a & has_r)
     out[both] = [f"{x}; {y}" for x, y in zip(a[both], r[both])]
     return out
-
-
-def _as_frame(result, index: pd.Index) -> pd.DataFrame:
-    """The rating engine's result as a frame aligned with the rated calls."""
-    if isinstance(result, pd.DataFrame):
-        frame = result
-    elif hasattr(result, "to_pandas"):
-        frame = result.to_pandas()
-    else:
-        frame = pd.DataFrame({c: getattr(result, c) for c in RESULT_COLUMNS})
-    frame = frame.reset_index(drop=True)
-    frame.index = index
-    return frame
