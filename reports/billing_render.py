@@ -24,6 +24,7 @@ import pandas as pd
 import xlsxwriter
 
 from reports.base import ReportData, ReportError, ReportTable
+from reports.render_text import format_value
 
 __all__ = ["CALL_COLUMNS", "RENDERERS", "render", "sheet_name"]
 
@@ -39,18 +40,10 @@ _BAD_SHEET = re.compile(r"[\[\]:*?/\\]")
 
 
 def fmt_value(value: object, kind: str, scale: int) -> str:
-    """Text of a figure: thousands separators, money at *scale* decimals, exact; empty shows as an em dash."""
-    if value is None or (isinstance(value, str) and kind != "text"):
-        return "—" if value in (None, "") else str(value)
-    if kind == "count":
-        return f"{int(value):,}"
-    if kind == "minutes":
-        return f"{Decimal(value):,.2f}"
-    if kind == "money":
-        return f"{Decimal(value):,.{scale}f}"
-    if kind == "percent":
-        return f"{Decimal(value):.1f} %"
-    return str(value)
+    """Text of a figure (``render_text.format_value``); a text placeholder in a number column shows as is."""
+    if isinstance(value, str) and kind != "text":
+        return value or "—"
+    return format_value(value, kind, scale)
 
 
 def sheet_name(name: str, taken: set[str]) -> str:
