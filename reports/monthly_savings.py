@@ -13,8 +13,6 @@ Unrated calls are a line of their own everywhere: their cost is unknown, not zer
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -28,7 +26,8 @@ from analytics.whatif import carrier_whatif
 from analytics.savings import Summary, summary
 from reports.base import Figure, Kind, Report, ReportData, ReportError, ReportTable, TableRow
 from reports.carrier_whatif import whatif_table
-from reports.render_text import format_value
+from reports.render_text import format_value, write_csv, write_json, write_txt
+from reports.render_xlsx import Styles, print_setup, write_cell, write_table
 
 __all__ = ["MonthlySavingsReport"]
 
@@ -52,7 +51,7 @@ def _pct(savings: Decimal | None, reference: Decimal | None) -> Decimal | None:
     return (savings * 100 / reference).quantize(Decimal("0.1"))
 
 
-def _breakdown_table(frame: pd.DataFrame, title: str, label: str) -> ReportTable:
+def _breakdown_table(frame: pd.DataFrame, column: str, title: str, label: str) -> ReportTable:
     """Group rows plus a Total line; totals are exact Decimal sums of the group rows."""
     rows = []
     for key, rec in zip(frame.index, frame.to_dict("records")):
@@ -63,7 +62,7 @@ def _breakdown_table(frame: pd.DataFrame, title: str, label: str) -> ReportTable
              for k in ("calls", "minutes", *MONEY, "unrated_calls")}
     total["savings_pct"] = _pct(total["savings"], total["reference_cost"])
     rows.append(TableRow("Total", total, "total"))
-    return ReportTable(title, (("label", label, "text"), *VALUE_COLUMNS), tuple(rows))
+    return ReportTable(title, ((column, label, "text"), *VALUE_COLUMNS), tuple(rows))
 
 
 def _status_table(s: Summary) -> ReportTable:
@@ -104,7 +103,7 @@ class MonthlySavingsReport(Report):
         tables = {"status": _status_table(s)}
         frames = s.breakdowns()
         for key, title, label in BREAKDOWN_TABLES:
-            tables[key] = _breakdown_table(frames[key], title, label)
+            tables[key] = _breakdown_table(frames[key], key, title, label)
         if self.config is not None and s.calls:
             # what the same outbound traffic would have cost with each carrier (needs the tariffs: the config)
             tables["whatif"] = whatif_table(carrier_whatif(self.config, period, lake=lake))
@@ -115,7 +114,7 @@ class MonthlySavingsReport(Report):
             "Savings = reference cost (the same calls over the public network) − actual cost.",
         )
         return ReportData(name=self.name, title=self.title, period=period, currency=currency or s.currency or "",
-                          scale=s.scale, headline=headline, tables=tables, notes=notes)
+                          scale=s.scale, headline=headline, tables=tables, notes=notes, primary="site")
 
     def render(self, data: ReportData, fmt: str, out_dir: Path) -> Path:
         renderers = {"xlsx": write_xlsx, "html": write_html, "csv": write_csv, "json": write_json, "txt": write_txt}
@@ -126,66 +125,13 @@ class MonthlySavingsReport(Report):
         return path
 
 
-# --- xlsx --------------------------------------------------------------------------------------------
-
-
-class _Styles:
-    """The workbook's cell formats, made once per workbook."""
-
-    def __init__(self, wb: xlsxwriter.Workbook, currency: str, scale: int) -> None:
-        decimals = "." + "0" * scale if scale else ""
-        self.title = wb.add_format({"bold": True, "font_size": 16})
-        self.note = wb.add_format({"italic": True, "font_color": "#555555"})
-        self.section = wb.add_format({"bold": True, "font_size": 12})
-        self.header = wb.add_format({"bold": True, "bg_color": "#1f3b5a", "font_color": "#ffffff", "border": 1,
-                                     "text_wrap": True, "valign": "top"})
-        self.money_header = wb.add_format({"bold": True, "bg_color": "#1f3b5a", "font_color": "#ffffff", "border": 1,
-                                           "align": "right"})
-        body = {"count": "#,##0", "minutes": "#,##0.00", "money": f'"{currency}" #,##0{decimals}', "percent": "0.0%",
-                "text": "@"}
-        self.body = {k: wb.add_format({"num_format": v}) for k, v in body.items()}
-        self.total = {k: wb.add_format({"num_format": v, "bold": True, "top": 1}) for k, v in body.items()}
-        self.unrated = {k: wb.add_format({"num_format": v, "italic": True, "font_color": "#9c3d00"})
-                        for k, v in body.items()}
-
-
-def _cell(ws, row: int, col: int, value: object, kind: str, fmt) -> None:
-    """Money goes in as the exact Decimal's float (Excel stores doubles); empty stays empty, never 0."""
-    if value is None:
-        if kind == "money":
-            ws.write_string(row, col, "not priced", fmt)
-        else:
-            ws.write_blank(row, col, None, fmt)
-    elif kind == "percent":
-        ws.write_number(row, col, float(Decimal(value) / 100), fmt)
-    elif kind in ("count", "minutes", "money"):
-        ws.write_number(row, col, float(value), fmt)
-    else:
-        ws.write_string(row, col, str(value), fmt)
-
-
-def _write_table(ws, st: _Styles, table: ReportTable, top: int, currency: str, *, autofilter: bool) -> int:
-    """Write *table* with its header at row *top*; return the row after its last line."""
-    for col, (key, header, kind) in enumerate(table.columns):
-        text = f"{header} ({currency})" if kind == "money" else header
-        ws.write_string(top, col, text, st.money_header if kind == "money" else st.header)
-    row = top
-    for r in table.rows:
-        row += 1
-        styles = st.total if r.kind == "total" else st.unrated if r.kind == "unrated" else st.body
-        ws.write_string(row, 0, r.label, styles["text"])
-        for col, (key, _, kind) in enumerate(table.value_columns(), start=1):
-            _cell(ws, row, col, r.values.get(key), kind, styles[kind])
-    if autofilter:
-        groups = sum(1 for r in table.rows if r.kind == "group")
-        ws.autofilter(top, 0, top + max(groups, 1), len(table.columns) - 1)  # the Total line stays put
-    return row + 1
+# --- xlsx (the shared cell styles and table writer of reports.render_xlsx, a layout of its own) ------
 
 
 def write_xlsx(data: ReportData, path: Path) -> None:
     wb = xlsxwriter.Workbook(str(path))
     wb.set_properties({"title": f"{data.title} {data.period}", "subject": "callcost", "comments": " ".join(data.notes)})
-    st = _Styles(wb, data.currency, data.scale)
+    st = Styles(wb, data.currency, data.scale)
     width = len(VALUE_COLUMNS) + 1
 
     ws = wb.add_worksheet("Summary")
@@ -196,14 +142,14 @@ def write_xlsx(data: ReportData, path: Path) -> None:
     row = 4
     for fig in data.headline:
         ws.write_string(row, 0, fig.label, st.body["text"])
-        _cell(ws, row, 1, fig.value, fig.kind, st.body[fig.kind])
+        write_cell(ws, row, 1, fig.value, fig.kind, st.body[fig.kind])
         row += 1
     row += 1
     ws.write_string(row, 0, data.tables["status"].title, st.section)
-    row = _write_table(ws, st, data.tables["status"], row + 1, data.currency, autofilter=False) + 1
+    row = write_table(ws, st, data.tables["status"], row + 1, data.currency, autofilter=False) + 2
     ws.write_string(row, 0, data.tables["call_type"].title, st.section)
     ct_top = row + 1
-    row = _write_table(ws, st, data.tables["call_type"], ct_top, data.currency, autofilter=True) + 1
+    row = write_table(ws, st, data.tables["call_type"], ct_top, data.currency) + 2
     for note in data.notes[1:]:
         ws.write_string(row, 0, note, st.note)
         row += 1
@@ -224,26 +170,19 @@ def write_xlsx(data: ReportData, path: Path) -> None:
     ws.set_column(0, 0, 30)
     ws.set_column(1, width - 1, 15)
     ws.freeze_panes(3, 0)
-    _print_setup(ws, data)
+    print_setup(ws, data)
 
     for key in (*SHEETS, "whatif"):
         table = data.tables.get(key)
         if table is None:
             continue
         ws = wb.add_worksheet(table.sheet or table.title)
-        _write_table(ws, st, table, 0, data.currency, autofilter=True)
+        write_table(ws, st, table, 0, data.currency)
         ws.freeze_panes(1, 1)
         ws.set_column(0, 0, 22)
         ws.set_column(1, len(table.columns) - 1, 16)
-        _print_setup(ws, data)
+        print_setup(ws, data)
     wb.close()
-
-
-def _print_setup(ws, data: ReportData) -> None:
-    ws.set_landscape()
-    ws.fit_to_pages(1, 0)
-    ws.set_header(f"&L{data.title} {data.period}&R{data.currency}")
-    ws.set_footer("&LGenerated by callcost&RPage &P of &N")
 
 
 # --- html --------------------------------------------------------------------------------------------
@@ -269,54 +208,3 @@ def write_html(data: ReportData, path: Path) -> None:
         breakdowns=[data.tables[k] for k, _, _ in BREAKDOWN_TABLES] + [data.tables[k] for k in ("whatif",)
                                                                       if k in data.tables])
     path.write_text(html, encoding="utf-8")
-
-
-# --- csv, json, txt ----------------------------------------------------------------------------------
-
-
-def _plain(value: object) -> object:
-    """Exact text for Decimals (JSON has no decimal type; a float would lose the cent)."""
-    return str(value) if isinstance(value, Decimal) else value
-
-
-def write_csv(data: ReportData, path: Path) -> None:
-    """The by-site table, one line per site then Total; money as exact decimals, currency in its own column."""
-    table = data.tables["site"]
-    keys = [k for k, _, _ in table.value_columns()]
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["site", *keys, "currency"])
-        for r in table.rows:
-            w.writerow([r.label, *("" if r.values.get(k) is None else _plain(r.values[k]) for k in keys),
-                        data.currency])
-
-
-def write_json(data: ReportData, path: Path) -> None:
-    doc = {
-        "report": data.name, "period": data.period, "currency": data.currency,
-        "generated_at": data.generated_at.isoformat(), "notes": list(data.notes),
-        "headline": {f.label: _plain(f.value) for f in data.headline},
-        "tables": {key: [{"label": r.label, "kind": r.kind, **{k: _plain(v) for k, v in r.values.items()}}
-                         for r in t.rows] for key, t in data.tables.items()},
-    }
-    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def write_txt(data: ReportData, path: Path) -> None:
-    """Headline and by-site table as fixed-width text, for an email body or a terminal."""
-    def fmt(value: object, kind: str) -> str:
-        return format_value(value, kind, data.scale)
-
-    lines = [f"{data.title} — {data.period} ({data.currency})", ""]
-    lines += [f"  {f.label:<28}{fmt(f.value, f.kind):>18}" for f in data.headline]
-    table = data.tables["site"]
-    cells = [[h if kind != "money" else f"{h} ({data.currency})" for _, h, kind in table.columns]]
-    cells += [[r.label, *(fmt(r.values.get(k), kind) for k, _, kind in table.value_columns())] for r in table.rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
-    lines += ["", table.title, ""]
-    for n, row in enumerate(cells):
-        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
-        if n == 0 or n == len(cells) - 2:
-            lines.append("  ".join("-" * w for w in widths))
-    lines += ["", *data.notes]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")

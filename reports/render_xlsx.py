@@ -21,19 +21,20 @@ from xlsxwriter.worksheet import Worksheet
 
 from reports.base import ReportData, ReportTable
 
-__all__ = ["sheet_names", "write_xlsx"]
+__all__ = ["Styles", "print_setup", "sheet_names", "write_cell", "write_table", "write_xlsx"]
 
 _PALETTE = ("#3b6ea5", "#9aa5b1", "#2e8b57", "#c97b2a", "#7a4ea3", "#b03a2e")
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 
 
-class _Styles:
-    """The workbook's cell formats, made once per workbook."""
+class Styles:
+    """The workbook's cell formats, made once per workbook (shared by every xlsx renderer, so reports look alike)."""
 
     def __init__(self, wb: xlsxwriter.Workbook, currency: str, scale: int) -> None:
         decimals = "." + "0" * scale if scale else ""
         self.title = wb.add_format({"bold": True, "font_size": 16})
         self.note = wb.add_format({"italic": True, "font_color": "#555555"})
+        self.section = wb.add_format({"bold": True, "font_size": 12})
         self.header = wb.add_format({"bold": True, "bg_color": "#1f3b5a", "font_color": "#ffffff", "border": 1,
                                      "text_wrap": True, "valign": "top"})
         self.number_header = wb.add_format({"bold": True, "bg_color": "#1f3b5a", "font_color": "#ffffff",
@@ -64,8 +65,9 @@ def sheet_names(data: ReportData) -> dict[str, str]:
     return names
 
 
-def _cell(ws: Worksheet, row: int, col: int, value: object, kind: str, fmt) -> None:
-    if value is None:
+def write_cell(ws: Worksheet, row: int, col: int, value: object, kind: str, fmt) -> None:
+    """Numbers as numbers (money as the exact Decimal's float), unknown money as "not priced", never 0."""
+    if value is None or (value == "" and kind != "text"):
         if kind == "money":
             ws.write_string(row, col, "not priced", fmt)
         else:
@@ -78,7 +80,8 @@ def _cell(ws: Worksheet, row: int, col: int, value: object, kind: str, fmt) -> N
         ws.write_string(row, col, str(value), fmt)
 
 
-def _write_table(ws: Worksheet, st: _Styles, table: ReportTable, top: int, currency: str) -> int:
+def write_table(ws: Worksheet, st: Styles, table: ReportTable, top: int, currency: str, *,
+                autofilter: bool = True) -> int:
     """Header at row *top*, the rows below, autofilter over the non-total rows; return the last row written."""
     for col, (_, header, kind) in enumerate(table.columns):
         text = f"{header} ({currency})" if kind == "money" else header
@@ -90,10 +93,11 @@ def _write_table(ws: Worksheet, st: _Styles, table: ReportTable, top: int, curre
         styles = st.for_row(r.kind)
         ws.write_string(row, 0, r.label, styles["text"])
         for col, (key, _, kind) in enumerate(table.value_columns(), start=1):
-            _cell(ws, row, col, r.values.get(key), kind, styles[kind])
+            write_cell(ws, row, col, r.values.get(key), kind, styles[kind])
         if r.kind != "total":
             last_data = row
-    ws.autofilter(top, 0, max(last_data, top + 1), len(table.columns) - 1)
+    if autofilter:
+        ws.autofilter(top, 0, max(last_data, top + 1), len(table.columns) - 1)
     return row
 
 
@@ -127,7 +131,8 @@ def _chart(wb: xlsxwriter.Workbook, table: ReportTable, sheet: str, top: int, cu
     return chart
 
 
-def _print_setup(ws: Worksheet, data: ReportData) -> None:
+def print_setup(ws: Worksheet, data: ReportData) -> None:
+    """Landscape, one page wide, the report and period in the header, page numbers in the footer."""
     ws.set_landscape()
     ws.fit_to_pages(1, 0)
     ws.set_header(f"&L{data.title} {data.period}&R{data.currency}")
@@ -139,7 +144,7 @@ def write_xlsx(data: ReportData, path: Path) -> None:
     """Summary (headline figures, notes, the first chart) and one formatted sheet per table."""
     wb = xlsxwriter.Workbook(str(path))
     wb.set_properties({"title": f"{data.title} {data.period}", "subject": "callcost", "comments": " ".join(data.notes)})
-    st = _Styles(wb, data.currency, data.scale)
+    st = Styles(wb, data.currency, data.scale)
     names = sheet_names(data)
 
     ws = wb.add_worksheet("Summary")
@@ -150,7 +155,7 @@ def write_xlsx(data: ReportData, path: Path) -> None:
     row = 4
     for fig in data.headline:
         ws.write_string(row, 0, fig.label, st.body["text"])
-        _cell(ws, row, 1, fig.value, fig.kind, st.body[fig.kind])
+        write_cell(ws, row, 1, fig.value, fig.kind, st.body[fig.kind])
         row += 1
     ws.autofilter(3, 0, max(row - 1, 4), 1)
     for note in data.notes[1:]:
@@ -160,16 +165,16 @@ def write_xlsx(data: ReportData, path: Path) -> None:
     ws.set_column(0, 0, 36)
     ws.set_column(1, 1, 20)
     ws.freeze_panes(4, 0)
-    _print_setup(ws, data)
+    print_setup(ws, data)
     summary = ws
 
     charted = False
     for key, table in data.tables.items():
         ws = wb.add_worksheet(names[key])
-        _write_table(ws, st, table, 0, data.currency)
+        write_table(ws, st, table, 0, data.currency)
         ws.freeze_panes(1, 1)
         _widths(ws, table)
-        _print_setup(ws, data)
+        print_setup(ws, data)
         chart = _chart(wb, table, names[key], 0, data.currency)
         if chart is not None:
             ws.insert_chart(1, len(table.columns) + 1, chart)
