@@ -29,7 +29,7 @@ import pyarrow as pa
 from warehouse.errors import CallcostError
 from warehouse.schema import calls_schema
 
-__all__ = ["PeriodError", "available_months", "calls_relation", "load_calls", "month_range", "partition_days",
+__all__ = ["PeriodError", "as_date", "available_months", "calls_relation", "load_calls", "month_range", "partition_days",
            "partition_files"]
 
 _PARTITION = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
@@ -46,7 +46,8 @@ class PeriodError(CallcostError, ValueError):
     """A period or date the user gave cannot be read (``2026-13``, ``yesterday``)."""
 
 
-def _as_date(value: DateLike, what: str) -> date | None:
+def as_date(value: DateLike, what: str) -> date | None:
+    """*value* (a date or ISO text) as a date; a clear PeriodError naming *what* when it is not one."""
     if value is None or isinstance(value, date):
         return value
     try:
@@ -95,7 +96,7 @@ def _data_files(folder: Path) -> list[Path]:
 
 def partition_files(lake: str | os.PathLike[str], start: DateLike = None, end: DateLike = None) -> list[Path]:
     """The Parquet files of the partitions from *start* to *end* (inclusive; ``None`` = open)."""
-    lo, hi = _as_date(start, "start"), _as_date(end, "end")
+    lo, hi = as_date(start, "start"), as_date(end, "end")
     files: list[Path] = []
     for day, folder in _partitions(lake):
         if (lo is None or day >= lo) and (hi is None or day <= hi):
@@ -109,7 +110,7 @@ def partition_days(lake: str | os.PathLike[str], start: DateLike = None, end: Da
     A call's partition is the UTC date of its ``start_utc``, so reading day after day gives the calls
     in ``start_utc`` order while holding one day at a time (how :mod:`analytics.export` streams).
     """
-    lo, hi = _as_date(start, "start"), _as_date(end, "end")
+    lo, hi = as_date(start, "start"), as_date(end, "end")
     return [day for day, folder in _partitions(lake)
             if (lo is None or day >= lo) and (hi is None or day <= hi) and _data_files(folder)]
 

@@ -29,7 +29,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from analytics.calls import FILTER_COLUMNS, DateLike, Filter, PeriodError, _as_date, calls_relation, month_range
+from analytics.calls import FILTER_COLUMNS, DateLike, Filter, PeriodError, as_date, calls_relation, month_range
 from warehouse.config import Enterprise
 from warehouse.errors import CallcostError
 from warehouse.schema import calls_schema
@@ -149,10 +149,10 @@ def _period(period: str | None, start: DateLike, end: DateLike) -> tuple[date | 
             raise PeriodError("give either a period or start/end dates, not both")
         text = str(period).strip()
         if len(text) == 10:  # one day, YYYY-MM-DD
-            day = _as_date(text, "period")
+            day = as_date(text, "period")
             return day, day
         return month_range(text)
-    lo, hi = _as_date(start, "start"), _as_date(end, "end")
+    lo, hi = as_date(start, "start"), as_date(end, "end")
     if lo is not None and hi is not None and lo > hi:
         raise PeriodError(f"start {lo} is after end {hi}")
     return lo, hi
