@@ -26,6 +26,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from warehouse import lake
 from warehouse.errors import CallcostError
 from warehouse.schema import calls_schema
 
@@ -89,9 +90,10 @@ def _data_files(folder: Path) -> list[Path]:
     """Parquet files under a date partition, sub-partitions (``site=...``) included.
 
     Names starting with ``.`` or ``_`` are a writer's temporary or marker files (``_SUCCESS``,
-    ``.part-0.parquet.tmp``), never data, as Spark and pyarrow agree.
+    ``.part-0.parquet.tmp``), never data, as Spark and pyarrow agree.  The lake's own resolution
+    (``warehouse.lake.live_files``) also leaves out files a compaction has superseded.
     """
-    return sorted(p for p in folder.rglob("*.parquet") if not p.name.startswith((".", "_")))
+    return lake.live_files(folder)
 
 
 def partition_files(lake: str | os.PathLike[str], start: DateLike = None, end: DateLike = None) -> list[Path]:

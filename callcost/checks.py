@@ -8,7 +8,9 @@ from pathlib import Path
 from analytics.chargeback_rules import rules_for_enterprise
 from collector.connectors.base import connector_for, registered_connectors
 from collector.importer import pbx_context
+from collector.remote.settings import remote_settings
 from collector.settings import settings_for
+from collector.transports.https import https_settings
 from reports.base import registered_reports
 from reports.settings import alert_settings, schedule_settings, smtp_settings
 from warehouse.config import load_config
@@ -32,7 +34,12 @@ def check_enterprise(path: Path) -> tuple[list[ConfigError], list[ConfigError]]:
                                       expected="one of " + ", ".join(sorted(known))))
             continue
         errors.extend(_problems(lambda: connector_for(pbx.type, pbx_context(ent, pbx.id))))
-        errors.extend(_problems(lambda: settings_for(ent, pbx)))
+        settings_errors = _problems(lambda: settings_for(ent, pbx))
+        errors.extend(settings_errors)
+        if pbx.source_kind == "https" and not settings_errors:  # a centre taking remote units: cert, key, token
+            errors.extend(_problems(lambda: https_settings(ent, pbx)))
+    if "remote" in ent.raw:  # a remote unit (`callcost collect --remote-unit`): centre URL, CA file, token
+        errors.extend(_problems(lambda: remote_settings(ent).token()))
     tariffs = [ent.reference_tariff] + [c.tariff for c in ent.carriers.values()]
     for tpath in tariffs:
         try:

@@ -97,17 +97,23 @@ class Channel(Generic[T]):
             self._wake_async()
             return item
 
-    def get_many(self, max_weight: float, timeout: float | None = None) -> list[T]:
-        """At least one item (waiting up to *timeout*), then whatever is queued up to *max_weight*."""
+    def get_many(self, max_weight: float, timeout: float | None = None,
+                 size: Callable[[T], float] | None = None) -> list[T]:
+        """At least one item (waiting up to *timeout*), then whatever is queued up to *max_weight*.
+
+        *size* measures items for *max_weight* when it differs from the capacity weight (a part whose
+        bytes wait in the raw dump weighs nothing in memory but is still work for the taker).
+        """
         first = self.get(timeout)
         if first is None:
             return []
-        out, total = [first], self.weight(first)
+        measure = size or self.weight
+        out, total = [first], measure(first)
         with self._cond:
-            while self._items and total + self._items[0][1] <= max_weight:
+            while self._items and total + measure(self._items[0][0]) <= max_weight:
                 item, w = self._items.popleft()
                 self._load -= w
-                total += w
+                total += measure(item)
                 out.append(item)
             self._cond.notify_all()
             self._wake_async()

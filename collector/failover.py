@@ -14,13 +14,15 @@ are written in one transaction with a marker row keyed by the batch's id, so a c
 commit whose answer was lost) never counts a batch twice; the calls themselves are idempotent.
 
 Data errors (a call that does not fit the schema) are not outages: they still stop the pipeline.
+
+The database may also be down when the collector *starts*: the schema (warehouse, accounting and the
+marker table) is then created by the first commit that reaches it — a spooled batch or a direct write.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
-import sqlite3
 import threading
 import time
 import uuid
@@ -30,12 +32,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pyarrow as pa
 import sqlalchemy as sa
 
 from collector import accounting
-from warehouse.database import UtcDateTime
+from warehouse.database import UtcDateTime, is_outage
 from warehouse.offline import Spool
 from warehouse.store import Store
 
@@ -59,20 +60,6 @@ class WriteOutcome:
     spooled: bool
 
 
-def is_outage(exc: BaseException) -> bool:
-    """Is *exc* (or what caused it) the database being unreachable, rather than bad data?"""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError,
-                             psycopg.OperationalError, psycopg.InterfaceError, sqlite3.OperationalError,
-                             ConnectionError)):
-            return True
-        if isinstance(seen, sa.exc.DBAPIError) and seen.connection_invalidated:
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
 class FailoverWriter:
     """Writes the store stage's batches to the main DB, or to the offline spool while the DB is down."""
 
@@ -92,25 +79,34 @@ class FailoverWriter:
         if not self.online:
             log.warning("offline spool %s holds %d batches from before; draining them before direct writes",
                         self.spool.folder, self.spool.stats().batches)
-        _metadata.create_all(self.engine)  # the DB answers at start: Store() has just created its schema
+        self._schema_ready = False
+        try:
+            self._ensure_schema()
+        except Exception as exc:  # down at start: the first commit that reaches it creates the schema
+            if not is_outage(exc):
+                raise
         self._thread = threading.Thread(target=self._retry_loop, name="collector-db-retry", daemon=True)
         self._thread.start()
 
     # --- the store stage ---------------------------------------------------------------------------
 
     def write(self, rated: pa.Table, quarantine: list[dict[str, Any]], batch: dict[str, Any],
-              segments: list[accounting.SegmentRow], started: float) -> WriteOutcome:
-        """Commit one batch, or spool it durably; either way it may be acknowledged when this returns."""
-        key = uuid.uuid4().hex
+              segments: list[accounting.SegmentRow], started: float, key: str | None = None) -> WriteOutcome:
+        """Commit one batch, or spool it durably; either way it may be acknowledged when this returns.
+
+        *key* (default: a fresh one) names the batch in ``collector_batch_commits``: a batch written
+        twice under the same key (a remote unit's resend) is counted once.
+        """
+        key = key or uuid.uuid4().hex
         inserted = self._commit_or_spool(
             lambda: self._commit(key, rated, quarantine, batch, segments, started), rated,
             {"key": key, "quarantine": [_encode_quarantine(q) for q in quarantine], "batch": batch,
              "segments": [_encode_segment(s) for s in segments]})
         return WriteOutcome(0, 0, True) if inserted is None else WriteOutcome(inserted, rated.num_rows - inserted, False)
 
-    def record_event(self, pbx: str, stream: str, kind: str, detail: str = "") -> None:
+    def record_event(self, pbx: str, stream: str, kind: str, detail: str = "", key: str | None = None) -> None:
         """A link event (``accounting.events``); while the DB is down it waits in the spool, in order with the calls."""
-        key = uuid.uuid4().hex
+        key = key or uuid.uuid4().hex
         event = {"pbx": pbx, "stream": stream, "kind": kind, "detail": detail, "at": datetime.now(UTC)}
         self._commit_or_spool(lambda: self._commit_events(key, [event]), _NO_CALLS,
                               {"key": key, "events": [{**event, "at": event["at"].isoformat()}]})
@@ -156,9 +152,19 @@ class FailoverWriter:
 
     # --- internals ---------------------------------------------------------------------------------
 
+    def _ensure_schema(self) -> None:
+        """Warehouse tables, accounting tables and the marker table, once per process (raises on an outage)."""
+        if self._schema_ready:
+            return
+        self.store.ensure_schema()
+        accounting.create_tables(self.engine)
+        _metadata.create_all(self.engine)
+        self._schema_ready = True
+
     def _commit(self, key: str, rated: pa.Table, quarantine: list[dict[str, Any]], batch: dict[str, Any],
                 segments: list[accounting.SegmentRow], started: float) -> int:
         """Calls (DB + lake, idempotent), then quarantine + accounting + marker in one transaction."""
+        self._ensure_schema()
         inserted = self.store.save(rated).inserted if rated.num_rows else 0
         with self.engine.begin() as conn:
             if not self._already(conn, key):
@@ -170,6 +176,7 @@ class FailoverWriter:
         return inserted
 
     def _commit_events(self, key: str, events: list[dict[str, Any]]) -> int:
+        self._ensure_schema()
         with self.engine.begin() as conn:
             if not self._already(conn, key):
                 conn.execute(accounting.events.insert(), events)

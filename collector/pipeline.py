@@ -9,6 +9,12 @@ Batching: the rate worker collects parsed parts until ``batch_records`` rows or 
 passed, rates them in one vectorised call, and hands the batch to the store worker, which writes the
 calls (idempotent on ``call_id``), the quarantine, the per-segment accounting and the checkpoints
 — checkpoints move only after the calls are stored.
+
+Many links, few records each: a parser call costs milliseconds whatever its size, so the parse worker
+lingers briefly for more parts and parses all links of a PBX in one call.  A burst: once the parse
+queue's memory (``queue_bytes``) is full, live parts are queued *spilled* — their bytes stay in the
+raw dump, where they were written before anything else, and the parser reads them back — so a PBX
+dumping its buffer is taken in at network speed while memory stays bounded.
 """
 
 from __future__ import annotations
@@ -34,6 +40,12 @@ from warehouse.store import Store
 
 log = logging.getLogger("callcost.collector")
 
+#: Bytes of queued parts one parser call takes at most, …
+PARSE_MAX_BYTES = 8 << 20
+#: … and below how many it waits (up to PARSE_LINGER_S) for more parts to parse with them.
+PARSE_MIN_BYTES = 1 << 20
+PARSE_LINGER_S = 0.05
+
 
 @dataclass
 class SourceMetrics:
@@ -58,6 +70,9 @@ class PipelineConfig:
     queue_bytes: int = 64 * 1024 * 1024
     queue_batches: int = 4
     parse_workers: int = 1
+    #: received bytes that may wait in the raw dump instead of memory once ``queue_bytes`` is full
+    #: (a burst is taken at network speed; the dump is the buffer).  Beyond it, receivers wait.
+    spill_bytes: int = 16 << 30
 
 
 class Pipeline:
@@ -70,7 +85,8 @@ class Pipeline:
         self.stage = stage
         self.config = config = config or PipelineConfig()
         self.engine = store.db.engine
-        accounting.create_tables(self.engine)
+        if writer is None:  # a FailoverWriter creates them once the DB answers (it may be down at start)
+            accounting.create_tables(self.engine)
         self.parts: Channel[Part] = Channel(config.queue_bytes, lambda p: p.weight, "parse")
         self.parsed: Channel[ParsedGroup] = Channel(max(config.batch_records * 2, 1), _group_rows, "rate")
         self.rated: Channel[RatedBatch] = Channel(config.queue_batches, name="store")
@@ -81,6 +97,8 @@ class Pipeline:
         self._lock = threading.Lock()
         self.batches_stored = 0
         self._storing = False
+        self.spilled = 0  # bytes of queued parts waiting in the raw dump, not in memory
+        self.spilled_total = 0
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -103,8 +121,22 @@ class Pipeline:
         """Queue a part from a thread (blocks while the parse queue is full)."""
         self.parts.put(part)
 
+    async def offer(self, part: Part) -> None:
+        """Queue a part from the event loop.  While the parse queue's memory is full, a part whose bytes
+        are in the raw dump is queued without them (spilled) instead of waiting: the burst goes to
+        disk at network speed and is read back by the parser.  Order is kept: it is one FIFO queue."""
+        if part.can_spill and self.parts.load + part.weight > self.parts.capacity:
+            with self._lock:
+                room = self.spilled + len(part.data) <= self.config.spill_bytes
+                if room:
+                    self.spilled += len(part.data)
+                    self.spilled_total += len(part.data)
+            if room:
+                part = part.spill()
+        await self.parts.put_async(part)
+
     def queue_depths(self) -> dict[str, float]:
-        return {c.name: c.load for c in (self.parts, self.parsed, self.rated)}
+        return {**{c.name: c.load for c in (self.parts, self.parsed, self.rated)}, "spilled": self.spilled}
 
     def _spawn(self, target, name: str) -> None:
         def run() -> None:
@@ -122,12 +154,15 @@ class Pipeline:
     # --- stages ------------------------------------------------------------------------------------
 
     def _parse_loop(self) -> None:
+        closed = False
         try:
-            while True:
+            while not closed:
                 try:
-                    parts = self.parts.get_many(8 * 1024 * 1024, timeout=0.5)
+                    parts = self.parts.get_many(PARSE_MAX_BYTES, timeout=0.5, size=_size)
                 except Closed:
                     return
+                parts, closed = self._linger(parts)
+                parts = [self._restore(p) for p in parts]
                 for group in group_parts(parts):
                     self.parsed.put(parse_group(group))
         finally:
@@ -136,6 +171,31 @@ class Pipeline:
                 last = self._parsers_left == 0
             if last:
                 self.parsed.close()
+
+    def _linger(self, parts: list[Part]) -> tuple[list[Part], bool]:
+        """Wait up to ``PARSE_LINGER_S`` for more parts while the first ones are small: a parser call
+        costs milliseconds whatever its size, so 200 links' few records each are parsed together.
+        Returns the parts and whether the queue was closed meanwhile."""
+        total = sum(_size(p) for p in parts)
+        deadline = time.monotonic() + PARSE_LINGER_S
+        while parts and total < PARSE_MIN_BYTES:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                more = self.parts.get_many(PARSE_MAX_BYTES - total, timeout=remaining, size=_size)
+            except Closed:
+                return parts, True
+            parts.extend(more)
+            total += sum(_size(p) for p in more)
+        return parts, False
+
+    def _restore(self, part: Part) -> Part:
+        if not part.spilled:
+            return part
+        with self._lock:
+            self.spilled -= part.spilled
+        return part.restored()
 
     def _rate_loop(self) -> None:
         pending: list[ParsedGroup] = []
@@ -245,6 +305,10 @@ class Pipeline:
             if p.on_stored is not None:
                 p.on_stored()
         self.batches_stored += 1
+
+
+def _size(p: Part) -> int:
+    return p.size
 
 
 def _group_rows(g: ParsedGroup) -> int:

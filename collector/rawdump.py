@@ -102,6 +102,7 @@ class RawDumpWriter:
             self._file.write(header)
             self._file.write(payload)
             self._file.write(b"\n")
+            self._file.flush()  # in the OS now: survives a kill -9 of the collector (sync() for power loss)
             self._size += len(header) + len(payload) + 1
             self.bytes_written += len(payload)
             self._seq += 1
@@ -121,6 +122,18 @@ class RawDumpWriter:
             finally:
                 os.close(fd)
             self._synced = max(self._synced, target)
+
+    def read(self, path: str, offset: int, length: int) -> bytes:
+        """*length* payload bytes at *offset* of one of this writer's files (a spilled part's data)."""
+        with self._lock:
+            if self._file is not None and str(self._path) == path:
+                self._file.flush()  # appended bytes are in the OS before they are read back
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read(length)
+        if len(data) != length:
+            raise OSError(f"raw dump {path}@{offset}: {len(data)} of {length} bytes (file truncated?)")
+        return data
 
     def close(self) -> None:
         with self._lock:

@@ -1,8 +1,13 @@
 """``callcost collect``: every live source of the config, one pipeline, until SIGINT/SIGTERM, then a graceful drain.
 
-Build order matters for "never lose": the pipeline's workers start first, then the transports; on
-stop the transports close (each session queues its last records), then the queues drain through
-rating and storage, then the raw dumps are fsync'd and closed.
+Build order matters for "never lose": the pipeline's workers start first, then the raw-dump
+recovery (what a killed predecessor received but never stored, :mod:`collector.recovery`), then the
+transports; on stop the transports close (each session queues its last records), then the queues
+drain through rating and storage, then the raw dumps are fsync'd and closed, and only then is the
+dump marked as stored (so the next start has nothing to recover).
+
+The main database may be down at start: the store then creates its schema later, batches go to the
+offline spool, and recovery waits for the database.
 """
 
 from __future__ import annotations
@@ -11,11 +16,13 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from collector.connectors.base import PbxContext, connector_for
 from collector.failover import FailoverWriter
 from collector.pipeline import Pipeline, PipelineConfig
 from collector.rawdump import RawDumpWriter
+from collector.recovery import DumpRecovery
 from collector.settings import Settings, settings_for
 from collector.streams import Intake
 from collector.transports.base import Transport, transport_for
@@ -48,14 +55,16 @@ class CollectorService:
     pipeline: Pipeline = field(init=False)
     transports: dict[str, Transport] = field(init=False, default_factory=dict)
     dumps: dict[str, RawDumpWriter] = field(init=False, default_factory=dict)
+    recovery: DumpRecovery = field(init=False)
 
     def __post_init__(self) -> None:
         self.settings = settings_for(self.ent)
-        self.store = self.store or Store(self.ent)
+        self.store = self.store or Store(self.ent, require_db=False)  # the DB may be down at start
         writer = FailoverWriter(self.store, self.ent.storage.offline)  # [storage] offline: the spool folder
         self.pipeline = Pipeline(self.store, RatingStage(self.ent), pipeline_config(self.settings), writer)
         ids = self.pbx_ids if self.pbx_ids is not None else [
             p.id for p in self.ent.pbxs.values() if p.source_kind != "import"]
+        connectors = {}
         for pid in ids:
             pbx = self.ent.pbxs[pid]
             s = settings_for(self.ent, pbx)
@@ -63,9 +72,13 @@ class CollectorService:
             intake = Intake(self.pipeline, pid, connector_for(pbx.type, pbx_context(self.ent, pid)), dump)
             self.dumps[pid] = dump
             self.transports[pid] = transport_for(self.ent, pbx, intake, s)
+            connectors[pid] = connector_for(pbx.type, pbx_context(self.ent, pid))  # its own: see DumpRecovery
+        # which dump files a crashed predecessor may have left unstored is fixed now, before new ones open
+        self.recovery = DumpRecovery(self.pipeline, self.ent.storage.offline, self.ent.storage.raw_dump, connectors)
 
     async def start(self) -> None:
         self.pipeline.start()
+        self.recovery.start()
         for t in self.transports.values():
             await t.start()
 
@@ -73,11 +86,20 @@ class CollectorService:
         """Close every source, drain the pipeline, make the raw dumps durable."""
         for t in self.transports.values():
             await t.stop()
+        await asyncio.to_thread(self.recovery.stop)
         await asyncio.to_thread(self.pipeline.drain)
         if self.pipeline.writer is not None:
             await asyncio.to_thread(self.pipeline.writer.close)
         for d in self.dumps.values():
             d.close()
+        if not self.pipeline.errors:  # everything received is stored or spooled: nothing to recover next time
+            self.recovery.mark_stored(self._newest_dump)
+
+    def _newest_dump(self, pbx: str) -> Path | None:
+        """The newest dump file of *pbx*: this process's last one, else the newest one recovery read."""
+        files = self.recovery.files.get(pbx) or []
+        return self.dumps[pbx].current_path if pbx in self.dumps and self.dumps[pbx].current_path else (
+            files[-1] if files else None)
 
     async def _watch_pipeline(self, stop: asyncio.Event) -> None:
         """A dead stage (e.g. the database refused a batch) stops the service instead of hiding."""

@@ -40,6 +40,11 @@ DEFAULTS: dict[str, Any] = {
     "rsp_idle_ms": 200,             # a data SPDU not ending in CR LF is complete after this much silence
     # status (per PBX)
     "expected_interval_s": 0,       # 0 = learn it: 3 × the median gap between the source's batches
+    # https: sources — batches from remote units (per PBX; PBXs sharing a HOST:PORT share one listener)
+    "https_cert": "",               # PEM certificate chain of the listener (path relative to the config)
+    "https_key": "",                # its PEM private key
+    "https_token_env": "CALLCOST_REMOTE_TOKEN",  # environment variable holding the units' bearer token
+    "https_max_mb": 256,            # largest batch body accepted
 }
 
 

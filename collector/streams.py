@@ -8,7 +8,8 @@ Bytes left unterminated when the link closes are quarantined, never guessed into
 Header lines: a CSV stream (canonical CSV, CUCM) starts with a header the parser needs in front of
 every chunk.  Lines at the start of a session that parse to no record and no error are the session's
 *preamble* and are prepended to each chunk it parses — found by asking the connector, so no format
-is special-cased here.  Formats with their own framing (an overridden ``complete_prefix``) have none.
+is special-cased here.  The answers are remembered per PBX (a probe is a whole parser call on the
+receiving loop): a session that starts with a preamble an earlier session ended with takes it as is.  Formats with their own framing (an overridden ``complete_prefix``) have none.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ class Intake:
         self.connector = connector
         self.dump = dump
         self._sessions = 0
+        #: header-probe verdicts by candidate bytes: every session of a PBX starts with the same header
+        #: line, and one probe is a whole connector parse (milliseconds on the receiving loop)
+        self.probes: dict[bytes, bool] = {}
+        #: whole preambles earlier sessions ended with (a record followed them): a session starting with
+        #: the same bytes takes them as its preamble without probing its first data line
+        self.preambles: set[bytes] = set()
 
     def open_session(self, transport: str, name: str, meta: dict | None = None) -> StreamSession:
         self._sessions += 1
@@ -83,6 +90,7 @@ class StreamSession:
         self.in_preamble = type(self.connector).complete_prefix is Connector.complete_prefix
         self.sequence: int | None = None
         self.closed = False
+        self.own_dump = intake.dump is not None  # every block is in intake.dump (parts may then spill)
         intake.pipeline.metrics[intake.pbx].sessions_open += 1
         if intake.dump is not None:
             intake.dump.append("O", stream, json.dumps({"pbx": intake.pbx, "transport": transport,
@@ -97,6 +105,8 @@ class StreamSession:
         """Record *data* (dump first) and return the whole records it completes, if any."""
         if ref is None and self.intake.dump is not None:
             ref = self.intake.dump.append("D", self.stream, data)
+        else:
+            self.own_dump = False  # replayed or recovered bytes: their blocks are in other files
         if ref is not None:
             self.blocks.append((self.received, ref.path, ref.offset))
         self.received += len(data)
@@ -107,7 +117,7 @@ class StreamSession:
     async def feed(self, data: bytes, ref: DumpRef | None = None) -> None:
         part = self.take(data, ref)
         if part is not None:
-            await self.intake.pipeline.parts.put_async(part)
+            await self.intake.pipeline.offer(part)
 
     def feed_blocking(self, data: bytes, ref: DumpRef | None = None) -> None:
         part = self.take(data, ref)
@@ -126,7 +136,7 @@ class StreamSession:
 
     async def close(self, reason: str) -> None:
         if not self.closed:
-            await self.intake.pipeline.parts.put_async(self.end(reason))
+            await self.intake.pipeline.offer(self.end(reason))
 
     def close_blocking(self, reason: str) -> None:
         if not self.closed:
@@ -154,7 +164,8 @@ class StreamSession:
                     range_start=self.emitted, range_end=end,
                     sha256=hashlib.sha256(whole + tail).hexdigest() if (whole or tail) else _EMPTY,
                     received_at=datetime.now(UTC), blocks=self._blocks_until(end), final=final,
-                    incomplete=tail if tail.strip(b"\0\r\n \t") else b"", sequence=self.sequence)
+                    incomplete=tail if tail.strip(b"\0\r\n \t") else b"", sequence=self.sequence,
+                    dump=self.intake.dump if self.own_dump else None)
         del self.buffer[:n + len(tail)]
         self.consumed = self.emitted = end
         return part
@@ -171,20 +182,37 @@ class StreamSession:
     def _header_bytes(self, n: int) -> int:
         """How many of the first *n* buffered bytes are header lines (see module doc)."""
         view = bytes(self.buffer[:n])
+        if not self.preamble:
+            known = max((k for k in self.intake.preambles if view.startswith(k)), key=len, default=None)
+            if known is not None:
+                self.in_preamble = False
+                return len(known)
         pos = 0
         while pos < n:
             end = view.find(b"\n", pos) + 1 or n
-            candidate = self.preamble + view[:end]
-            try:
-                result = self.connector.parse(candidate, "header-probe")
-            except CallcostError:
+            if not view[pos:end].strip() or not self._is_header(self.preamble + view[:end]):
                 self.in_preamble = False
-                return pos
-            if result.records_seen or result.quarantined or not view[pos:end].strip():
-                self.in_preamble = False
+                if self.preamble or pos:
+                    if len(self.intake.preambles) >= 16:
+                        self.intake.preambles.clear()
+                    self.intake.preambles.add(self.preamble + view[:pos])
                 return pos
             pos = end
         return pos
+
+    def _is_header(self, candidate: bytes) -> bool:
+        """Does *candidate* (preamble + one more line) parse to no record and no error?  Cached per PBX."""
+        probes = self.intake.probes
+        if candidate not in probes:
+            try:
+                result = self.connector.parse(candidate, "header-probe")
+                verdict = not (result.records_seen or result.quarantined)
+            except CallcostError:
+                verdict = False
+            if len(probes) >= 256:  # data lines differ per session: keep the cache small
+                probes.clear()
+            probes[candidate] = verdict
+        return probes[candidate]
 
 
 _EMPTY = hashlib.sha256(b"").hexdigest()

@@ -26,7 +26,7 @@ CURRENCY_SCALE: dict[str, int] = {
     "DKK": 2, "PLN": 2, "BRL": 2, "MXN": 2, "SGD": 2, "HKD": 2, "ZAR": 2, "JPY": 0, "KRW": 0,
     "BHD": 3, "KWD": 3, "OMR": 3, "TND": 3,
 }
-PBX_SOURCE_KINDS = ("folder", "ftp", "tcp", "rsp", "serial", "import")
+PBX_SOURCE_KINDS = ("folder", "ftp", "tcp", "rsp", "serial", "https", "import")
 TRUNK_KINDS = ("pstn", "sip", "onnet")
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 

@@ -42,7 +42,7 @@ from warehouse.errors import StorageError
 from warehouse.lake import unique_calls
 from warehouse.schema import calls_schema, conform
 
-__all__ = ["Database", "Money", "UtcDateTime"]
+__all__ = ["Database", "Money", "UtcDateTime", "is_outage"]
 
 UTC = timezone.utc
 #: Rows per round of conversion and transfer: bounds memory, not transactions (one per call).
@@ -359,6 +359,32 @@ class Database:
         except sa.exc.SQLAlchemyError as exc:
             where = self.engine.url.render_as_string(hide_password=True)
             raise StorageError(f"database {where}: cannot {what}: {exc}") from exc
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Is *exc* (or what caused it) the database being unreachable, rather than bad data?
+
+    Connection refused, server crashed or restarting, admin shutdown: anything the driver reports as
+    operational.  The collector spools on an outage and stops on anything else.
+    """
+    import sqlite3
+
+    kinds: tuple[type[BaseException], ...] = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError,
+                                              sqlite3.OperationalError, ConnectionError)
+    try:
+        import psycopg
+
+        kinds += (psycopg.OperationalError, psycopg.InterfaceError)
+    except ImportError:  # PostgreSQL driver not installed: SQLite only
+        pass
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kinds):
+            return True
+        if isinstance(seen, sa.exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -105,6 +105,13 @@ def to_e164(dialled: pd.Series, plan: DialPlan, *, strip_access: bool) -> pd.Ser
     return per_distinct(lambda d: _to_e164(d, plan, strip_access=strip_access), dialled.astype("str"))
 
 
+def to_e164_arrow(dialled: pa.Array, plan: DialPlan, *, strip_access: bool) -> pa.Array:
+    """``to_e164`` on an Arrow string array: the rules run once per distinct string (dictionary), fanned
+    out by one ``take``."""
+    enc = _single(pc.dictionary_encode(dialled))
+    return e164_rules(enc.dictionary, plan, strip_access=strip_access).take(enc.indices)
+
+
 _STR = pd.StringDtype("pyarrow", na_value=np.nan)  # what ``dtype="str"`` means in pandas ≥ 3
 
 
@@ -129,9 +136,19 @@ def _strip_punctuation(arr: pa.Array) -> pa.Array:
 
 
 def _to_e164(dialled: pd.Series, plan: DialPlan, *, strip_access: bool) -> pd.Series:
-    """The rules of ``to_e164`` on Arrow arrays: the same kernels pandas' Arrow strings call, without a
+    return str_series(e164_rules(arrow_strings(dialled), plan, strip_access=strip_access), dialled.index)
+
+
+def _single(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(arr, pa.ChunkedArray):
+        return arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    return arr
+
+
+def e164_rules(dialled: pa.Array, plan: DialPlan, *, strip_access: bool) -> pa.Array:
+    """The rules of ``to_e164`` on one Arrow array: the same kernels pandas' Arrow strings call, without a
     rebuilt pandas column per masked assignment."""
-    s = _strip_punctuation(arrow_strings(dialled))
+    s = _strip_punctuation(dialled)
     if strip_access and plan.access_code:
         ac = plan.access_code
         s = pc.if_else(true_mask(pc.starts_with(s, ac)), pc.utf8_slice_codeunits(s, len(ac)), s)
@@ -181,7 +198,7 @@ def _to_e164(dialled: pd.Series, plan: DialPlan, *, strip_access: bool) -> pd.Se
         if plan.area_code:  # a subscriber number dialled within the site's own area
             local = todo & (n >= 5) & (n <= 8) & ~starts(np_ or "+")
             out = pc.if_else(local, plus(cc + plan.area_code, s), out)
-    return str_series(out, dialled.index)
+    return out
 
 
 def true_mask(mask: pa.Array) -> np.ndarray:
@@ -194,14 +211,35 @@ def is_emergency(dialled: pd.Series, plan: DialPlan) -> pd.Series:
 
     PBXs route both ``911`` and ``9911`` to the PSTN, so both forms count.
     """
-    raw = dialled.astype("str")
-    result = np.zeros(len(raw), dtype=bool)
-    for s in (raw, strip_access_code(raw, plan.access_code)):
-        short = (s.str.len() <= 4).fillna(False)
+    return pd.Series(is_emergency_arrow(arrow_strings(dialled.astype("str")), plan), index=dialled.index)
+
+
+def is_emergency_arrow(dialled: pa.Array, plan: DialPlan) -> np.ndarray:
+    """``is_emergency`` on an Arrow string array, as a numpy bool array; ``phonenumbers`` is asked once per
+    distinct short string and remembered across batches."""
+    result = np.zeros(len(dialled), dtype=bool)
+    forms = [dialled]
+    if plan.access_code:
+        ac = plan.access_code
+        forms.append(pc.if_else(true_mask(pc.starts_with(dialled, ac)), pc.utf8_slice_codeunits(dialled, len(ac)),
+                                dialled))
+    for s in forms:
+        short = true_mask(pc.less_equal(pc.utf8_length(s), 4))
         if short.any():
-            emerg = {u for u in pd.unique(s[short].dropna()) if phonenumbers.is_emergency_number(u, plan.country)}
-            result |= (short & s.isin(emerg)).fillna(False).to_numpy(dtype=bool)
-    return pd.Series(result, index=dialled.index)
+            known = _EMERGENCY
+            if len(known) > 100_000:  # a bound, not a policy: short numbers are few
+                known.clear()
+            uniq = [u for u in pc.unique(s.filter(pa.array(short))).to_pylist() if u is not None]
+            emerg = [u for u in uniq if (known[(u, plan.country)] if (u, plan.country) in known
+                                         else known.setdefault((u, plan.country),
+                                                               phonenumbers.is_emergency_number(u, plan.country)))]
+            if emerg:
+                result |= short & true_mask(pc.is_in(s, value_set=pa.array(emerg, pa.string())))
+    return result
+
+
+#: (short number, country) → emergency?, remembered across batches.
+_EMERGENCY: dict[tuple[str, str], bool] = {}
 
 
 def dest_country(e164: pd.Series) -> pd.Series:
@@ -212,7 +250,11 @@ def dest_country(e164: pd.Series) -> pd.Series:
     instead of per call keeps this off the hot path.  The prefixes are dictionary-encoded by Arrow and
     answered per dictionary entry (from the first number carrying it), then fanned out by one ``take``.
     """
-    arr = arrow_strings(e164)
+    return str_series(dest_country_arrow(arrow_strings(e164)), e164.index)
+
+
+def dest_country_arrow(arr: pa.Array) -> pa.Array:
+    """``dest_country`` on an Arrow string array."""
     enc = pc.dictionary_encode(pc.utf8_slice_codeunits(arr, 0, 8))
     if isinstance(enc, pa.ChunkedArray):
         enc = enc.combine_chunks()
@@ -228,8 +270,7 @@ def dest_country(e164: pd.Series) -> pd.Series:
     for code, num in zip(uniq[uniq >= 0].tolist(), numbers):
         k = keys[code]
         by_code[code] = known[k] if k in known else known.setdefault(k, _region(num))
-    regions = pa.array(by_code, pa.string()).take(enc.indices) if len(keys) else pa.nulls(len(arr), pa.string())
-    return str_series(regions, e164.index)
+    return pa.array(by_code, pa.string()).take(enc.indices) if len(keys) else pa.nulls(len(arr), pa.string())
 
 
 #: 8-character E.164 prefix → region, remembered across batches (phonenumbers is the slow part).

@@ -134,6 +134,27 @@ class Spool:
         return SpoolItem(path, int(path.stem), md.num_rows, float(doc["spooled_at"]))
 
 
+def spooled_metadata(folder: Path | str) -> list[dict[str, Any]]:
+    """The caller's metadata of every spooled item, oldest first (footers only, no rows read).
+
+    The collector uses it at start to learn what is durable but not yet in the main database (files
+    finished, stream positions stored), so it works while the database is down.
+    """
+    folder = Path(folder)
+    out = []
+    for path in sorted(folder.glob(f"*{_SUFFIX}")) if folder.is_dir() else []:
+        if not path.stem.isdigit():
+            continue
+        try:
+            md = pq.read_metadata(path)
+            out.append(json.loads((md.metadata or {})[_META_KEY])["meta"])
+        except FileNotFoundError:
+            continue  # drained (deleted) while we looked
+        except (OSError, KeyError, ValueError, pa.ArrowException) as exc:
+            raise StorageError(f"offline spool item {path} is unreadable: {exc}") from exc
+    return out
+
+
 def spool_stats(folder: Path | str) -> SpoolStats:
     """Backlog of a spool folder, read-only (for ``callcost status`` while the collector runs elsewhere)."""
     folder = Path(folder)

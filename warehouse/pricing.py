@@ -14,6 +14,7 @@ A call either side cannot price is ``unrated`` with its reason and *no* costs �
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -23,10 +24,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from warehouse.classify import EMERGENCY, INBOUND, INTERNAL, ONNET, OUTBOUND, TOLLFREE_INBOUND
+from warehouse.classify import (
+    CT_EMERGENCY, CT_INBOUND, CT_INTERNAL, CT_ONNET, CT_OUTBOUND, CT_TOLLFREE_INBOUND, Classified, codes_of, decode,
+)
 from warehouse.config import Enterprise
-from warehouse.numbering import str_series
+from warehouse.money import minor_to_decimal128
+from warehouse.numbering import true_mask
 from warehouse.rating import SiteClock, rate
+from warehouse.schema import TS
 from warehouse.tariffs import Tariff, load_tariff
 
 
@@ -56,7 +61,7 @@ class Pricer:
             self._tariffs[key] = load_tariff(path, scale=self.ent.scale)
         return self._tariffs[key]
 
-    def _rate(self, carrier: str | None, dest: np.ndarray, clock_site: pa.Array, at: pa.Array,
+    def _rate(self, carrier: str | None, dest: pa.Array, clock_site: pa.Array, at: pa.Array,
               dur: np.ndarray) -> pa.Table:
         """Rate calls given as Arrow/numpy columns; the engine's result stays Arrow (dictionary-encoded)."""
         split = carrier is not None and self.ent.carriers[carrier].split
@@ -65,7 +70,7 @@ class Pricer:
         origin_of = [self.main_digits.get(v) for v in site.dictionary.to_pylist()]  # per distinct site
         origin = pa.array(origin_of, pa.string()).take(site.indices)
         calls = pa.table({
-            "dest": pc.utf8_ltrim(pa.array(dest, type=pa.string(), from_pandas=True), "+"),
+            "dest": pc.utf8_ltrim(_single(dest), "+"),
             "origin": origin,
             "site": clock_site,
             "at_utc": at,
@@ -73,24 +78,20 @@ class Pricer:
         })
         return rate(self.tariff(carrier), calls, sites=self.clocks, split=split, scale=self.ent.scale).table
 
-    def price(self, df: pd.DataFrame) -> pd.DataFrame:
-        """Add the rated columns to a classified frame (see ``warehouse.classify``).
+    def price(self, c: Classified, parsed: pa.Table) -> dict[str, pa.Array]:
+        """The rated columns (``calls_schema`` names) of a classified batch, call-aligned.
 
-        Working columns are plain numpy arrays written by position (a pandas string column rebuilds
-        its whole Arrow array on every masked assignment); they become frame columns once, at the end.
+        Everything per call is a numpy array written by position — integer codes for call type, site,
+        carrier and category, integers for money — so no string is compared or built per call; the
+        string columns are decoded from their codes once, at the end, by Arrow ``take``.
         """
-        df = df.copy()
-        n = len(df)
-        ct = df["call_type"].to_numpy(dtype=object, na_value=None)
-        dur = df["duration_s"].astype("int64")
-        dur_np = dur.to_numpy()
+        n = c.n
+        ct = c.call_type
+        dur_np = pc.fill_null(_single(parsed.column("duration_s")), 0).to_numpy(zero_copy_only=False).astype(np.int64)
         answered = dur_np > 0
-        at = pa.array(df["answer_utc"].fillna(df["start_utc"]))
-        site = df["site"].to_numpy(dtype=object, na_value=None)
-        dest_site = df["dest_site"].to_numpy(dtype=object, na_value=None)
-        carrier = df["carrier"].to_numpy(dtype=object, na_value=None)
-        connected = df["connected_number_e164"].to_numpy(dtype=object, na_value=None)
-        did = df["_did_e164"].to_numpy(dtype=object, na_value=None)
+        at = _single(pc.coalesce(parsed.column("answer_utc"), parsed.column("start_utc")))
+        site, dest_site, carrier = c.site_code, c.dest_site_code, c.carrier_code
+        outbound, tollfree_in = ct == CT_OUTBOUND, ct == CT_TOLLFREE_INBOUND
 
         actual = np.zeros(n, np.int64)
         actual_ok = np.zeros(n, bool)
@@ -98,69 +99,73 @@ class Pricer:
         ref_ok = np.zeros(n, bool)
         reason_a = np.full(n, None, dtype=object)
         reason_r = np.full(n, None, dtype=object)
-        info = {c: _Coded(n)
-                for c in ("plan", "prefix", "band", "tariff_version", "ref_plan", "ref_prefix", "ref_band",
-                          "ref_tariff_version")}
+        info = {col: _Coded(n)
+                for col in ("plan", "prefix", "band", "tariff_version", "ref_plan", "ref_prefix", "ref_band",
+                            "ref_tariff_version")}
         billable = np.zeros(n, np.int64)
         billable_ok = np.zeros(n, bool)
 
-        free = ~answered | np.isin(ct, [INBOUND, EMERGENCY]) | ((ct == INTERNAL) & _same(dest_site, site))
+        same_site = (ct == CT_INTERNAL) & (dest_site >= 0) & (dest_site == site)
+        free = ~answered | (ct == CT_INBOUND) | (ct == CT_EMERGENCY) | same_site
         actual_ok[free] = True
         ref_ok[free] = True
         billable_ok[~answered] = True
 
         # internal / on-net: the optional per-minute on-net rate, per second, half-up
-        wan = answered & (ct == ONNET)
-        actual[wan] = _onnet_cost(dur[wan], self.ent.onnet_rate, self.ent.scale)
+        wan = answered & (ct == CT_ONNET)
+        actual[wan] = _onnet_cost(dur_np[wan], self.ent.onnet_rate, self.ent.scale)
         actual_ok[wan] = True
         billable[wan] = dur_np[wan]
         billable_ok[wan] = True
         info["plan"].fill(wan, "onnet")
 
         # reference for on-net calls: the PSTN call to the destination site's public number
-        ref_onnet = wan.copy()
-        ref_onnet_dest = pd.Series(dest_site).map(self.main_digits).to_numpy(dtype=object, na_value=None)
-        no_dest = ref_onnet & pd.isna(ref_onnet_dest)
+        mains = pa.array([self.main_digits.get(sid) for sid in c.site_ids] + [None], pa.string())
+        ref_onnet_dest = mains.take(pa.array(np.where(dest_site >= 0, dest_site, len(c.site_ids))))
+        no_dest = wan & true_mask(pc.is_null(ref_onnet_dest))
         reason_r[no_dest] = "on-net call to an unknown site"
-        ref_onnet &= ~no_dest
+        ref_onnet = wan & ~no_dest
 
         # actual for outbound and toll-free inbound: the trunk's carrier
-        paid = answered & np.isin(ct, [OUTBOUND, TOLLFREE_INBOUND])
-        no_trunk = paid & pd.isna(carrier)
+        paid = answered & (outbound | tollfree_in)
+        no_trunk = paid & (carrier < 0)
         if no_trunk.any():
-            trunk = df["trunk"].to_numpy(dtype=object, na_value=None)[no_trunk]
+            trunk = _single(parsed.column("trunk")).take(pa.array(np.flatnonzero(no_trunk))).to_pylist()
             reason_a[no_trunk] = [f"unknown trunk '{t or ''}' (no [[trunk]] glob matches)" for t in trunk]
-        dest_actual = np.where(ct != TOLLFREE_INBOUND, connected, did)
-        no_number = paid & pd.isna(dest_actual) & ~no_trunk
+        dest_actual = _single(pc.if_else(pa.array(~tollfree_in), c.e164, c.did_e164))
+        no_number = paid & true_mask(pc.is_null(dest_actual)) & ~no_trunk
         if no_number.any():
-            called = df["called_number"].to_numpy(dtype=object, na_value=None)[no_number]
-            reason_a[no_number] = [f"called number '{c or ''}' is not a PSTN number" for c in called]
-        reason_r[no_number & (ct == OUTBOUND)] = "called number cannot be normalised"
+            called = _single(parsed.column("called_number")).take(pa.array(np.flatnonzero(no_number))).to_pylist()
+            reason_a[no_number] = [f"called number '{x or ''}' is not a PSTN number" for x in called]
+        reason_r[no_number & outbound] = "called number cannot be normalised"
         to_rate = paid & ~no_trunk & ~no_number
-        for name in pd.unique(carrier[to_rate]):
-            m = to_rate & (carrier == name)
-            rows = np.flatnonzero(m)
-            r = self._rate(name, dest_actual[rows], *_at_rows(rows, df["trunk_site"], at, dur_np))
+        for code in np.unique(carrier[to_rate]).tolist():
+            rows = np.flatnonzero(to_rate & (carrier == code))
+            take = pa.array(rows)
+            r = self._rate(c.carriers[code], dest_actual.take(take), decode(c.trunk_site_code[rows], c.site_ids),
+                           at.take(take), dur_np[rows])
             self._take(r, rows, actual, actual_ok, reason_a, (billable, billable_ok), info, "")
 
         # reference for outbound calls and on-net calls, from the originating site
-        ref_out = answered & (ct == OUTBOUND) & ~no_number
+        ref_out = answered & outbound & ~no_number
         ref_mask = ref_out | ref_onnet
-        category = df["category"].to_numpy(dtype=object, na_value=None)
+        category = c.category.copy()
         if ref_mask.any():
             rows = np.flatnonzero(ref_mask)
-            dest_ref = np.where(ct == OUTBOUND, connected, ref_onnet_dest)[rows]
-            r = self._rate(None, dest_ref, *_at_rows(rows, df["site"], at, dur_np))
+            take = pa.array(rows)
+            dest_ref = _single(pc.if_else(pa.array(outbound), c.e164, ref_onnet_dest)).take(take)
+            r = self._rate(None, dest_ref, decode(site[rows], c.site_ids), at.take(take), dur_np[rows])
             self._take(r, rows, ref, ref_ok, reason_r, None, info, "ref_")
-            unset = rows[pd.isna(category[rows])]
-            category[unset] = _objects(r["category"])[pd.isna(category[rows])]
+            unset = category[rows] < 0
+            category[rows[unset]] = codes_of(r["category"], c.categories)[unset]
             # calling a toll-free number: the called party pays
-            tf = ref_out & (category == "tollfree")
-            actual[tf & actual_ok] = 0
-            ref[tf & ref_ok] = 0
+            if "tollfree" in c.categories:
+                tf = ref_out & (category == c.categories.index("tollfree"))
+                actual[tf & actual_ok] = 0
+                ref[tf & ref_ok] = 0
 
         # toll-free inbound: no PSTN alternative, so no saving
-        tfi = paid & (ct == TOLLFREE_INBOUND)
+        tfi = paid & tollfree_in
         ref[tfi], ref_ok[tfi] = actual[tfi], actual_ok[tfi]
         reason_r[tfi] = reason_a[tfi]
 
@@ -168,18 +173,21 @@ class Pricer:
         unrated = ~pd.isna(reason)
         actual_ok &= ~unrated
         ref_ok &= ~unrated
-        df["category"] = _series(category, df.index)
-        df["rating_status"] = np.where(unrated, "unrated", "rated")
-        df["unrated_reason"] = _series(reason, df.index)
-        df["_actual_minor"] = _ints(actual, actual_ok, df.index)
-        df["_reference_minor"] = _ints(ref, ref_ok, df.index)
-        df["_savings_minor"] = _ints(ref - actual, actual_ok & ref_ok, df.index)
-        df["billable_s"] = _ints(billable, billable_ok, df.index)
+        scale = self.ent.scale
+        out = {
+            "category": decode(category, c.categories),
+            "rating_status": decode(unrated.astype(np.int32), ["rated", "unrated"]),
+            "unrated_reason": pa.array(reason, type=pa.string(), from_pandas=True),
+            "actual_cost": _money(actual, actual_ok, scale),
+            "reference_cost": _money(ref, ref_ok, scale),
+            "savings": _money(ref - actual, actual_ok & ref_ok, scale),
+            "billable_s": pa.array(np.where(billable_ok, billable, 0), pa.int64(), mask=~billable_ok).cast(pa.int32()),
+            "currency": pa.array([self.ent.currency], pa.string()).take(pa.array(np.zeros(n, np.int32))),
+            "rated_at": pa.array(np.full(n, int(time.time()), np.int64)).cast(TS),
+        }
         for col, values in info.items():
-            df[col] = values.series(df.index)
-        df["currency"] = self.ent.currency
-        df["rated_at"] = pd.Timestamp.now(tz="UTC").floor("s")
-        return df
+            out[col] = values.array()
+        return out
 
     @staticmethod
     def _take(r: pa.Table, rows: np.ndarray, cost: np.ndarray, cost_ok: np.ndarray, reason: np.ndarray,
@@ -219,10 +227,8 @@ class _Coded:
         self.codes[rows] = np.where(idx >= 0, idx + len(self.values), -1)
         self.values.extend(col.dictionary.to_pylist())
 
-    def series(self, index: pd.Index) -> pd.Series:
-        if not self.values:
-            return str_series(pa.nulls(len(self.codes), pa.string()), index)
-        return str_series(pa.array(self.values, pa.string()).take(pa.array(self.codes, mask=self.codes < 0)), index)
+    def array(self) -> pa.Array:
+        return decode(self.codes, self.values)
 
 
 def _objects(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -237,41 +243,21 @@ def _objects(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return col.to_numpy(zero_copy_only=False)
 
 
-def _at_rows(rows: np.ndarray, site: pd.Series, at: pa.Array, dur: np.ndarray) -> tuple[pa.Array, pa.Array, np.ndarray]:
-    """The clock site, answer time and duration of the calls at positions *rows*."""
-    take = pa.array(rows)
-    return _single(pa.array(site, type=pa.string(), from_pandas=True)).take(take), _single(at).take(take), dur[rows]
-
-
 def _single(col: pa.ChunkedArray | pa.Array) -> pa.Array:
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
     return col
 
 
-def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a == b`` where both are set, False where either is missing (as pandas ``str`` columns compare)."""
-    return ~(pd.isna(a) | pd.isna(b)) & (a == b)
+def _money(minor: np.ndarray, valid: np.ndarray, scale: int) -> pa.Array:
+    """Integer minor units → exact ``decimal128(18, scale)`` (null where not *valid*)."""
+    return minor_to_decimal128(np.where(valid, minor, 0), scale, valid)
 
 
-_STR_MAPPER = {pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get
-
-
-def _series(values: np.ndarray, index: pd.Index | None = None) -> pd.Series:
-    """An object array (None = missing) as a pandas ``str`` column, converted by Arrow (twice pandas' speed)."""
-    arr = pa.array(values, type=pa.string(), from_pandas=True)
-    return pd.Series(arr.to_pandas(types_mapper=_STR_MAPPER).array, index=index)
-
-
-def _ints(values: np.ndarray, valid: np.ndarray, index: pd.Index) -> pd.Series:
-    """Exact integers with a validity mask as a nullable ``Int64`` column (never a float)."""
-    return pd.Series(pd.arrays.IntegerArray(values.astype(np.int64), ~valid), index=index)
-
-
-def _onnet_cost(dur: pd.Series, rate: Decimal, scale: int) -> np.ndarray:
+def _onnet_cost(dur: np.ndarray, rate: Decimal, scale: int) -> np.ndarray:
     """``rate`` per minute × seconds / 60, half-up to the minor unit, in exact integers."""
     rate_micro = int((rate * 1_000_000).to_integral_exact())
-    num = dur.to_numpy(dtype="int64") * rate_micro * (10**scale)
+    num = np.asarray(dur, dtype=np.int64) * rate_micro * (10**scale)
     den = 60 * 1_000_000
     return (num + den // 2) // den
 

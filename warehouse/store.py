@@ -4,11 +4,17 @@ The database is the system of record for "is this call already stored?" and for 
 (every file or stream segment: records received, parsed, quarantined, stored); the lake is what
 analysts and reports read.  Both are written for every batch; both skip calls they already hold, so
 re-importing a file, replaying a dump or retrying after a crash changes nothing.
+
+The live collector must start while the database is down (its batches then go to the offline
+spool), so ``Store(ent, require_db=False)`` does not fail when the schema cannot be created at
+start: it is created on the first write that reaches the database.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,7 +25,9 @@ import pyarrow.compute as pc
 
 from warehouse import lake
 from warehouse.config import Enterprise
-from warehouse.database import Database
+from warehouse.database import Database, is_outage
+
+log = logging.getLogger("callcost.warehouse.store")
 
 #: Below this many rows a second thread costs more than the overlap saves.
 _OVERLAP_FROM = 20_000
@@ -47,11 +55,30 @@ class SaveResult:
 class Store:
     """The SQL DB and the lake of one enterprise."""
 
-    def __init__(self, ent: Enterprise, *, database_url: str | None = None) -> None:
+    def __init__(self, ent: Enterprise, *, database_url: str | None = None, require_db: bool = True) -> None:
+        """*require_db* False: a database that does not answer now is not an error (see module doc)."""
         self.ent = ent
         self.db = Database(database_url or ent.storage.database, ent.scale)
-        self.db.create_schema()
         self.lake_root = ent.storage.lake
+        self._schema_lock = threading.Lock()
+        self.schema_ready = False
+        try:
+            self.ensure_schema()
+        except Exception as exc:
+            if require_db or not is_outage(exc):
+                raise
+            log.warning("database %s does not answer at start (%s); its schema is created once it does",
+                        self.db.engine.url.render_as_string(hide_password=True),
+                        (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200])
+
+    def ensure_schema(self) -> None:
+        """Create the schema if this store has not done so yet (raises while the database is down)."""
+        if self.schema_ready:
+            return
+        with self._schema_lock:
+            if not self.schema_ready:
+                self.db.create_schema()
+                self.schema_ready = True
 
     def save(self, rated: pa.Table) -> SaveResult:
         """Store a batch of rated calls; calls already stored are skipped in both places.
@@ -60,6 +87,7 @@ class Store:
         SQLite/PostgreSQL both release the GIL for their heavy work, so the two overlap on two cores.
         Both must succeed for the batch to count as saved; an error from either is raised.
         """
+        self.ensure_schema()
         if rated.num_rows < _OVERLAP_FROM:
             inserted = self.db.insert_calls(rated)
             lake.write_calls(self.lake_root, rated)

@@ -24,8 +24,11 @@ def collect(
     config: ConfigOpt = None,
     pbx: Annotated[list[str] | None, typer.Option("--pbx", help="Only these [[pbx]] ids (default: every live source).")] = None,
     health_port: Annotated[int | None, typer.Option("--health-port", help="Serve /health (JSON) and /metrics (Prometheus) on this port.")] = None,
+    remote_unit: Annotated[bool, typer.Option("--remote-unit", help="Run beside the PBXs: batches go to a durable outbox and on to the centre named in the remote table, over HTTPS (docs/remote-unit.md).")] = False,
 ) -> None:
     """Run the collector for every PBX with a live source until Ctrl-C / SIGTERM, then drain gracefully.
+
+    With --remote-unit, batches go to a local outbox and on to the central collector over HTTPS.
 
     Example: callcost collect --config callcost.toml --health-port 9108
     """
@@ -34,7 +37,14 @@ def collect(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ent = enterprise(config)
     try:
-        service = CollectorService(ent, pbx_ids=pbx)
+        if remote_unit:
+            from collector.remote.unit import RemoteUnit
+
+            service = RemoteUnit(ent, pbx_ids=pbx)
+            err.print(f"remote unit {service.settings.unit}: forwarding to {service.settings.centre}, "
+                      f"outbox {service.settings.outbox}", highlight=False)
+        else:
+            service = CollectorService(ent, pbx_ids=pbx)
         if not service.transports:
             err.print("no [[pbx]] has a live source (folder:, ftp:, tcp:, rsp:, serial:); nothing to collect")
             raise typer.Exit(code=1)
@@ -43,7 +53,7 @@ def collect(
         asyncio.run(service.run(health_port=health_port))
     except CallcostError as exc:
         fail(exc)
-    err.print("stopped; every queued record was stored")
+    err.print("stopped; every queued record was " + ("put in the outbox" if remote_unit else "stored"))
 
 
 def status(

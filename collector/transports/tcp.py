@@ -24,6 +24,7 @@ class TcpTransport(Transport):
     async def start(self) -> None:
         host, port = host_port(self.target, self.scheme)
         self._tasks: set[asyncio.Task] = set()
+        self._finishing: set[asyncio.Future] = set()
         self.server = await asyncio.start_server(self._accept, host, port, limit=READ_SIZE, backlog=1024)
 
     @property
@@ -38,6 +39,8 @@ class TcpTransport(Transport):
         peer = writer.get_extra_info("peername") or ("?", 0)
         try:
             await self.serve(reader, writer, f"{peer[0]}:{peer[1]}")
+        except asyncio.CancelledError:
+            pass  # stop() cancelled the read; the session's end is finished by finish() (awaited in stop)
         finally:
             self._tasks.discard(task)
             writer.close()
@@ -57,8 +60,19 @@ class TcpTransport(Transport):
             reason = "collector stopping"
             raise
         finally:
-            await asyncio.shield(session.close(reason))
-            await asyncio.shield(self.intake.event_async(session.stream, "closed", reason))
+            await self.finish(session, reason)
+
+    async def finish(self, session, reason: str) -> None:
+        """Queue the session's last part and record its "closed" event, even if the reader is cancelled
+        meanwhile: :meth:`stop` waits for every finish still running before the pipeline drains."""
+        async def end() -> None:
+            await session.close(reason)
+            await self.intake.event_async(session.stream, "closed", reason)
+
+        task = asyncio.ensure_future(end())
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+        await asyncio.shield(task)
 
     async def stop(self) -> None:
         if self.server is not None:
@@ -67,6 +81,8 @@ class TcpTransport(Transport):
             t.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._finishing:  # last parts queued and "closed" recorded before the pipeline is drained
+            await asyncio.gather(*self._finishing)
         if self.server is not None:
             await self.server.wait_closed()
 
