@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from analytics import duck
 from analytics.calls import calls_relation, month_range
 from analytics.chargeback import apply_chargeback
 from analytics.chargeback_rules import ChargebackRules
@@ -74,7 +74,7 @@ def load_period_calls(lake: str | os.PathLike[str], period: str) -> tuple[pd.Dat
         frame["duration_s"] = pd.Series(dtype="int64")
         frame["cost"] = pd.Series(dtype="int64")
         return frame, 2, None
-    with duckdb.connect() as con:
+    with duck.connect() as con:
         table = con.sql(f"SELECT {', '.join(_CALL_COLUMNS)} FROM {relation} ORDER BY start_utc, call_id").to_arrow_table()
     money = table.column("actual_cost")
     scale = money.type.scale if pa.types.is_decimal(money.type) else 2

@@ -22,10 +22,10 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from analytics import duck
 from warehouse import lake
 from warehouse.errors import CallcostError
 from warehouse.schema import calls_schema
@@ -187,7 +187,7 @@ def load_calls(
     where, params = where_clause(
         {"site": site, "carrier": carrier, "department": department, "extension": extension, "call_type": call_type}
     )
-    with duckdb.connect() as con:
+    with duck.connect() as con:
         table = con.sql(f"SELECT * FROM {relation}{where} ORDER BY start_utc, call_id", params=params).to_arrow_table()
     # pyarrow turns decimal128 into Decimal objects: exact, and what an analyst can sum safely.
     return table.to_pandas()

@@ -27,6 +27,7 @@ import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 
+from analytics import duck
 from analytics.calls import calls_relation, month_range
 
 __all__ = ["BREAKDOWNS", "BREAKDOWN_COLUMNS", "NO_VALUE", "Summary", "breakdown", "savings_figure", "summary"]
@@ -155,7 +156,7 @@ def summary(lake: str | os.PathLike[str], period: str) -> Summary:
     """
     start, end = month_range(period)
     relation = calls_relation(lake, start, end)
-    with duckdb.connect() as con:
+    with duck.connect() as con:
         if relation is None:
             head = {"calls": 0, "answered_calls": 0, "seconds": 0, "unrated_calls": 0, "unrated_seconds": 0,
                     "actual_cost": Decimal(0), "reference_cost": Decimal(0), "savings": Decimal(0)}

@@ -29,7 +29,16 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from analytics.calls import FILTER_COLUMNS, DateLike, Filter, PeriodError, as_date, calls_relation, month_range
+from analytics import duck
+from analytics.calls import (
+    FILTER_COLUMNS,
+    DateLike,
+    Filter,
+    PeriodError,
+    as_date,
+    calls_relation,
+    month_range,
+)
 from warehouse.config import Enterprise
 from warehouse.errors import CallcostError
 from warehouse.schema import calls_schema
@@ -103,7 +112,7 @@ class CallSelection:
         """A DuckDB connection and the selection as a table expression to query, e.g.
         ``con.sql(f"SELECT count(*) FROM {calls}")``.  An empty lake or period is an empty table of the
         lake's columns, so every question gives a typed empty answer rather than an error."""
-        with duckdb.connect() as con:
+        with duck.connect() as con:
             _no_progress_bar(con)
             relation = calls_relation(self.lake, self.start, self.end)
             if relation is None:
@@ -196,7 +205,7 @@ def _scale_of(lake: Path, start: date | None, end: date | None) -> int:
     relation = calls_relation(lake, start, end)
     if relation is None:
         return _DEFAULT_SCALE
-    with duckdb.connect() as con:
+    with duck.connect() as con:
         kind = con.execute(f"DESCRIBE SELECT savings FROM {relation}").fetchall()[0][1]
     return int(kind.rstrip(")").split(",")[1]) if kind.startswith("DECIMAL(") else _DEFAULT_SCALE
 

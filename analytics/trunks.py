@@ -24,11 +24,11 @@ import fnmatch
 import os
 from collections.abc import Mapping, Sequence
 
-import duckdb
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from analytics import duck
 from analytics.calls import DateLike, calls_relation
 
 __all__ = ["concurrency_figure", "hour_of_day_profile", "peak_concurrency", "trunk_calls", "trunk_groups"]
@@ -63,7 +63,7 @@ def trunk_calls(lake: str | os.PathLike[str], start: DateLike = None, end: DateL
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
     sql = (f"SELECT pbx, trunk, start_utc, coalesce(end_utc, start_utc + to_seconds(duration_s)) AS end_utc, "
            f"duration_s FROM {relation} WHERE trunk IS NOT NULL")
-    with duckdb.connect() as con:
+    with duck.connect() as con:
         df = con.sql(sql).to_arrow_table().to_pandas()
     pairs = df[["pbx", "trunk"]].drop_duplicates()
     pairs["trunk_group"] = trunk_groups(pairs, patterns)

@@ -30,13 +30,13 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 
-import duckdb
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analytics import duck
 from analytics.calls import calls_relation, month_range
 from warehouse.config import Enterprise
 from warehouse.money import decimal128_to_minor
@@ -110,7 +110,7 @@ def _outbound_calls(lake: str | os.PathLike[str], period: str) -> pa.Table:
         return pa.table(empty)
     sql = (f"SELECT {select}, coalesce(answer_utc, start_utc) AS at_utc FROM {relation} "
            f"WHERE call_type = 'outbound' ORDER BY start_utc, call_id")
-    with duckdb.connect() as con:
+    with duck.connect() as con:
         return con.sql(sql).to_arrow_table()
 
 

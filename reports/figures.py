@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-import duckdb
 import pandas as pd
 
+from analytics import duck
 from analytics.calls import calls_relation, month_range
 from reports.base import Kind, ReportError, TableRow
 
@@ -81,7 +81,7 @@ def month_calls(lake: str | os.PathLike[str], period: str, currency: str) -> Mon
     relation = calls_relation(lake, start, end)
     scale, found = 2, None
     if relation is not None:
-        with duckdb.connect() as con:
+        with duck.connect() as con:
             kind = con.execute(f"DESCRIBE SELECT savings FROM {relation}").fetchall()[0][1]
             found = con.execute(f"SELECT any_value(currency) FROM {relation}").fetchone()[0]
         if kind.startswith("DECIMAL(") and "," in kind:
@@ -105,7 +105,7 @@ def grouped(month: MonthCalls, keys: Sequence[str], where: str = "", params: Ite
     group = ", ".join(str(i + 1) for i in range(len(keys)))
     sql = (f"SELECT {select}{',' if keys else ''} {_AGGREGATES} FROM {month.relation} "
            f"{'WHERE ' + where if where else ''} {'GROUP BY ' + group + ' ORDER BY ' + group if keys else ''}")
-    with duckdb.connect() as con:
+    with duck.connect() as con:
         df = con.sql(sql, params=list(params)).to_arrow_table().to_pandas()
     for c in MONEY:
         df[c] = [Decimal(v).quantize(month.quantum) for v in df[c]]

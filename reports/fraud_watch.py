@@ -21,11 +21,11 @@ import os
 from datetime import date, timedelta
 from decimal import Decimal
 
-import duckdb
 import holidays as holiday_calendars
 import numpy as np
 import pandas as pd
 
+from analytics import duck
 from analytics.calls import DateLike, calls_relation, month_range
 from reports.base import Figure, Report, ReportData, ReportTable, TableRow
 from reports.figures import NO_VALUE, minutes, month_calls
@@ -55,7 +55,7 @@ def watched_calls(lake: str | os.PathLike[str], start: DateLike, end: DateLike, 
            f"coalesce(category = 'international', false) AS international, "
            f"coalesce(category = 'premium', false) AS premium "
            f"FROM {relation} WHERE call_type IN ({types}) ORDER BY start_utc, call_id")
-    with duckdb.connect() as con:
+    with duck.connect() as con:
         df = con.sql(sql).to_arrow_table().to_pandas()
     after = np.zeros(len(df), dtype=bool)
     local_day = np.empty(len(df), dtype=object)

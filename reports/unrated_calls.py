@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import os
 
-import duckdb
-
+from analytics import duck
 from analytics.calls import month_range
 from reports.base import Figure, Report, ReportData, ReportTable, TableRow
 from reports.figures import grouped, minutes, month_calls
@@ -41,7 +40,7 @@ class UnratedCallsReport(Report):
             cols = ", ".join(k for k, _, _ in _DETAIL[2:])
             sql = (f"SELECT call_id, strftime(start_utc, '%Y-%m-%d %H:%M:%S') AS start_utc, {cols} "
                    f"FROM {month.relation} WHERE {where} ORDER BY start_utc, call_id")
-            with duckdb.connect() as con:
+            with duck.connect() as con:
                 calls = con.sql(sql).to_arrow_table().to_pylist()
         detail = tuple(TableRow(str(c["call_id"]), {k: c[k] for k, _, _ in _DETAIL[1:]}, "unrated") for c in calls)
         by_reason = tuple(TableRow(str(r["k0"]), {"calls": int(r["calls"]), "minutes": r["minutes"]})
