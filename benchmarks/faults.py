@@ -320,7 +320,21 @@ def _wait_stored(url: str, n: int, timeout: float, centre: CollectorProcess) -> 
     return max(count_calls(url), 0)
 
 
+def _accounted(url: str) -> tuple[int, int]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return (int(conn.execute(sa.text("select coalesce(sum(records), 0) from collector_batches")).scalar_one()),
+                    int(conn.execute(sa.text("select coalesce(sum(parsed), 0) from collector_segments")).scalar_one()))
+    finally:
+        engine.dispose()
+
+
 def remote_unit(ctx: Ctx, pg) -> Outcome:
+    """PBX --tcp--> ``collect --remote-unit`` --HTTPS via :class:`Link`--> centre ``collect`` --> PostgreSQL + lake;
+    the link cut, the centre SIGSTOPped, then SIGKILLed and restarted, while the PBX keeps sending."""
     from test_remote_unit import make_tls
 
     ctx.root.mkdir(parents=True)
@@ -359,17 +373,24 @@ def remote_unit(ctx: Ctx, pg) -> Outcome:
         # 3. the centre is killed, stays down for a while and is restarted
         at_kill = _wait_stored(url, min(max(n * 3 // 5, at_stop + 1), n), ctx.timeout, centre)
         backlog = unit.remote()["backlog_rows"]
+        dups = centre.health()["sources"]["lon-csv"]["units"].get("lon-unit-1", {}).get("duplicates", 0)
         centre.kill9()
         down = time.monotonic()
-        time.sleep(min(20.0, 5 + ctx.cdrs / 100_000))
+        time.sleep(20.0)
         st = unit.remote()
         centre = CollectorProcess(centre_ent, ctx.root / "centre.log").start()
+        down_s = time.monotonic() - down  # until the restarted centre answers /health
         pbx.join(ctx.timeout)
         note = (f"link cut {UNIT_TIMEOUT_S + 5:.0f}s at {at_cut:,} stored; centre SIGSTOP {UNIT_TIMEOUT_S + 5:.0f}s "
-                f"at {at_stop:,}; SIGKILL at {at_kill:,} (outbox {backlog:,} calls), down {time.monotonic() - down:.0f}s "
+                f"at {at_stop:,} ({dups} resends taken as duplicates); SIGKILL at {at_kill:,} (outbox {backlog:,} calls), "
+                f"down {down_s:.0f}s "
                 f"(outbox then {st['backlog_rows']:,} calls, centre_online={st['centre_online']})"
                 + ("" if pbx.error is None else f"; PBX error {pbx.error}"))
-        return _finish("remote-unit", centre_ent, url, expected, centre, t0, ctx.timeout, note, unit=unit)
+        outcome = _finish("remote-unit", centre_ent, url, expected, centre, t0, ctx.timeout, note, unit=unit)
+        records, parsed = _accounted(url)  # a resent batch must not be counted twice either
+        outcome.note += (f"; accounted {records:,} records / {parsed:,} parsed"
+                         + ("" if records == parsed == n else " — ACCOUNTING MISMATCH"))
+        return outcome
     finally:
         link.close()
         for proc in (unit, centre):
