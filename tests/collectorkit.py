@@ -48,16 +48,18 @@ def csv_records(n: int, prefix: str = "c", start: int = 0) -> bytes:
 
 
 @contextmanager
-def running(ent: Enterprise, db_url: str, **kwargs) -> Iterator[CollectorService]:
-    store = Store(ent, database_url=db_url)
-    service = CollectorService(ent, store=store, **kwargs)
+def on_loop_thread(service, close: Callable[[], None], join_s: float = 60) -> Iterator:
+    """Run *service* (``await start()`` … ``await stop()``) on its own event-loop thread, as the CLI does.
+
+    Yields once it has started; on exit stops it, joins the thread, calls *close* and re-raises any
+    error the loop met (a start failure is raised at once).
+    """
     ready = threading.Event()
     box: dict = {}
 
     def main() -> None:
         async def go() -> None:
-            box["loop"] = asyncio.get_running_loop()
-            box["stop"] = asyncio.Event()
+            box["loop"], box["stop"] = asyncio.get_running_loop(), asyncio.Event()
             await service.start()
             ready.set()
             await box["stop"].wait()
@@ -77,10 +79,18 @@ def running(ent: Enterprise, db_url: str, **kwargs) -> Iterator[CollectorService
         yield service
     finally:
         box["loop"].call_soon_threadsafe(box["stop"].set)
-        thread.join(60)
-        store.db.close()
+        thread.join(join_s)
+        close()
         if "error" in box:
             raise box["error"]
+
+
+@contextmanager
+def running(ent: Enterprise, db_url: str, **kwargs) -> Iterator[CollectorService]:
+    """A collector service storing into *db_url*, on its own event-loop thread."""
+    store = Store(ent, database_url=db_url)
+    with on_loop_thread(CollectorService(ent, store=store, **kwargs), store.db.close) as service:
+        yield service
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition",

@@ -11,7 +11,6 @@ keep growing across restarts; check-config names the fields.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import http.client
 import ipaddress
@@ -21,14 +20,13 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from collectorkit import HEADER, count, csv_records, enterprise_with, running, wait_for
+from collectorkit import HEADER, count, csv_records, enterprise_with, on_loop_thread, running, wait_for
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -130,35 +128,8 @@ def unit_config(directory: Path, centre_port: int, ca: Path, *, tcp_port: int = 
 def running_unit(ent: Enterprise) -> Iterator[RemoteUnit]:
     """A remote unit on its own event-loop thread (as `callcost collect --remote-unit` runs it)."""
     unit = RemoteUnit(ent, store=None)
-    box: dict = {}
-    ready = threading.Event()
-
-    def main() -> None:
-        async def go() -> None:
-            box["loop"], box["stop"] = asyncio.get_running_loop(), asyncio.Event()
-            await unit.start()
-            ready.set()
-            await box["stop"].wait()
-            await unit.stop()
-        try:
-            asyncio.run(go())
-        except BaseException as exc:  # noqa: BLE001 - surfaced below
-            box["error"] = exc
-            ready.set()
-
-    thread = threading.Thread(target=main, daemon=True)
-    thread.start()
-    ready.wait(30)
-    if "error" in box:
-        raise box["error"]
-    try:
+    with on_loop_thread(unit, lambda: unit.service.store.db.close(), join_s=30):
         yield unit
-    finally:
-        box["loop"].call_soon_threadsafe(box["stop"].set)
-        thread.join(30)
-        unit.service.store.db.close()
-        if "error" in box:
-            raise box["error"]
 
 
 def _ids(*payloads: bytes) -> set[str]:
