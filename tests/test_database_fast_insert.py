@@ -1,0 +1,170 @@
+"""SQLite's ADBC bulk-load path stores exactly what the ``executemany`` path stores, atomically and idempotently.
+
+``Database(..., sqlite_adbc=False)`` is the previous path (and the fallback without ``adbc-driver-sqlite``);
+every test compares against it or checks a property the previous path had: byte-identical rows (type and
+value of every cell, row order), the same counts, one transaction per batch, WAL and ``busy_timeout``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from factories import rated_calls
+
+from warehouse import database
+from warehouse.database import Database
+from warehouse.errors import StorageError
+
+
+def _open(path: Path, *, adbc: bool) -> Database:
+    db = Database(f"sqlite:///{path}", scale=2, sqlite_adbc=adbc)
+    db.create_schema()
+    return db
+
+
+def _stored(path: Path) -> list[tuple]:
+    """Every cell as SQLite holds it: its storage class and its SQL literal, rows in rowid order."""
+    con = sqlite3.connect(path)
+    try:
+        cols = [r[1] for r in con.execute("PRAGMA table_info(calls)")]
+        cells = ", ".join(f'typeof("{c}"), quote("{c}")' for c in cols)
+        return con.execute(f"SELECT rowid, {cells} FROM calls ORDER BY rowid").fetchall()
+    finally:
+        con.close()
+
+
+def _money(table: pa.Table, column: str, values: list[str | None]) -> pa.Table:
+    arr = pa.array([None if v is None else Decimal(v) for v in values], pa.decimal128(18, 2))
+    return table.set_column(table.schema.get_field_index(column), column, arr)
+
+
+def _batches() -> list[tuple[str, pa.Table]]:
+    """Inserts and upserts with nulls, negative and extreme money, repeated ids, columns null in one chunk only."""
+    first = _money(rated_calls(3_000, seed=11), "actual_cost",
+                   ["-0.01", "9999999999999999.99", "-9999999999999999.99", None] * 750)
+    sparse = rated_calls(2_000, seed=12, prefix="s")
+    sparse = sparse.set_column(sparse.schema.get_field_index("site"), "site", pa.nulls(2_000, pa.string()))
+    overlap = pa.concat_tables([first.slice(100, 500), rated_calls(700, seed=13, prefix="o")])
+    rerated = _money(first.slice(0, 1_200), "savings", ["1.23"] * 1_200)
+    return [("insert", first), ("insert", sparse), ("insert", overlap), ("insert", pa.concat_tables([sparse, sparse])),
+            ("upsert", rerated), ("upsert", pa.concat_tables([sparse.slice(0, 10), sparse.slice(0, 10)]))]
+
+
+def test_both_paths_store_byte_identical_rows_and_counts(tmp_path, monkeypatch):
+    monkeypatch.setattr(database, "CHUNK", 1_000)  # several chunks per batch, some with all-null columns
+    counts = {}
+    for adbc in (True, False):
+        db = _open(tmp_path / f"{adbc}.db", adbc=adbc)
+        try:
+            counts[adbc] = [getattr(db, f"{op}_calls")(table) for op, table in _batches()]
+            assert (db._stage is not None) == adbc  # the fast path really ran (and the other did not)
+        finally:
+            db.close()
+    assert counts[True] == counts[False] == [3_000, 2_000, 700, 0, 1_200, 10]
+    fast, slow = _stored(tmp_path / "True.db"), _stored(tmp_path / "False.db")
+    assert len(fast) == 5_700
+    assert fast == slow
+    kinds = {cell for row in fast for cell in row[1::2]}
+    assert kinds == {"text", "integer", "null"}  # money as integer minor units, timestamps as text: no real, no blob
+
+
+def test_reading_back_gives_the_same_calls(tmp_path):
+    calls = _money(rated_calls(1_500, seed=21), "reference_cost", ["0.10", "0.20", None] * 500)
+    frames = []
+    for adbc in (True, False):
+        with _open(tmp_path / f"r{adbc}.db", adbc=adbc) as db:
+            db.insert_calls(calls)
+            frames.append(db.read_calls())
+            assert db.money_totals() == db.money_totals()
+    assert frames[0].equals(frames[1])
+
+
+def test_a_refused_batch_stores_nothing_and_the_next_one_goes_in(tmp_path):
+    db = _open(tmp_path / "a.db", adbc=True)
+    try:
+        good = rated_calls(2_000, seed=31)
+        bad = good.set_column(good.schema.get_field_index("rating_status"), "rating_status",
+                              pa.array(["rated"] * 1_999 + [None], pa.string()))
+        with pytest.raises(StorageError, match="insert calls"):
+            db.insert_calls(bad)  # NOT NULL fails on the last row: the 1,999 before it must not stay
+        assert db.count_calls() == 0
+        assert db.insert_calls(good) == 2_000
+        assert db.insert_calls(good) == 0
+    finally:
+        db.close()
+
+
+def test_wal_and_busy_timeout_still_hold(tmp_path):
+    path = tmp_path / "w.db"
+    db = _open(path, adbc=True)
+    try:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another writer holds the lock for a moment
+        done: list[int] = []
+        writer = threading.Thread(target=lambda: done.append(db.insert_calls(rated_calls(500, seed=41))))
+        writer.start()
+        time.sleep(0.3)
+        assert not done  # waiting on busy_timeout, not failed
+        other.execute("COMMIT")
+        writer.join(30)
+        assert done == [500]
+        assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        other.close()
+    finally:
+        db.close()
+
+
+def test_concurrent_writers_share_one_stage(tmp_path):
+    db = _open(tmp_path / "c.db", adbc=True)
+    try:
+        results: list[int] = []
+        threads = [threading.Thread(target=lambda k=k: results.append(db.insert_calls(rated_calls(
+            3_000, seed=50 + k, prefix=f"t{k}-")))) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert sorted(results) == [3_000] * 4 and db.count_calls() == 12_000
+    finally:
+        db.close()
+
+
+def test_the_stage_file_goes_away_on_close(tmp_path):
+    db = _open(tmp_path / "s.db", adbc=True)
+    db.insert_calls(rated_calls(10, seed=61))
+    stage = db._stage.path
+    assert os.path.exists(stage)
+    db.close()
+    assert not os.path.exists(stage)
+
+
+def test_without_adbc_the_executemany_path_stores_the_batch(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "adbc_driver_sqlite.dbapi", None)  # import fails as if not installed
+    db = _open(tmp_path / "n.db", adbc=True)
+    try:
+        assert db.insert_calls(rated_calls(800, seed=71)) == 800
+        assert db._stage is None and db.sqlite_adbc is False
+    finally:
+        db.close()
+
+
+def test_a_failing_stage_falls_back_to_executemany(tmp_path, monkeypatch, caplog):
+    def broken(self, chunks):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(database._SqliteStage, "load", broken)
+    db = _open(tmp_path / "f.db", adbc=True)
+    try:
+        assert db.insert_calls(rated_calls(800, seed=81)) == 800
+        assert db.count_calls() == 800 and db._stage is None
+        assert "no space left on device" in caplog.text
+    finally:
+        db.close()
