@@ -120,7 +120,7 @@ def write_calls(root: Path | str, table: pa.Table) -> LakeWriteResult:
         table = unique_calls(table, keep="first")
     new_rows, files, written = 0, [], []
     with _writer_lock(root), _Batch(root) as batch:
-        for day, rows in _by_day(table):
+        for day, rows in _by_day(table, sort=False):
             folder = partition_dir(root, day)
             existing = _existing_ids(_data_files(folder))
             if len(existing):
@@ -378,19 +378,55 @@ def unique_calls(table: pa.Table, *, keep: str = "first") -> pa.Table:
     return table.take(picked.take(pc.sort_indices(picked)))  # the picked row numbers, in table order
 
 
-def _by_day(table: pa.Table) -> Iterator[tuple[date, pa.Table]]:
-    """Split rows by the UTC date of ``start_utc``: one sort by (``start_utc``, ``call_id``) — the order
-    of the rows in a file — then each day is a zero-copy slice (no filter per partition)."""
+def _by_day(table: pa.Table, *, sort: bool = True) -> Iterator[tuple[date, pa.Table]]:
+    """Split rows by the UTC date of ``start_utc``.
+
+    ``sort=True`` (``replace_calls``): one sort by (``start_utc``, ``call_id``), then each day is a
+    zero-copy slice.  ``sort=False`` (``write_calls``): rows keep the batch's order — a file is one
+    row group, so sorting inside it prunes nothing, and every reader orders explicitly
+    (``ORDER BY start_utc, call_id``); when the days already come in order each day is a zero-copy
+    slice, otherwise its runs of consecutive rows are (``_days_interleaved``).
+    """
     if table.num_rows == 0:
         return
-    table = table.take(pc.sort_indices(table, sort_keys=[("start_utc", "ascending"), ("call_id", "ascending")]))
+    if sort:
+        table = table.take(pc.sort_indices(table, sort_keys=[("start_utc", "ascending"), ("call_id", "ascending")]))
     days = pc.cast(table.column("start_utc"), pa.date32()).combine_chunks()
     day_no = days.to_numpy(zero_copy_only=False).astype(np.int64)
+    if len(day_no) > 1 and np.any(day_no[1:] < day_no[:-1]):  # only when sort=False and days interleave
+        yield from _days_interleaved(table, days, day_no)
+        return
     bounds = np.flatnonzero(np.diff(day_no)) + 1
     starts = np.concatenate(([0], bounds))
     ends = np.concatenate((bounds, [len(day_no)]))
     for a, b in zip(starts.tolist(), ends.tolist()):
         yield days[a].as_py(), table.slice(a, b - a)
+
+
+#: Above this many runs of equal days, a batch is gathered day by day (``take``) instead of sliced.
+_MAX_RUNS = 256
+
+
+def _days_interleaved(table: pa.Table, days: pa.Array, day_no: np.ndarray) -> Iterator[tuple[date, pa.Table]]:
+    """Days of a batch whose rows are not grouped by day — typically a few calls that started before
+    midnight in the first file after it.  Each day is its runs of consecutive rows, sliced (no copy)
+    and chained; only a batch in no useful order (more than ``_MAX_RUNS`` runs) is gathered by ``take``."""
+    bounds = np.flatnonzero(np.diff(day_no)) + 1
+    starts = np.concatenate(([0], bounds))
+    ends = np.concatenate((bounds, [len(day_no)]))
+    if len(starts) > _MAX_RUNS:
+        order = np.argsort(day_no, kind="stable")
+        ordered = day_no[order]
+        cuts = np.flatnonzero(np.diff(ordered)) + 1
+        for a, b in zip(np.concatenate(([0], cuts)).tolist(), np.concatenate((cuts, [len(ordered)])).tolist()):
+            yield days[int(order[a])].as_py(), table.take(pa.array(order[a:b]))
+        return
+    runs: dict[int, list[tuple[int, int]]] = {}
+    for a, b in zip(starts.tolist(), ends.tolist()):
+        runs.setdefault(int(day_no[a]), []).append((a, b))
+    for day in sorted(runs):
+        parts = [table.slice(a, b - a) for a, b in runs[day]]
+        yield days[runs[day][0][0]].as_py(), parts[0] if len(parts) == 1 else pa.concat_tables(parts)
 
 
 def _data_files(folder: Path) -> list[Path]:
@@ -518,12 +554,17 @@ def _parquet_options(schema: pa.Schema) -> dict:
             "write_statistics": [n for n in _STATISTICS if n in schema.names]}
 
 
-def _stage(folder: Path, rows: pa.Table) -> tuple[Path, Path]:
-    """Write *rows* to the hidden temp name of their final file, fsynced; return (temp, final) paths."""
+def _stage(folder: Path, rows: pa.Table, *, sort: bool = True) -> tuple[Path, Path]:
+    """Write *rows* to the hidden temp name of their final file, fsynced; return (temp, final) paths.
+
+    ``sort``: rows in (``start_utc``, ``call_id``) order (compaction and ``replace_calls`` files);
+    ``write_calls`` keeps the batch's order (one row group: a sort would buy no pruning).
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    order = pc.sort_indices(rows, sort_keys=[("start_utc", "ascending"), ("call_id", "ascending")])
-    if not _in_order(order):  # write_calls hands over rows sorted already (_by_day): no copy then
-        rows = rows.take(order)
+    if sort:
+        order = pc.sort_indices(rows, sort_keys=[("start_utc", "ascending"), ("call_id", "ascending")])
+        if not _in_order(order):  # rows handed over sorted already (_by_day): no copy then
+            rows = rows.take(order)
     target = folder / _file_name(rows)
     temp = folder / f".{target.name}.tmp"
     try:
@@ -548,7 +589,7 @@ class _Batch:
         return self
 
     def write(self, folder: Path, rows: pa.Table) -> Path:
-        temp, target = _stage(folder, rows)
+        temp, target = _stage(folder, rows, sort=False)
         self.staged.append((temp, target))
         return target
 
