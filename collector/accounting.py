@@ -17,6 +17,7 @@ Tables (created with their own ``MetaData`` on the store's engine, so the wareho
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -146,3 +147,15 @@ def stored_files(engine: sa.Engine, pbx: str) -> set[str]:
     with engine.connect() as conn:
         rows = conn.execute(sa.select(checkpoints.c.stream).where(checkpoints.c.pbx == pbx, checkpoints.c.final))
         return {r[0] for r in rows}
+
+
+def quarantine_to_json(q: dict[str, Any]) -> dict[str, Any]:
+    """A quarantine row as JSON-safe values (raw bytes base64, time ISO) — for the spool and the remote wire."""
+    return {**q, "raw": base64.b64encode(q["raw"]).decode() if q.get("raw") is not None else None,
+            "received_at": q["received_at"].isoformat()}
+
+
+def quarantine_from_json(q: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`quarantine_to_json`."""
+    return {**q, "raw": base64.b64decode(q["raw"]) if q.get("raw") is not None else None,
+            "received_at": datetime.fromisoformat(q["received_at"])}

@@ -21,7 +21,6 @@ marker table) is then created by the first commit that reaches it — a spooled 
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 import time
@@ -100,7 +99,7 @@ class FailoverWriter:
         key = key or uuid.uuid4().hex
         inserted = self._commit_or_spool(
             lambda: self._commit(key, rated, quarantine, batch, segments, started), rated,
-            {"key": key, "quarantine": [_encode_quarantine(q) for q in quarantine], "batch": batch,
+            {"key": key, "quarantine": [accounting.quarantine_to_json(q) for q in quarantine], "batch": batch,
              "segments": [_encode_segment(s) for s in segments]})
         return WriteOutcome(0, 0, True) if inserted is None else WriteOutcome(inserted, rated.num_rows - inserted, False)
 
@@ -239,7 +238,7 @@ class FailoverWriter:
                     self._commit_events(meta["key"], [{**e, "at": datetime.fromisoformat(e["at"])}
                                                       for e in meta["events"]])
                 else:
-                    self._commit(meta["key"], table, [_decode_quarantine(q) for q in meta["quarantine"]],
+                    self._commit(meta["key"], table, [accounting.quarantine_from_json(q) for q in meta["quarantine"]],
                                  meta["batch"], [_decode_segment(s) for s in meta["segments"]],
                                  time.perf_counter())
             except Exception as exc:
@@ -259,16 +258,6 @@ def _short(exc: BaseException) -> str:
 
 def _iso(t: float | None) -> str | None:
     return datetime.fromtimestamp(t, UTC).isoformat() if t else None
-
-
-def _encode_quarantine(q: dict[str, Any]) -> dict[str, Any]:
-    return {**q, "raw": base64.b64encode(q["raw"]).decode() if q.get("raw") is not None else None,
-            "received_at": q["received_at"].isoformat()}
-
-
-def _decode_quarantine(q: dict[str, Any]) -> dict[str, Any]:
-    return {**q, "raw": base64.b64decode(q["raw"]) if q.get("raw") is not None else None,
-            "received_at": datetime.fromisoformat(q["received_at"])}
 
 
 def _encode_segment(s: accounting.SegmentRow) -> dict[str, Any]:

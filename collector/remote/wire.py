@@ -11,7 +11,6 @@ batch's identity: the centre acknowledges a resend of the same bytes without cou
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
@@ -66,7 +65,7 @@ def parsed_columns(rated: pa.Table) -> pa.Table:
 
 def encode(batch: RemoteBatch) -> bytes:
     doc = {"version": VERSION, "unit": batch.unit, "batch_id": batch.batch_id,
-           "quarantine": [_encode_quarantine(q) for q in batch.quarantine], "batch": batch.batch,
+           "quarantine": [accounting.quarantine_to_json(q) for q in batch.quarantine], "batch": batch.batch,
            "segments": [{**asdict(s), "received_at": s.received_at.isoformat()} for s in batch.segments],
            "event": batch.event}
     table = batch.calls.replace_schema_metadata({_META_KEY: json.dumps(doc).encode()})
@@ -85,7 +84,7 @@ def decode(body: bytes) -> RemoteBatch:
             raise WireError(f"unsupported batch version {doc.get('version')!r}")
         return RemoteBatch(
             unit=str(doc["unit"]), batch_id=int(doc["batch_id"]), calls=table.replace_schema_metadata(meta or None),
-            quarantine=[_decode_quarantine(q) for q in doc["quarantine"]], batch=dict(doc["batch"]),
+            quarantine=[accounting.quarantine_from_json(q) for q in doc["quarantine"]], batch=dict(doc["batch"]),
             segments=[accounting.SegmentRow(**{**s, "received_at": datetime.fromisoformat(s["received_at"])})
                       for s in doc["segments"]],
             event=doc.get("event"))
@@ -97,13 +96,3 @@ def decode(body: bytes) -> RemoteBatch:
 
 def sha256(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
-
-
-def _encode_quarantine(q: dict[str, Any]) -> dict[str, Any]:
-    return {**q, "raw": base64.b64encode(q["raw"]).decode() if q.get("raw") is not None else None,
-            "received_at": q["received_at"].isoformat()}
-
-
-def _decode_quarantine(q: dict[str, Any]) -> dict[str, Any]:
-    return {**q, "raw": base64.b64decode(q["raw"]) if q.get("raw") is not None else None,
-            "received_at": datetime.fromisoformat(q["received_at"])}
