@@ -27,13 +27,13 @@ import pyarrow as pa
 
 from analytics import duck
 from warehouse import lake
+from warehouse.lake import partitions as lake_partitions
 from warehouse.errors import CallcostError
 from warehouse.schema import calls_schema
 
 __all__ = ["PeriodError", "as_date", "available_months", "calls_relation", "load_calls", "month_range", "partition_days",
            "partition_files"]
 
-_PARTITION = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 #: Filters ``load_calls`` accepts, each a column of the calls schema.
@@ -74,18 +74,6 @@ def month_range(period: str) -> tuple[date, date]:
     return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
 
 
-def _partitions(lake: str | os.PathLike[str]) -> list[tuple[date, Path]]:
-    root = Path(lake) / "calls"
-    if not root.is_dir():
-        return []
-    found = []
-    for child in root.iterdir():
-        m = _PARTITION.match(child.name)
-        if m and child.is_dir():
-            found.append((date.fromisoformat(m.group(1)), child))
-    return sorted(found)
-
-
 def _data_files(folder: Path) -> list[Path]:
     """Parquet files under a date partition, sub-partitions (``site=...``) included.
 
@@ -100,7 +88,7 @@ def partition_files(lake: str | os.PathLike[str], start: DateLike = None, end: D
     """The Parquet files of the partitions from *start* to *end* (inclusive; ``None`` = open)."""
     lo, hi = as_date(start, "start"), as_date(end, "end")
     files: list[Path] = []
-    for day, folder in _partitions(lake):
+    for day, folder in lake_partitions(lake):
         if (lo is None or day >= lo) and (hi is None or day <= hi):
             files.extend(_data_files(folder))
     return files
@@ -113,13 +101,13 @@ def partition_days(lake: str | os.PathLike[str], start: DateLike = None, end: Da
     in ``start_utc`` order while holding one day at a time (how :mod:`analytics.export` streams).
     """
     lo, hi = as_date(start, "start"), as_date(end, "end")
-    return [day for day, folder in _partitions(lake)
+    return [day for day, folder in lake_partitions(lake)
             if (lo is None or day >= lo) and (hi is None or day <= hi) and _data_files(folder)]
 
 
 def available_months(lake: str | os.PathLike[str]) -> list[str]:
     """The ``YYYY-MM`` months that have at least one partition in the lake, oldest first."""
-    return sorted({f"{day:%Y-%m}" for day, folder in _partitions(lake) if _data_files(folder)})
+    return sorted({f"{day:%Y-%m}" for day, folder in lake_partitions(lake) if _data_files(folder)})
 
 
 def calls_relation(lake: str | os.PathLike[str], start: DateLike = None, end: DateLike = None) -> str | None:

@@ -182,7 +182,7 @@ def read_calls(
     """
     wanted = list(columns) if columns is not None else None
     for attempt in range(3):
-        files = [f for day, folder in _partitions(root)
+        files = [f for day, folder in partitions(root)
                  if (start is None or day >= start) and (end is None or day <= end) for f in _data_files(folder)]
         if not files:
             empty = calls_schema(scale).empty_table()
@@ -214,8 +214,6 @@ def partitions(root: Path | str) -> list[tuple[date, Path]]:
                 continue
     return sorted(found)
 
-
-_partitions = partitions  # the name other modules (rerate) already use
 
 
 def live_files(folder: Path | str) -> list[Path]:

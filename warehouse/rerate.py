@@ -151,7 +151,7 @@ def rerate(ent: Enterprise, start: date, end: date, *, database: Database | None
 
 def _days_with_calls(ent: Enterprise, db: Database, start: date, end: date) -> list[date]:
     """Days of the range with a lake partition or with calls in the database."""
-    days = {d for d, _ in lake._partitions(ent.storage.lake) if start <= d <= end}
+    days = {d for d, _ in lake.partitions(ent.storage.lake) if start <= d <= end}
     lo, hi = _bounds(start, end)
     # SQLite keeps UTC text 'YYYY-MM-DD HH:MM:SS…'; PostgreSQL a timestamptz: the UTC date either way
     day = ("substr(start_utc, 1, 10)" if db.dialect == "sqlite"
