@@ -118,8 +118,7 @@ class RspTransport(TcpTransport):
             reason = "collector stopping"
             raise
         finally:
-            await asyncio.shield(session.close(reason))
-            await asyncio.shield(self.intake.event_async(session.stream, "closed", reason))
+            await self.finish(session, reason)  # survives cancellation; stop() waits for it
 
     @staticmethod
     async def _send(writer: asyncio.StreamWriter, session: StreamSession, data: bytes) -> None:
