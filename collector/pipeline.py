@@ -62,6 +62,18 @@ class SourceMetrics:
     lag_s: float = 0.0  # arrival → stored, for the last batch
     sessions_open: int = 0
 
+    def count_stored(self, received: int, parsed: int, quarantined: int, rated: int, received_at: float,
+                     wall: float) -> None:
+        """Count one stored part (the store stage here, a remote unit's segment at the centre)."""
+        self.records_received += received
+        self.parsed += parsed
+        self.quarantined += quarantined
+        self.stored += parsed
+        self.rated += rated
+        if received:
+            self.last_record_at = max(self.last_record_at, received_at)
+        self.last_stored_at = wall
+
 
 @dataclass
 class PipelineConfig:
@@ -293,14 +305,8 @@ class Pipeline:
         wall = time.time()
         for k, p in enumerate(parts):
             m = self.metrics[p.pbx]
-            m.records_received += int(received[k])
-            m.parsed += int(parsed[k])
-            m.quarantined += int(quarantined[k])
-            m.stored += int(parsed[k])
-            m.rated += int(rated_per_part[k])
-            if received[k]:
-                m.last_record_at = max(m.last_record_at, p.received_at.timestamp())
-            m.last_stored_at = wall
+            m.count_stored(int(received[k]), int(parsed[k]), int(quarantined[k]), int(rated_per_part[k]),
+                           p.received_at.timestamp(), wall)
             m.lag_s = wall - p.received_at.timestamp()
             if p.on_stored is not None:
                 p.on_stored()

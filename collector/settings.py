@@ -6,6 +6,7 @@ documents them from this module's ``DEFAULTS`` (name → default, with the unit 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,3 +85,11 @@ def settings_for(ent: Enterprise, pbx: Pbx | None = None) -> Settings:
         raise ConfigError(f"unknown value '{merged['after_import']}'", file=str(ent.path), field="after_import",
                           expected="keep | move | delete")
     return Settings(merged)
+
+
+def token_from_env(variable: str, *, field: str, expected: str, file: str | None = None) -> str:
+    """A bearer token read from the environment variable *variable* (never from the config file, never logged)."""
+    value = os.environ.get(variable, "")
+    if not value:
+        raise ConfigError(f"environment variable {variable} is not set", file=file, field=field, expected=expected)
+    return value

@@ -7,12 +7,12 @@ environment variable holding it (as ``[smtp] password_env`` does).  Paths are re
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from collector.settings import token_from_env
 from warehouse.config import Enterprise
 from warehouse.errors import ConfigError
 
@@ -46,12 +46,8 @@ class RemoteSettings:
     final_drain_s: float
 
     def token(self) -> str:
-        value = os.environ.get(self.token_env, "")
-        if not value:
-            raise ConfigError(f"environment variable {self.token_env} is not set", file=self.config_file,
-                              field="remote.token_env",
+        return token_from_env(self.token_env, file=self.config_file, field="remote.token_env",
                               expected="the bearer token shared with the centre in that variable")
-        return value
 
 
 def remote_settings(ent: Enterprise) -> RemoteSettings:

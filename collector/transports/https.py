@@ -42,7 +42,7 @@ import sqlalchemy as sa
 from collector.failover import commits
 from collector.pipeline import Pipeline
 from collector.remote import wire
-from collector.settings import Settings, settings_for
+from collector.settings import Settings, settings_for, token_from_env
 from collector.transports.base import Transport, host_port
 from warehouse.config import Enterprise, Pbx
 from warehouse.errors import ConfigError
@@ -66,11 +66,8 @@ class HttpsSettings:
     max_bytes: int
 
     def token(self) -> str:
-        value = os.environ.get(self.token_env, "")
-        if not value:
-            raise ConfigError(f"environment variable {self.token_env} is not set", field="https_token_env",
+        return token_from_env(self.token_env, field="https_token_env",
                               expected="the bearer token the remote units send, in that variable")
-        return value
 
 
 def https_settings(ent: Enterprise, pbx: Pbx, settings: Settings | None = None) -> HttpsSettings:
@@ -330,14 +327,7 @@ class _Listener:
         for s in batch.segments:
             m = self.pipeline.metrics[s.pbx]
             m.bytes_received += s.bytes
-            m.records_received += s.received
-            m.parsed += s.parsed
-            m.quarantined += s.quarantined
-            m.stored += s.parsed
-            m.rated += s.rated
-            if s.received:
-                m.last_record_at = max(m.last_record_at, s.received_at.timestamp())
-            m.last_stored_at = wall
+            m.count_stored(s.received, s.parsed, s.quarantined, s.rated, s.received_at.timestamp(), wall)
             m.lag_s = wall - s.received_at.timestamp()
         self.pipeline.batches_stored += 1
 
