@@ -36,6 +36,7 @@ import sqlalchemy as sa
 
 from collector import accounting
 from warehouse.database import UtcDateTime, is_outage
+from warehouse.errors import first_line
 from warehouse.offline import Spool
 from warehouse.store import Store
 
@@ -191,7 +192,7 @@ class FailoverWriter:
     def _go_offline(self, exc: BaseException) -> None:
         self.online = False
         self.offline_since = time.time()
-        self.last_error = _short(exc)
+        self.last_error = first_line(exc)
         log.warning("main database unreachable (%s): batches go to the offline spool %s until it answers",
                     self.last_error, self.spool.folder)
 
@@ -244,16 +245,13 @@ class FailoverWriter:
             except Exception as exc:
                 if not is_outage(exc):  # kept, and retried with backoff: a spooled batch is never dropped
                     log.exception("offline spool item %s cannot be committed (not an outage); retrying", item.path)
-                self.last_error = _short(exc)
+                self.last_error = first_line(exc)
                 return False
             self.spool.remove(item)
             self.drained_batches += 1
             if self._stopping:
                 return False
 
-
-def _short(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 def _iso(t: float | None) -> str | None:

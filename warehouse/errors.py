@@ -13,6 +13,12 @@ without reading our code.
 from __future__ import annotations
 
 
+def first_line(exc: BaseException, limit: int = 300, *, with_type: bool = False) -> str:
+    """An exception as one short line for logs and status (drivers' messages run to many lines)."""
+    text = f"{type(exc).__name__}: {exc}" if with_type else str(exc)
+    return (text.strip().splitlines() or [type(exc).__name__])[0][:limit]
+
+
 class CallcostError(Exception):
     """Base of every error callcost raises on purpose."""
 

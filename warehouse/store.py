@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from warehouse import lake
 from warehouse.config import Enterprise
 from warehouse.database import Database, is_outage
+from warehouse.errors import first_line
 
 log = logging.getLogger("callcost.warehouse.store")
 
@@ -69,7 +70,7 @@ class Store:
                 raise
             log.warning("database %s does not answer at start (%s); its schema is created once it does",
                         self.db.engine.url.render_as_string(hide_password=True),
-                        (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200])
+                        first_line(exc, 200))
 
     def ensure_schema(self) -> None:
         """Create the schema if this store has not done so yet (raises while the database is down)."""

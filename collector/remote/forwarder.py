@@ -24,6 +24,7 @@ from typing import Any
 from collector.remote import wire
 from collector.remote.outbox import Outbox, OutboxItem
 from collector.remote.settings import RemoteSettings
+from warehouse.errors import first_line
 
 log = logging.getLogger("callcost.collector.remote")
 
@@ -96,7 +97,7 @@ class Forwarder:
                     log.exception("unexpected error sending batch %d", item.batch_id)
                 self._disconnect()
                 self.centre_online = False
-                self.last_error = _short(exc)
+                self.last_error = first_line(exc, with_type=True)
                 st = self.outbox.stats()
                 log.warning("centre %s did not take batch %d (%s); backlog %d batches / %d calls, oldest %.0f s; "
                             "next try in %.1f s", self.settings.centre, item.batch_id, self.last_error,
@@ -157,9 +158,6 @@ class Forwarder:
                 pass
             self._conn = None
 
-
-def _short(exc: BaseException) -> str:
-    return (f"{type(exc).__name__}: {exc}".strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 def _iso(t: float | None) -> str | None:
