@@ -120,7 +120,7 @@ def write_calls(root: Path | str, table: pa.Table) -> LakeWriteResult:
         table = unique_calls(table, keep="first")
     new_rows, files, written = 0, [], []
     with _writer_lock(root), _Batch(root) as batch:
-        for day, rows in _by_day(table, sort=False):
+        for day, rows in _by_day(table):
             folder = partition_dir(root, day)
             existing = _existing_ids(_data_files(folder))
             if len(existing):
@@ -376,22 +376,19 @@ def unique_calls(table: pa.Table, *, keep: str = "first") -> pa.Table:
     return table.take(picked.take(pc.sort_indices(picked)))  # the picked row numbers, in table order
 
 
-def _by_day(table: pa.Table, *, sort: bool = True) -> Iterator[tuple[date, pa.Table]]:
-    """Split rows by the UTC date of ``start_utc``.
+def _by_day(table: pa.Table) -> Iterator[tuple[date, pa.Table]]:
+    """Split rows by the UTC date of ``start_utc``, keeping the batch's order within a day.
 
-    ``sort=True`` (``replace_calls``): one sort by (``start_utc``, ``call_id``), then each day is a
-    zero-copy slice.  ``sort=False`` (``write_calls``): rows keep the batch's order — a file is one
-    row group, so sorting inside it prunes nothing, and every reader orders explicitly
-    (``ORDER BY start_utc, call_id``); when the days already come in order each day is a zero-copy
-    slice, otherwise its runs of consecutive rows are (``_days_interleaved``).
+    A ``write_calls`` file is one row group, so sorting inside it prunes nothing, and every reader
+    orders explicitly (``ORDER BY start_utc, call_id``); files that are sorted (``replace_calls``,
+    compaction) are sorted per day by ``_stage``.  When the days already come in order each day is a
+    zero-copy slice, otherwise its runs of consecutive rows are (``_days_interleaved``).
     """
     if table.num_rows == 0:
         return
-    if sort:
-        table = table.take(pc.sort_indices(table, sort_keys=[("start_utc", "ascending"), ("call_id", "ascending")]))
     days = pc.cast(table.column("start_utc"), pa.date32()).combine_chunks()
     day_no = days.to_numpy(zero_copy_only=False).astype(np.int64)
-    if len(day_no) > 1 and np.any(day_no[1:] < day_no[:-1]):  # only when sort=False and days interleave
+    if len(day_no) > 1 and np.any(day_no[1:] < day_no[:-1]):  # days interleave
         yield from _days_interleaved(table, days, day_no)
         return
     bounds = np.flatnonzero(np.diff(day_no)) + 1
@@ -525,16 +522,6 @@ def _file_name(rows: pa.Table) -> str:
     return f"part-{digest.hexdigest()[:20]}.parquet"
 
 
-def _write_atomic(folder: Path, rows: pa.Table) -> Path:
-    temp, target = _stage(folder, rows)
-    try:
-        os.replace(temp, target)
-        fsync_dir(folder)
-    except OSError as exc:
-        raise StorageError(f"cannot write lake file {target}: {exc}") from exc
-    return target
-
-
 #: Columns with (nearly) one value per call: a dictionary page would only be built to be abandoned.
 _UNIQUE_PER_CALL = frozenset({"call_id", "chain_id", "raw_ref", "calling_number", "called_number",
                               "original_called_number", "connected_number_e164", "start_utc", "answer_utc",
@@ -561,7 +548,7 @@ def _stage(folder: Path, rows: pa.Table, *, sort: bool = True) -> tuple[Path, Pa
     folder.mkdir(parents=True, exist_ok=True)
     if sort:
         order = pc.sort_indices(rows, sort_keys=[("start_utc", "ascending"), ("call_id", "ascending")])
-        if not _in_order(order):  # rows handed over sorted already (_by_day): no copy then
+        if not _in_order(order):  # rows handed over sorted already: no copy then
             rows = rows.take(order)
     target = folder / _file_name(rows)
     temp = folder / f".{target.name}.tmp"
