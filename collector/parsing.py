@@ -138,44 +138,63 @@ def _line_starts(data: bytes) -> np.ndarray:
 
 
 def _ref_offsets(raw_ref: pa.ChunkedArray, name: str, line_starts: np.ndarray) -> np.ndarray:
-    """Byte offset in the parsed buffer of each row, from the connector's raw_ref; -1 when unknown."""
+    """Byte offset in the parsed buffer of each row, from the connector's raw_ref; -1 when unknown.
+
+    The connector was called with *name*, so its refs are ``<name>:<line>`` or ``<name>@<offset>``:
+    two prefix tests and one slice read them (a regex per row cost as much as the parse itself).
+    """
     n = len(raw_ref)
     if n == 0:
         return np.zeros(0, np.int64)
-    parts = pc.extract_regex(pc.fill_null(raw_ref, ""), r"^(?P<src>.*)(?P<sep>[:@])(?P<num>\d+)$")
-    src = parts.combine_chunks().field("src") if isinstance(parts, pa.ChunkedArray) else parts.field("src")
-    flat = parts.combine_chunks() if isinstance(parts, pa.ChunkedArray) else parts
-    sep = np.asarray(flat.field("sep").to_numpy(zero_copy_only=False), dtype=object)
-    num = pc.cast(pc.if_else(pc.equal(flat.field("num"), ""), "-1", flat.field("num")), pa.int64())
-    nums = np.asarray(pc.fill_null(num, -1).to_numpy(zero_copy_only=False), np.int64)
-    ours = np.asarray(pc.fill_null(pc.equal(src, name), False).to_numpy(zero_copy_only=False), bool)
+    refs = pc.fill_null(raw_ref, "")
+    by_line = _flags(pc.starts_with(refs, name + ":"))
+    by_offset = _flags(pc.starts_with(refs, name + "@"))
+    digits = pc.utf8_slice_codeunits(refs, len(name) + 1)
+    number = pc.and_(pc.ascii_is_decimal(digits), pc.less_equal(pc.binary_length(digits), 18))
+    nums = np.asarray(pc.cast(pc.if_else(number, digits, "-1"), pa.int64()).to_numpy(zero_copy_only=False),
+                      np.int64)
     out = np.full(n, -1, np.int64)
-    by_line = ours & (sep == ":") & (nums >= 1) & (nums <= len(line_starts))
+    by_line &= (nums >= 1) & (nums <= len(line_starts))
     out[by_line] = line_starts[nums[by_line] - 1]
-    by_offset = ours & (sep == "@") & (nums >= 0)
+    by_offset &= nums >= 0
     out[by_offset] = nums[by_offset]
     return out
 
 
+def _flags(mask: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), bool)
+
+
+_PART_SPAN = 1 << 40  # a part is far smaller: part k's offsets map to [k * span, (k + 1) * span)
+
+
 def _dump_refs(parts: list[Part], part_starts: np.ndarray, row_part: np.ndarray,
                offsets: np.ndarray) -> pa.Array | None:
-    """``<dump file>@<byte offset>`` for every row (vectorised per part)."""
+    """``<dump file>@<byte offset>`` for every row: one ``searchsorted`` over every part's dump blocks.
+
+    Each part's stream offsets are shifted into a range of their own, so the blocks of all parts form
+    one sorted key array and each row finds the last block of its part starting at or before it.
+    A part without blocks refers to its stream name and stream offsets.
+    """
     if not any(p.blocks for p in parts) or not len(row_part):
         return None
-    paths = np.empty(len(row_part), dtype=object)
-    dump_off = np.zeros(len(row_part), np.int64)
-    for k in np.unique(row_part):
-        p = parts[int(k)]
-        rows = row_part == k
-        stream_off = p.first_offset + np.maximum(offsets[rows] - part_starts[k], 0)
-        if not p.blocks:
-            paths[rows] = p.stream
-            dump_off[rows] = stream_off
-            continue
-        starts = np.asarray([b[0] for b in p.blocks], np.int64)
-        b = np.clip(np.searchsorted(starts, stream_off, side="right") - 1, 0, len(starts) - 1)
-        block_paths = np.asarray([blk[1] for blk in p.blocks], dtype=object)
-        block_offs = np.asarray([blk[2] for blk in p.blocks], np.int64)
-        paths[rows] = block_paths[b]
-        dump_off[rows] = block_offs[b] + stream_off - starts[b]
-    return pc.binary_join_element_wise(pa.array(paths, pa.string()), pc.cast(pa.array(dump_off), pa.string()), "@")
+    base = np.asarray([min([p.first_offset] + [b[0] for b in p.blocks]) for p in parts], np.int64)
+    blocks = [(k, start, path, off) for k, p in enumerate(parts)
+              for start, path, off in (p.blocks or ((p.first_offset, p.stream, p.first_offset),))]
+    blk_part = np.asarray([b[0] for b in blocks], np.int64)
+    blk_start = np.asarray([b[1] for b in blocks], np.int64)
+    blk_off = np.asarray([b[3] for b in blocks], np.int64)
+    keys = blk_part * _PART_SPAN + (blk_start - base[blk_part])
+    order = np.argsort(keys, kind="stable")
+    first_offsets = np.asarray([p.first_offset for p in parts], np.int64)
+    stream_off = first_offsets[row_part] + np.maximum(offsets - part_starts[row_part], 0)
+    found = np.searchsorted(keys[order], row_part * _PART_SPAN + (stream_off - base[row_part]), side="right") - 1
+    b = order[np.clip(found, 0, len(order) - 1)]
+    # a row before its part's first block still takes that block (as before): clamp into the part
+    first_block = order[np.searchsorted(keys[order], np.arange(len(parts)) * _PART_SPAN, side="left")
+                        .clip(0, len(order) - 1)]
+    b = np.where(blk_part[b] == row_part, b, first_block[row_part])
+    paths = pa.DictionaryArray.from_arrays(pa.array(b, pa.int32()),
+                                           pa.array([x[2] for x in blocks], pa.string())).cast(pa.string())
+    dump_off = blk_off[b] + stream_off - blk_start[b]
+    return pc.binary_join_element_wise(paths, pc.cast(pa.array(dump_off), pa.string()), "@")
