@@ -40,11 +40,15 @@ from warehouse.store import Store
 
 log = logging.getLogger("callcost.collector")
 
-#: Bytes of queued parts one parser call takes at most, …
+#: Bytes of queued parts one parser call takes at most: about ``batch_records`` records (at the bytes per
+#: record seen so far), within these bounds, …
 PARSE_MAX_BYTES = 8 << 20
+PARSE_FLOOR_BYTES = 256 << 10
 #: … and below how many it waits (up to PARSE_LINGER_S) for more parts to parse with them.
 PARSE_MIN_BYTES = 1 << 20
 PARSE_LINGER_S = 0.05
+#: Bytes per record assumed before any was parsed (a CUCM CDR is ~550, a canonical CSV line ~60).
+FIRST_BYTES_PER_RECORD = 100.0
 
 
 @dataclass
@@ -111,6 +115,7 @@ class Pipeline:
         self._storing = False
         self.spilled = 0  # bytes of queued parts waiting in the raw dump, not in memory
         self.spilled_total = 0
+        self._bytes_per_record = FIRST_BYTES_PER_RECORD
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -170,13 +175,15 @@ class Pipeline:
         try:
             while not closed:
                 try:
-                    parts = self.parts.get_many(PARSE_MAX_BYTES, timeout=0.5, size=_size)
+                    parts = self.parts.get_many(self._parse_bytes(), timeout=0.5, size=_size)
                 except Closed:
                     return
                 parts, closed = self._linger(parts)
                 parts = [self._restore(p) for p in parts]
                 for group in group_parts(parts):
-                    self.parsed.put(parse_group(group))
+                    parsed = parse_group(group)
+                    self._learn_record_size(group, parsed)
+                    self.parsed.put(parsed)
         finally:
             with self._lock:
                 self._parsers_left -= 1
@@ -184,18 +191,35 @@ class Pipeline:
             if last:
                 self.parsed.close()
 
+    def _parse_bytes(self) -> int:
+        """Bytes for the next parser call: about one batch of records.
+
+        A parser call much larger than a batch makes the first batch wait for all of it and the last
+        batch store alone (for 8 MB of 60-byte records, 140k calls of fill and drain during which one
+        core idles); much smaller ones pay the per-call cost more often.
+        """
+        want = self.config.batch_records * self._bytes_per_record
+        return int(min(max(want, PARSE_FLOOR_BYTES), PARSE_MAX_BYTES))
+
+    def _learn_record_size(self, parts: list[Part], parsed: ParsedGroup) -> None:
+        records = int(parsed.received.sum())
+        if records:
+            seen = sum(_size(p) for p in parts) / records
+            self._bytes_per_record += 0.5 * (seen - self._bytes_per_record)
+
     def _linger(self, parts: list[Part]) -> tuple[list[Part], bool]:
         """Wait up to ``PARSE_LINGER_S`` for more parts while the first ones are small: a parser call
         costs milliseconds whatever its size, so 200 links' few records each are parsed together.
         Returns the parts and whether the queue was closed meanwhile."""
         total = sum(_size(p) for p in parts)
         deadline = time.monotonic() + PARSE_LINGER_S
-        while parts and total < PARSE_MIN_BYTES:
+        enough = min(PARSE_MIN_BYTES, self._parse_bytes())
+        while parts and total < enough:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             try:
-                more = self.parts.get_many(PARSE_MAX_BYTES - total, timeout=remaining, size=_size)
+                more = self.parts.get_many(self._parse_bytes() - total, timeout=remaining, size=_size)
             except Closed:
                 return parts, True
             parts.extend(more)

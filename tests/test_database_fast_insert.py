@@ -146,6 +146,45 @@ def test_the_stage_file_goes_away_on_close(tmp_path):
     assert not os.path.exists(stage)
 
 
+def test_bulk_writes_leave_the_wal_copy_to_a_background_checkpointer(tmp_path):
+    path = tmp_path / "k.db"
+    db = _open(path, adbc=True)
+    try:
+        for k in range(3):
+            assert db.insert_calls(rated_calls(4_000, seed=80 + k, prefix=f"k{k}-")) == 4_000
+        checkpointer = db._checkpointer
+        assert checkpointer is not None and checkpointer.alive
+        with db.engine.connect() as conn:  # the bulk writer's connection only checkpoints as a backstop
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == database.BACKSTOP_PAGES
+        deadline = time.monotonic() + 10
+        while True:  # the background thread copies the committed frames into the database file itself
+            in_file = _rows_in_file_without_wal(path, tmp_path / "copy.db")
+            if in_file == 12_000 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert in_file == 12_000 and checkpointer.checkpoints >= 1
+        assert db.count_calls() == 12_000
+    finally:
+        db.close()
+    assert not checkpointer.alive  # stopped with the database
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT count(*) FROM calls").fetchone()[0] == 12_000
+    con.close()
+
+
+def _rows_in_file_without_wal(path: Path, copy: Path) -> int:
+    """Calls in the database file alone (what a checkpoint has copied out of the WAL so far)."""
+    copy.write_bytes(path.read_bytes())
+    con = sqlite3.connect(copy)
+    try:
+        return con.execute("SELECT count(*) FROM calls").fetchone()[0]
+    except sqlite3.DatabaseError:  # not even the schema checkpointed yet (or a page caught mid-copy)
+        return 0
+    finally:
+        con.close()
+        copy.unlink()
+
+
 def test_without_adbc_the_executemany_path_stores_the_batch(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "adbc_driver_sqlite.dbapi", None)  # import fails as if not installed
     db = _open(tmp_path / "n.db", adbc=True)

@@ -50,6 +50,7 @@ from sqlalchemy.types import TypeDecorator
 from warehouse.errors import StorageError
 from warehouse.lake import unique_calls
 from warehouse.schema import calls_schema, conform
+from warehouse.sqlite_checkpoint import BACKSTOP_PAGES, WalCheckpointer
 
 __all__ = ["Database", "Money", "UtcDateTime", "is_outage"]
 
@@ -182,6 +183,7 @@ class Database:
         self.sqlite_adbc = sqlite_adbc
         self._stage: _SqliteStage | None = None
         self._stage_lock = threading.Lock()  # one batch at a time goes through the stage
+        self._checkpointer: WalCheckpointer | None = None  # started by the first bulk write (SQLite)
         self.metadata = build_metadata(scale)
         self.calls = self.metadata.tables["calls"]
         self.quarantine = self.metadata.tables["quarantine"]
@@ -366,10 +368,17 @@ class Database:
             # Outside any transaction still: pysqlite begins one only before the first INSERT/UPDATE/DELETE.
             conn.exec_driver_sql(f"ATTACH DATABASE ? AS {_SqliteStage.SCHEMA}", (self._stage.path,))
             record.info["callcost_stage"] = self._stage.path
+            self._checkpoint_in_background(conn)
         cols = self._quoted(names)
         sql = (f"INSERT INTO main.calls ({cols}) SELECT {cols} FROM {_SqliteStage.SCHEMA}.{_SqliteStage.TABLE} "
                f"WHERE true ORDER BY rowid {self._conflict_clause(update, self.schema.names)}")
         return max(conn.exec_driver_sql(sql).rowcount, 0)
+
+    def _checkpoint_in_background(self, conn: Connection) -> None:
+        """Bulk writes leave the WAL copy to a :class:`WalCheckpointer` (see its module for why)."""
+        if self._checkpointer is None or not self._checkpointer.alive:
+            self._checkpointer = WalCheckpointer(str(self.engine.url.database))
+        conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
 
     def _conform(self, table: pa.Table) -> pa.Table:
         try:
@@ -601,6 +610,10 @@ class _SqliteStage:
 
 def _close(engine: sa.Engine, state: dict[str, Any]) -> None:
     """Close a :class:`Database`: its pooled connections, then its SQLite stage (see ``__init__``)."""
+    checkpointer = state.get("_checkpointer")
+    if checkpointer is not None:
+        state["_checkpointer"] = None
+        checkpointer.stop()
     engine.dispose()
     stage = state.get("_stage")
     if stage is not None:
