@@ -102,9 +102,12 @@ def loop_thread_id(svc) -> int:
     return box["tid"]
 
 
-def run(senders: int, cdrs: int, db_url: str | None, batch_records: int = 100_000, queue_mb: int = 64) -> dict:
+def run(senders: int, cdrs: int, db_url: str | None, batch_records: int | None = None, queue_mb: int = 64) -> dict:
     from collectorkit import enterprise_with, running
 
+    from collector.settings import DEFAULTS
+
+    batch_records = batch_records or int(DEFAULTS["batch_records"])  # the product's default unless asked
     per = max(cdrs // senders, 1)
     total = per * senders
     tmp = Path(tempfile.mkdtemp(prefix="bench-tcp-"))
@@ -191,7 +194,8 @@ def main() -> None:
     ap.add_argument("--senders", type=int, default=200)
     ap.add_argument("--cdrs", type=int, default=400_000)
     ap.add_argument("--scale", type=float, default=1.0, help="multiply --cdrs (0.1 for a quick run)")
-    ap.add_argument("--batch-records", type=int, default=100_000, help="[collector] batch_records")
+    ap.add_argument("--batch-records", type=int, default=None,
+                    help="[collector] batch_records (default: the collector's default)")
     ap.add_argument("--postgres-url", default=None)
     args = ap.parse_args()
     cdrs = int(args.cdrs * args.scale)

@@ -35,7 +35,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from collector import accounting
-from warehouse.database import UtcDateTime, is_outage
+from warehouse.database import StagedCalls, UtcDateTime, is_outage
 from warehouse.errors import first_line
 from warehouse.offline import Spool
 from warehouse.store import Store
@@ -90,18 +90,28 @@ class FailoverWriter:
 
     # --- the store stage ---------------------------------------------------------------------------
 
+    def stage(self, rated: pa.Table) -> StagedCalls | None:
+        """The store's early share of writing *rated* (:meth:`Store.stage`), while the database answers."""
+        return self.store.stage(rated) if self.online else None
+
     def write(self, rated: pa.Table, quarantine: list[dict[str, Any]], batch: dict[str, Any],
-              segments: list[accounting.SegmentRow], started: float, key: str | None = None) -> WriteOutcome:
+              segments: list[accounting.SegmentRow], started: float, key: str | None = None,
+              staged: StagedCalls | None = None) -> WriteOutcome:
         """Commit one batch, or spool it durably; either way it may be acknowledged when this returns.
 
         *key* (default: a fresh one) names the batch in ``collector_batch_commits``: a batch written
-        twice under the same key (a remote unit's resend) is counted once.
+        twice under the same key (a remote unit's resend) is counted once.  *staged*: :meth:`stage`'s
+        result for *rated*, released here (spooled batches do not need it).
         """
         key = key or uuid.uuid4().hex
-        inserted = self._commit_or_spool(
-            lambda: self._commit(key, rated, quarantine, batch, segments, started), rated,
-            {"key": key, "quarantine": [accounting.quarantine_to_json(q) for q in quarantine], "batch": batch,
-             "segments": [_encode_segment(s) for s in segments]})
+        try:
+            inserted = self._commit_or_spool(
+                lambda: self._commit(key, rated, quarantine, batch, segments, started, staged), rated,
+                {"key": key, "quarantine": [accounting.quarantine_to_json(q) for q in quarantine], "batch": batch,
+                 "segments": [_encode_segment(s) for s in segments]})
+        finally:
+            if staged is not None:
+                staged.release()
         return WriteOutcome(0, 0, True) if inserted is None else WriteOutcome(inserted, rated.num_rows - inserted, False)
 
     def record_event(self, pbx: str, stream: str, kind: str, detail: str = "", key: str | None = None) -> None:
@@ -162,10 +172,10 @@ class FailoverWriter:
         self._schema_ready = True
 
     def _commit(self, key: str, rated: pa.Table, quarantine: list[dict[str, Any]], batch: dict[str, Any],
-                segments: list[accounting.SegmentRow], started: float) -> int:
+                segments: list[accounting.SegmentRow], started: float, staged: StagedCalls | None = None) -> int:
         """Calls (DB + lake, idempotent), then quarantine + accounting + marker in one transaction."""
         self._ensure_schema()
-        inserted = self.store.save(rated).inserted if rated.num_rows else 0
+        inserted = self.store.save(rated, staged).inserted if rated.num_rows else 0
         with self.engine.begin() as conn:
             if not self._already(conn, key):
                 if quarantine:

@@ -96,12 +96,12 @@ def import_files(
     report = ImportReport()
 
     parsed = _in_background(_parsed_batches(connector, files, batch_size, bundle_bytes))
-    rated = _in_background((b, stage.rate_batch(b.calls) if b.calls.num_rows else None) for b in parsed)
-    for batch, calls in rated:
+    rated = _in_background(_rated(parsed, stage, store))
+    for batch, calls, staged in rated:
         # accounting first: a crash while saving leaves files recorded as parsed but not stored, never the reverse
         store.record_files(pbx_id, batch.files)
         if calls is not None:
-            saved = store.save(calls)
+            saved = store.save(calls, staged)
             report.stored += saved.inserted
             report.duplicates += saved.skipped
             report.unrated += saved.unrated
@@ -115,6 +115,16 @@ def import_files(
             progress(len(batch.files))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _rated(parsed: Iterator[_Batch], stage: RatingStage, store: Store) -> Iterator[tuple]:
+    """Rate each batch and do the store's early share of it (:meth:`Store.stage`) on this thread."""
+    for b in parsed:
+        if not b.calls.num_rows:
+            yield b, None, None
+            continue
+        calls = stage.rate_batch(b.calls)
+        yield b, calls, store.stage(calls)
 
 
 def _parsed_batches(connector: Connector, files: Iterable[Path], batch_size: int,

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from collector.connectors.base import Connector, Quarantined
 from collector.rawdump import RawDumpWriter
+from warehouse.database import StagedCalls
 
 
 @dataclass(slots=True)
@@ -114,3 +115,4 @@ class RatedBatch:
     rated: pa.Table
     row_part: np.ndarray  # global part index per rated row (over all parts of all groups, in order)
     rate_s: float
+    staged: StagedCalls | None = None  # the store's early share, done on the rating thread

@@ -267,7 +267,10 @@ class Pipeline:
         rated = self.stage.rate_batch(calls)
         offsets = np.cumsum([0] + [len(g.parts) for g in groups[:-1]])
         row_part = np.concatenate([g.row_part + off for g, off in zip(groups, offsets)]) if groups else np.zeros(0)
-        return RatedBatch(groups, rated, row_part.astype(np.int64), time.perf_counter() - started)
+        # the database's bulk load of this batch, here, while the store thread moves the previous one
+        staging = getattr(self.writer if self.writer is not None else self.store, "stage", None)
+        staged = staging(rated) if staging is not None and rated.num_rows else None
+        return RatedBatch(groups, rated, row_part.astype(np.int64), time.perf_counter() - started, staged)
 
     def _store_loop(self) -> None:
         while True:
@@ -281,13 +284,15 @@ class Pipeline:
                     self._store(batch)
                 finally:
                     self._storing = False
+                    if batch.staged is not None:  # normally released by the save; not when it failed early
+                        batch.staged.release()
 
     def _store(self, batch: RatedBatch) -> None:
         started = time.perf_counter()
         rated = batch.rated
         inserted = duplicates = 0
         if rated.num_rows and self.writer is None:
-            saved = self.store.save(rated)
+            saved = self.store.save(rated, batch.staged)
             inserted, duplicates = saved.inserted, saved.skipped
         now = datetime.now(UTC)
         quarantine_rows = []
@@ -325,7 +330,7 @@ class Pipeline:
         if self.writer is None:
             accounting.record_batch(self.engine, fields, rows)
         else:  # the DB or, while it is down, the offline spool: durable either way
-            self.writer.write(rated, quarantine_rows, fields, rows, started)
+            self.writer.write(rated, quarantine_rows, fields, rows, started, staged=batch.staged)
         wall = time.time()
         for k, p in enumerate(parts):
             m = self.metrics[p.pbx]

@@ -76,6 +76,46 @@ def test_both_paths_store_byte_identical_rows_and_counts(tmp_path, monkeypatch):
     assert kinds == {"text", "integer", "null"}  # money as integer minor units, timestamps as text: no real, no blob
 
 
+def test_batches_staged_ahead_store_byte_identical_rows(tmp_path, monkeypatch):
+    monkeypatch.setattr(database, "CHUNK", 1_000)
+    inserts = [table for op, table in _batches() if op == "insert"]
+    counts = {}
+    for ahead in (True, False):
+        db = _open(tmp_path / f"ahead-{ahead}.db", adbc=True)
+        try:
+            staged = [db.stage_calls(t) if ahead else None for t in inserts[:2]]  # two batches ahead at once
+            counts[ahead] = [db.insert_calls(t, staged[k] if k < 2 else db.stage_calls(t))
+                             for k, t in enumerate(inserts)]
+            if ahead:
+                assert all(s is not None and s.stage is None for s in staged)  # used, then released
+                assert len(db._spares) == 2 and len(db._spare_free) == 2
+        finally:
+            db.close()
+    assert counts[True] == counts[False] == [3_000, 2_000, 700, 0]
+    assert _stored(tmp_path / "ahead-True.db") == _stored(tmp_path / "ahead-False.db")
+
+
+def test_staging_ahead_declines_when_both_spare_stages_are_taken_and_recovers(tmp_path):
+    db = _open(tmp_path / "d.db", adbc=True)
+    try:
+        a, b, c = (rated_calls(300, seed=90 + k, prefix=f"d{k}-") for k in range(3))
+        sa_, sb = db.stage_calls(a), db.stage_calls(b)
+        assert sa_ is not None and sb is not None and sa_.stage is not sb.stage
+        assert db.stage_calls(c) is None  # no third file: the insert then does the whole job itself
+        assert db.insert_calls(c) == 300
+        # a stage handed in with another table is not used (the rows come from the table given), but freed
+        assert db.insert_calls(rated_calls(50, seed=99, prefix="x-"), sa_) == 50
+        assert sa_.stage is None and db.stage_calls(c) is not None
+        sb.release()
+        sb.release()  # twice is harmless
+        assert db.insert_calls(b) == 300 and db.insert_calls(a) == 300
+        assert db.count_calls() == 950
+        spares = [s.path for s in db._spares]
+    finally:
+        db.close()
+    assert spares and not any(os.path.exists(p) for p in spares)  # spare stage files removed on close
+
+
 def test_reading_back_gives_the_same_calls(tmp_path):
     calls = _money(rated_calls(1_500, seed=21), "reference_cost", ["0.10", "0.20", None] * 500)
     frames = []

@@ -52,13 +52,32 @@ from warehouse.lake import unique_calls
 from warehouse.schema import calls_schema, conform
 from warehouse.sqlite_checkpoint import BACKSTOP_PAGES, WalCheckpointer
 
-__all__ = ["Database", "Money", "UtcDateTime", "is_outage"]
+__all__ = ["Database", "Money", "StagedCalls", "UtcDateTime", "is_outage"]
 
 log = logging.getLogger("callcost.warehouse.database")
 
 UTC = timezone.utc
 #: Rows per round of conversion and transfer: bounds memory, not transactions (one per call).
 CHUNK = 50_000
+#: Stage files :meth:`Database.stage_calls` may hold at once (batch n being moved, batch n+1 loaded).
+SPARE_STAGES = 2
+
+
+class StagedCalls:
+    """A batch bulk-loaded into a stage file by :meth:`Database.stage_calls`, waiting for ``insert_calls``.
+
+    Holds its stage file until inserted or :meth:`release`-d (safe to call twice); a batch that is
+    spooled instead of inserted (database down) must be released, or the stage stays taken.
+    """
+
+    def __init__(self, db: Database, source: pa.Table, table: pa.Table, stage: _SqliteStage,
+                 names: list[str]) -> None:
+        self.db, self.source, self.table, self.stage, self.names = db, source, table, stage, names
+
+    def release(self) -> None:
+        stage, self.stage = self.stage, None
+        if stage is not None:
+            self.db._give_back(stage)
 _SQLITE_TS = "%Y-%m-%d %H:%M:%S.000000"  # SQLAlchemy's own SQLite DATETIME text, so Core reads it back
 
 
@@ -184,6 +203,9 @@ class Database:
         self._stage: _SqliteStage | None = None
         self._stage_lock = threading.Lock()  # one batch at a time goes through the stage
         self._checkpointer: WalCheckpointer | None = None  # started by the first bulk write (SQLite)
+        self._spares: list[_SqliteStage] = []  # stages for stage_calls, each held by one batch until inserted
+        self._spare_free: list[_SqliteStage] = []
+        self._spare_lock = threading.Lock()
         self.metadata = build_metadata(scale)
         self.calls = self.metadata.tables["calls"]
         self.quarantine = self.metadata.tables["quarantine"]
@@ -223,9 +245,69 @@ class Database:
 
     # --- calls -------------------------------------------------------------------------------------
 
-    def insert_calls(self, table: pa.Table) -> int:
-        """Store new calls; calls whose ``call_id`` is already stored are skipped.  Returns rows inserted."""
+    def insert_calls(self, table: pa.Table, staged: StagedCalls | None = None) -> int:
+        """Store new calls; calls whose ``call_id`` is already stored are skipped.  Returns rows inserted.
+
+        *staged*: what :meth:`stage_calls` returned for this same *table* — the bulk load is then done
+        and only the move into ``calls`` remains (the stage is released either way).
+        """
+        if staged is not None:
+            try:
+                if staged.stage is not None and staged.source is table and self._stage_ready(staged.stage):
+                    if staged.table.num_rows == 0:
+                        return 0
+                    with self._writing("insert calls") as conn:
+                        return self._from_stage(conn, staged.names, False, staged.stage)
+            finally:
+                staged.release()
         return self._write_calls(table, update=False)
+
+    def stage_calls(self, table: pa.Table) -> StagedCalls | None:
+        """Bulk-load *table* ahead of :meth:`insert_calls`, on the caller's thread (SQLite only).
+
+        Why: the ADBC load is a third of a SQLite insert, and the collector's store thread is the one
+        thread every call passes through; its rating thread stages batch *n+1* while the store thread
+        moves batch *n*.  Two spare stage files alternate; when both hold batches not yet inserted, or
+        this is not a file SQLite database with ADBC, None (``insert_calls`` then does everything).
+        """
+        if self.dialect != "sqlite" or not self.sqlite_adbc or self.engine.url.database in (None, "", ":memory:"):
+            return None
+        stage = self._take_spare()
+        if stage is None:
+            return None
+        staged = StagedCalls(self, table, unique_calls(self._conform(table), keep="first"), stage, [])
+        try:
+            if staged.table.num_rows:
+                staged.names = stage.load(self._sqlite_values(chunk) for chunk in _chunks(staged.table))
+            return staged
+        except Exception as exc:  # noqa: BLE001 — an optimisation only: insert_calls will do it all
+            log.warning("SQLite bulk load (ADBC) ahead of the insert failed; the insert loads it itself: %s", exc)
+            staged.release()
+            return None
+
+    def _take_spare(self) -> _SqliteStage | None:
+        with self._spare_lock:
+            if self._spare_free:
+                return self._spare_free.pop()
+            if len(self._spares) >= SPARE_STAGES:
+                return None
+            try:
+                stage = _SqliteStage.open(self.schema.names, schema=f"{_SqliteStage.SCHEMA}_{len(self._spares) + 1}")
+            except Exception as exc:  # noqa: BLE001
+                log.warning("cannot open a SQLite stage file: %s", exc)
+                return None
+            if stage is not None:
+                self._spares.append(stage)
+            return stage
+
+    def _give_back(self, stage: _SqliteStage) -> None:
+        with self._spare_lock:
+            if stage in self._spares and stage not in self._spare_free:
+                self._spare_free.append(stage)
+
+    def _stage_ready(self, stage: _SqliteStage) -> bool:
+        with self._spare_lock:
+            return stage in self._spares and stage not in self._spare_free
 
     def upsert_calls(self, table: pa.Table) -> int:
         """Store calls after re-rating: a stored call with the same ``call_id`` is overwritten.  Returns rows written."""
@@ -360,17 +442,20 @@ class Database:
                 columns[f.name] = col
         return pa.table(columns)
 
-    def _from_stage(self, conn: Connection, names: list[str], update: bool) -> int:
+    def _from_stage(self, conn: Connection, names: list[str], update: bool, stage: _SqliteStage | None = None) -> int:
         """Move the staged calls into ``calls`` in the caller's transaction: one atomic, idempotent write."""
-        assert self._stage is not None
+        stage = stage or self._stage
+        assert stage is not None
         record = conn.connection  # the pooled DBAPI connection: ATTACH holds for its lifetime
-        if record.info.get("callcost_stage") != self._stage.path:
+        if record.info.get(f"callcost_stage:{stage.schema}") != stage.path:
             # Outside any transaction still: pysqlite begins one only before the first INSERT/UPDATE/DELETE.
-            conn.exec_driver_sql(f"ATTACH DATABASE ? AS {_SqliteStage.SCHEMA}", (self._stage.path,))
-            record.info["callcost_stage"] = self._stage.path
+            if record.info.get(f"callcost_stage:{stage.schema}") is not None:
+                conn.exec_driver_sql(f"DETACH DATABASE {stage.schema}")
+            conn.exec_driver_sql(f"ATTACH DATABASE ? AS {stage.schema}", (stage.path,))
+            record.info[f"callcost_stage:{stage.schema}"] = stage.path
             self._checkpoint_in_background(conn)
         cols = self._quoted(names)
-        sql = (f"INSERT INTO main.calls ({cols}) SELECT {cols} FROM {_SqliteStage.SCHEMA}.{_SqliteStage.TABLE} "
+        sql = (f"INSERT INTO main.calls ({cols}) SELECT {cols} FROM {stage.schema}.{_SqliteStage.TABLE} "
                f"WHERE true ORDER BY rowid {self._conflict_clause(update, self.schema.names)}")
         return max(conn.exec_driver_sql(sql).rowcount, 0)
 
@@ -553,8 +638,8 @@ class _SqliteStage:
     SCHEMA = "callcost_stage"
     TABLE = "calls_in"
 
-    def __init__(self, conn: Any, path: str, names: list[str]) -> None:
-        self.conn, self.path = conn, path
+    def __init__(self, conn: Any, path: str, names: list[str], schema: str = SCHEMA) -> None:
+        self.conn, self.path, self.schema = conn, path, schema
         cols = ", ".join(f'"{n}"' for n in names)
         with self.conn.cursor() as cur:  # autocommit: the pragmas must run outside a transaction
             cur.execute("PRAGMA journal_mode=OFF")
@@ -563,7 +648,7 @@ class _SqliteStage:
             cur.execute(f'CREATE TABLE IF NOT EXISTS "{self.TABLE}" ({cols})')
 
     @classmethod
-    def open(cls, names: list[str]) -> _SqliteStage | None:
+    def open(cls, names: list[str], schema: str = SCHEMA) -> _SqliteStage | None:
         """A new stage, or None when ``adbc-driver-sqlite`` is not installed."""
         try:
             import adbc_driver_sqlite.dbapi as adbc_sqlite
@@ -574,7 +659,7 @@ class _SqliteStage:
         conn = None
         try:
             conn = adbc_sqlite.connect(path, autocommit=True)
-            return cls(conn, path, names)
+            return cls(conn, path, names, schema)
         except BaseException:
             if conn is not None:
                 conn.close()
@@ -609,7 +694,7 @@ class _SqliteStage:
 
 
 def _close(engine: sa.Engine, state: dict[str, Any]) -> None:
-    """Close a :class:`Database`: its pooled connections, then its SQLite stage (see ``__init__``)."""
+    """Close a :class:`Database`: its pooled connections, then its SQLite stages (see ``__init__``)."""
     checkpointer = state.get("_checkpointer")
     if checkpointer is not None:
         state["_checkpointer"] = None
@@ -619,6 +704,10 @@ def _close(engine: sa.Engine, state: dict[str, Any]) -> None:
     if stage is not None:
         state["_stage"] = None
         stage.close()
+    with state["_spare_lock"]:
+        spares, state["_spares"], state["_spare_free"] = state.get("_spares", []), [], []
+    for spare in spares:
+        spare.close()
 
 
 def _csv(table: pa.Table) -> bytes:

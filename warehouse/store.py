@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from warehouse import lake
 from warehouse.config import Enterprise
-from warehouse.database import Database, is_outage
+from warehouse.database import Database, StagedCalls, is_outage
 from warehouse.errors import first_line
 
 log = logging.getLogger("callcost.warehouse.store")
@@ -81,26 +81,38 @@ class Store:
                 self.db.create_schema()
                 self.schema_ready = True
 
-    def save(self, rated: pa.Table) -> SaveResult:
+    def save(self, rated: pa.Table, staged: StagedCalls | None = None) -> SaveResult:
         """Store a batch of rated calls; calls already stored are skipped in both places.
 
         The lake file is written on a second thread while the database inserts: Parquet encoding and
         SQLite/PostgreSQL both release the GIL for their heavy work, so the two overlap on two cores.
         Both must succeed for the batch to count as saved; an error from either is raised.
+        *staged*: :meth:`stage`'s result for this *rated* table (released here whatever happens).
         """
-        self.ensure_schema()
-        if rated.num_rows < _OVERLAP_FROM:
-            inserted = self.db.insert_calls(rated)
-            lake.write_calls(self.lake_root, rated)
-        else:
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-writer") as pool:
-                lake_write = pool.submit(lake.write_calls, self.lake_root, rated)
-                try:
-                    inserted = self.db.insert_calls(rated)
-                finally:
-                    lake_write.result()  # always waited for: never leave a lake write running behind an error
+        try:
+            self.ensure_schema()
+            if rated.num_rows < _OVERLAP_FROM:
+                inserted = self.db.insert_calls(rated, staged)
+                lake.write_calls(self.lake_root, rated)
+            else:
+                with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-writer") as pool:
+                    lake_write = pool.submit(lake.write_calls, self.lake_root, rated)
+                    try:
+                        inserted = self.db.insert_calls(rated, staged)
+                    finally:
+                        lake_write.result()  # always waited for: never leave a lake write running behind an error
+        finally:
+            if staged is not None:
+                staged.release()
         unrated = int(pc.sum(pc.equal(rated.column("rating_status"), "unrated")).as_py() or 0)
         return SaveResult(inserted=inserted, skipped=rated.num_rows - inserted, unrated=unrated)
+
+    def stage(self, rated: pa.Table) -> StagedCalls | None:
+        """Do the database's share of :meth:`save` that needs no lock on it now, on this thread (see
+        :meth:`Database.stage_calls`); pass the result to ``save``.  None when there is nothing to do early."""
+        if rated.num_rows < _OVERLAP_FROM:
+            return None
+        return self.db.stage_calls(rated)
 
     def record_file(self, pbx: str, source: str, *, data: bytes, records: int, parsed: int, quarantined: list) -> None:
         """Ingest accounting for one file, and its quarantined records with their reasons."""

@@ -37,7 +37,9 @@ class OutboxWriter:
         self.forwarder.start()
 
     def write(self, rated: pa.Table, quarantine: list[dict[str, Any]], batch: dict[str, Any],
-              segments: list[accounting.SegmentRow], started: float, key: str | None = None) -> None:
+              segments: list[accounting.SegmentRow], started: float, key: str | None = None,
+              staged: None = None) -> None:
+        """Append the batch to the outbox (there is no database share to stage: no ``stage`` method)."""
         calls = wire.parsed_columns(rated)
         self.outbox.append(lambda batch_id: wire.encode(wire.RemoteBatch(
             self.settings.unit, batch_id, calls, quarantine, batch, segments)), calls.num_rows)
