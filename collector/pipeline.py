@@ -49,6 +49,8 @@ PARSE_MIN_BYTES = 1 << 20
 PARSE_LINGER_S = 0.05
 #: Bytes per record assumed before any was parsed (a CUCM CDR is ~550, a canonical CSV line ~60).
 FIRST_BYTES_PER_RECORD = 100.0
+#: Rows of the first batch after a quiet spell; each next batch may be twice the last, up to batch_records.
+SLOW_START_ROWS = 5_000
 
 
 @dataclass
@@ -116,6 +118,7 @@ class Pipeline:
         self.spilled = 0  # bytes of queued parts waiting in the raw dump, not in memory
         self.spilled_total = 0
         self._bytes_per_record = FIRST_BYTES_PER_RECORD
+        self._batch_rows = min(SLOW_START_ROWS, config.batch_records)  # the next batch's size (slow start)
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -192,13 +195,13 @@ class Pipeline:
                 self.parsed.close()
 
     def _parse_bytes(self) -> int:
-        """Bytes for the next parser call: about one batch of records.
+        """Bytes for the next parser call: about one batch of records (at its slow-start size).
 
         A parser call much larger than a batch makes the first batch wait for all of it and the last
         batch store alone (for 8 MB of 60-byte records, 140k calls of fill and drain during which one
         core idles); much smaller ones pay the per-call cost more often.
         """
-        want = self.config.batch_records * self._bytes_per_record
+        want = self._batch_rows * self._bytes_per_record
         return int(min(max(want, PARSE_FLOOR_BYTES), PARSE_MAX_BYTES))
 
     def _learn_record_size(self, parts: list[Part], parsed: ParsedGroup) -> None:
@@ -256,8 +259,11 @@ class Pipeline:
             # Time-based flushes wait while the store is still busy with the previous batch (up to 10 ×
             # batch_ms): under load batches grow, so fixed per-batch costs are paid less often.
             due = age >= limit_s and (not self._storing or age >= 10 * limit_s)
-            if pending and (rows >= self.config.batch_records or due):
+            # Slow start: a backlog's first batches are small, so storing starts after a small batch has
+            # been parsed and rated instead of a full one (the other stages idle meanwhile).
+            if pending and (rows >= self._batch_rows or due):
                 self.rated.put(self._rate(pending))
+                self._batch_rows = min(self.config.batch_records, max(SLOW_START_ROWS, 2 * rows))
                 pending, rows = [], 0
 
     def _rate(self, groups: list[ParsedGroup]) -> RatedBatch:

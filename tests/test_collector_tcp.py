@@ -153,3 +153,21 @@ def test_a_backlog_of_small_records_is_parsed_and_stored_in_batches_of_about_bat
     engine.dispose()
     assert sum(sizes) == total and count(db_url, "select count(*) from calls") == total
     assert len(sizes) >= 6 and max(sizes[1:]) <= 3 * 5000, sizes  # the first, before sizes are known, may be larger
+
+
+def test_a_backlog_starts_with_a_small_batch_and_grows_to_batch_records(tmp_path, db_url):
+    # slow start: storing begins after a small batch is parsed and rated, not a full one
+    ent = enterprise_with(tmp_path, {"lon-csv": "tcp:127.0.0.1:0"},
+                          collector="batch_records = 20000\nbatch_ms = 5000\nqueue_mb = 64")
+    total = 80_000
+    with running(ent, db_url, pbx_ids=["lon-csv"]) as svc:
+        with socket.create_connection(svc.transports["lon-csv"].address) as s:
+            s.sendall(HEADER + csv_records(total))
+        metrics = svc.pipeline.metrics["lon-csv"]
+        wait_for(lambda: metrics.stored >= total, timeout=60, what="all records", state=lambda: metrics)
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        sizes = [r[0] for r in conn.execute(sa.text("select records from collector_batches order by id"))]
+    engine.dispose()
+    assert sum(sizes) == total
+    assert sizes[0] < 20_000 and max(sizes) >= 15_000, sizes

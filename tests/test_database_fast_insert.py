@@ -116,6 +116,25 @@ def test_staging_ahead_declines_when_both_spare_stages_are_taken_and_recovers(tm
     assert spares and not any(os.path.exists(p) for p in spares)  # spare stage files removed on close
 
 
+def test_staging_ahead_waits_for_a_spare_stage_the_insert_frees(tmp_path):
+    db = _open(tmp_path / "w.db", adbc=True)
+    try:
+        a, b, c = (rated_calls(200, seed=70 + k, prefix=f"w{k}-") for k in range(3))
+        held = [db.stage_calls(a), db.stage_calls(b)]
+        got: list = []
+        waiter = threading.Thread(target=lambda: got.append(db.stage_calls(c, wait_s=30)))
+        waiter.start()
+        time.sleep(0.3)
+        assert not got  # both spares hold batches not yet inserted: it waits …
+        assert db.insert_calls(a, held[0]) == 200  # … until an insert frees one
+        waiter.join(10)
+        assert got and got[0] is not None and got[0].stage is not None
+        assert db.insert_calls(c, got[0]) == 200 and db.insert_calls(b, held[1]) == 200
+        assert db.stage_calls(c, wait_s=0.1) is not None  # spares free again (c is a duplicate: 0 new)
+    finally:
+        db.close()
+
+
 def test_reading_back_gives_the_same_calls(tmp_path):
     calls = _money(rated_calls(1_500, seed=21), "reference_cost", ["0.10", "0.20", None] * 500)
     frames = []

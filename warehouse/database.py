@@ -31,6 +31,7 @@ import logging
 import os
 import tempfile
 import threading
+import time as time_
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -206,6 +207,8 @@ class Database:
         self._spares: list[_SqliteStage] = []  # stages for stage_calls, each held by one batch until inserted
         self._spare_free: list[_SqliteStage] = []
         self._spare_lock = threading.Lock()
+        self._spare_cond = threading.Condition(self._spare_lock)
+        self._spares_closed = False
         self.metadata = build_metadata(scale)
         self.calls = self.metadata.tables["calls"]
         self.quarantine = self.metadata.tables["quarantine"]
@@ -262,17 +265,18 @@ class Database:
                 staged.release()
         return self._write_calls(table, update=False)
 
-    def stage_calls(self, table: pa.Table) -> StagedCalls | None:
+    def stage_calls(self, table: pa.Table, wait_s: float = 0.0) -> StagedCalls | None:
         """Bulk-load *table* ahead of :meth:`insert_calls`, on the caller's thread (SQLite only).
 
         Why: the ADBC load is a third of a SQLite insert, and the collector's store thread is the one
         thread every call passes through; its rating thread stages batch *n+1* while the store thread
-        moves batch *n*.  Two spare stage files alternate; when both hold batches not yet inserted, or
-        this is not a file SQLite database with ADBC, None (``insert_calls`` then does everything).
+        moves batch *n*.  Two spare stage files alternate; when both hold batches not yet inserted (after
+        waiting up to *wait_s* for one), or this is not a file SQLite database with ADBC, None
+        (``insert_calls`` then does everything).
         """
         if self.dialect != "sqlite" or not self.sqlite_adbc or self.engine.url.database in (None, "", ":memory:"):
             return None
-        stage = self._take_spare()
+        stage = self._take_spare(wait_s)
         if stage is None:
             return None
         staged = StagedCalls(self, table, unique_calls(self._conform(table), keep="first"), stage, [])
@@ -285,12 +289,19 @@ class Database:
             staged.release()
             return None
 
-    def _take_spare(self) -> _SqliteStage | None:
-        with self._spare_lock:
+    def _take_spare(self, wait_s: float) -> _SqliteStage | None:
+        """A free spare stage (opening one while fewer than SPARE_STAGES exist), waiting up to *wait_s*."""
+        deadline = time_.monotonic() + wait_s
+        with self._spare_cond:
+            while not self._spare_free and len(self._spares) >= SPARE_STAGES and not self._spares_closed:
+                remaining = deadline - time_.monotonic()
+                if remaining <= 0:
+                    return None
+                self._spare_cond.wait(remaining)
+            if self._spares_closed:
+                return None
             if self._spare_free:
                 return self._spare_free.pop()
-            if len(self._spares) >= SPARE_STAGES:
-                return None
             try:
                 stage = _SqliteStage.open(self.schema.names, schema=f"{_SqliteStage.SCHEMA}_{len(self._spares) + 1}")
             except Exception as exc:  # noqa: BLE001
@@ -301,12 +312,13 @@ class Database:
             return stage
 
     def _give_back(self, stage: _SqliteStage) -> None:
-        with self._spare_lock:
+        with self._spare_cond:
             if stage in self._spares and stage not in self._spare_free:
                 self._spare_free.append(stage)
+                self._spare_cond.notify()
 
     def _stage_ready(self, stage: _SqliteStage) -> bool:
-        with self._spare_lock:
+        with self._spare_cond:
             return stage in self._spares and stage not in self._spare_free
 
     def upsert_calls(self, table: pa.Table) -> int:
@@ -704,8 +716,10 @@ def _close(engine: sa.Engine, state: dict[str, Any]) -> None:
     if stage is not None:
         state["_stage"] = None
         stage.close()
-    with state["_spare_lock"]:
+    with state["_spare_cond"]:
         spares, state["_spares"], state["_spare_free"] = state.get("_spares", []), [], []
+        state["_spares_closed"] = True
+        state["_spare_cond"].notify_all()
     for spare in spares:
         spare.close()
 

@@ -32,6 +32,8 @@ log = logging.getLogger("callcost.warehouse.store")
 
 #: Below this many rows a second thread costs more than the overlap saves.
 _OVERLAP_FROM = 20_000
+#: How long :meth:`Store.stage` waits for a spare stage (the store thread frees one per batch it moves).
+STAGE_WAIT_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +111,14 @@ class Store:
 
     def stage(self, rated: pa.Table) -> StagedCalls | None:
         """Do the database's share of :meth:`save` that needs no lock on it now, on this thread (see
-        :meth:`Database.stage_calls`); pass the result to ``save``.  None when there is nothing to do early."""
+        :meth:`Database.stage_calls`); pass the result to ``save``.  None when there is nothing to do early.
+
+        Waits (up to ``STAGE_WAIT_S``) while both spare stages hold earlier batches: this thread is then
+        ahead of the store anyway, and a batch it does not stage costs the store thread the bulk load.
+        """
         if rated.num_rows < _OVERLAP_FROM:
             return None
-        return self.db.stage_calls(rated)
+        return self.db.stage_calls(rated, wait_s=STAGE_WAIT_S)
 
     def record_file(self, pbx: str, source: str, *, data: bytes, records: int, parsed: int, quarantined: list) -> None:
         """Ingest accounting for one file, and its quarantined records with their reasons."""
