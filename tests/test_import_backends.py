@@ -57,3 +57,30 @@ def test_import_is_idempotent_and_exact_on_each_backend(demo_files, db_url, tmp_
         f"select count(*), sum(case when rating_status = 'unrated' then 1 else 0 end), sum(actual_cost), "
         f"sum(savings) from read_parquet('{store.lake_root}/calls/*/*.parquet', hive_partitioning=true)").fetchone()
     assert after_first == (int(lake[0]), int(lake[1]), Decimal(lake[2]), Decimal(lake[3]))
+
+
+def test_an_import_starts_with_small_batches_and_grows_to_the_batch_size(tmp_path):
+    # slow start: rating and storing begin after a small parse, not a full bundle
+    from collectorkit import HEADER, csv_records, enterprise_with
+
+    ent = enterprise_with(tmp_path, {})
+    files = []
+    for k in range(40):
+        path = tmp_path / f"cdr{k:02d}.csv"
+        path.write_bytes(HEADER + csv_records(1_000, prefix=f"f{k}-"))
+        files.append(path)
+    sizes: list[int] = []
+
+    class Recording(Store):
+        def save(self, rated, staged=None):
+            sizes.append(rated.num_rows)
+            return super().save(rated, staged)
+
+    store = Recording(ent, database_url=f"sqlite:///{tmp_path}/s.db")
+    try:
+        report = import_files(ent, "lon-csv", files, store=store, batch_size=8_000,
+                              bundle_bytes=8 * files[0].stat().st_size)
+    finally:
+        store.db.close()
+    assert report.stored == sum(sizes) == 40_000
+    assert sizes[0] <= 2_000 and sizes[0] < sizes[1] < sizes[2] and max(sizes) == 8_000, sizes
