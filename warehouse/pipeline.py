@@ -13,15 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from warehouse.classify import Classified, classify_table, codes_of
+from warehouse.classify import Classified, classify_table
 from warehouse.config import Enterprise
-from warehouse.directory import attribute, load_directory
-from warehouse.numbering import str_series
+from warehouse.directory import DirectoryIndex, load_directory
 from warehouse.pricing import Pricer
 from warehouse.schema import PARSED_SCHEMA, calls_schema, conform
 
@@ -66,32 +64,18 @@ class RatingStage:
             arrays.append(col if col.type == f.type else col.cast(f.type))
         return pa.Table.from_arrays(arrays, schema=schema)
 
-    def _attribute(self, parsed: pa.Table, c: Classified) -> dict[str, pa.Array]:
-        """``user``, ``department``, ``cost_center`` from the directory, looked up once per distinct
-        (extension, site, UTC day) — a few thousand a month — and fanned out by ``take``."""
-        n = parsed.num_rows
-        names = ("user", "department", "cost_center")
+    @cached_property
+    def directory_index(self) -> DirectoryIndex | None:
         directory = self.directory
-        if directory is None or directory.empty:
-            return {name: pa.nulls(n, pa.string()) for name in names}
-        start = parsed.column("start_utc")
-        day = pc.fill_null(pc.cast(start, pa.int64()), 0).to_numpy(zero_copy_only=False) // 86_400
-        ext = codes_of(c.extension, []).astype(np.int64) + 1
-        site = c.site_code.astype(np.int64) + 1
-        day = day - day.min()
-        key = (ext * (int(site.max()) + 1) + site) * (int(day.max()) + 1) + day
-        inverse, uniq = pd.factorize(key)  # hashing, not sorting
-        first = np.empty(len(uniq), dtype=np.int64)
-        first[inverse[::-1]] = np.arange(n - 1, -1, -1)  # each key's first row
-        pick = pa.array(first)
-        probe = pd.DataFrame({
-            "extension": str_series(c.extension.take(pick), pd.RangeIndex(len(first))),
-            "site": str_series(c.site.take(pick), pd.RangeIndex(len(first))),
-            "start_utc": _single(start).take(pick).to_pandas(),
-        })
-        found = attribute(probe, directory)
-        fan = pa.array(inverse.reshape(-1))
-        return {name: pa.array(found[name], type=pa.string(), from_pandas=True).take(fan) for name in names}
+        return None if directory is None or directory.empty else DirectoryIndex(directory)
+
+    def _attribute(self, parsed: pa.Table, c: Classified) -> dict[str, pa.Array]:
+        """``user``, ``department``, ``cost_center`` from the directory row in force on each call's UTC day."""
+        index = self.directory_index
+        if index is None:
+            return {name: pa.nulls(parsed.num_rows, pa.string()) for name in ("user", "department", "cost_center")}
+        day = pc.fill_null(pc.cast(parsed.column("start_utc"), pa.int64()), 0).to_numpy(zero_copy_only=False) // 86_400
+        return index.columns(index.rows_for(c.extension, c.site, day))
 
 
 #: Output columns the classification decides.
