@@ -136,12 +136,10 @@ def test_vendor_smdr_records_over_tcp_match_a_batch_parse(tmp_path, shared_dir):
     assert count(db_url, "select count(*) from quarantine") == len(batch.quarantined)
 
 
-def test_a_backlog_of_small_records_is_parsed_and_stored_in_batches_of_about_batch_records(tmp_path, db_url):
-    # 80k 60-byte records arrive at once: one parser call must not take megabytes of them (a 140k-call
-    # batch), but about batch_records, so storing starts early and the last batch is small
+def _backlog_batch_sizes(tmp_path, db_url, batch_records: int, total: int) -> list[int]:
+    """Send *total* 60-byte records at once on one link; the rows of each stored batch, in order."""
     ent = enterprise_with(tmp_path, {"lon-csv": "tcp:127.0.0.1:0"},
-                          collector="batch_records = 5000\nbatch_ms = 5000\nqueue_mb = 64")
-    total = 80_000
+                          collector=f"batch_records = {batch_records}\nbatch_ms = 5000\nqueue_mb = 64")
     with running(ent, db_url, pbx_ids=["lon-csv"]) as svc:
         with socket.create_connection(svc.transports["lon-csv"].address) as s:
             s.sendall(HEADER + csv_records(total))
@@ -152,22 +150,17 @@ def test_a_backlog_of_small_records_is_parsed_and_stored_in_batches_of_about_bat
         sizes = [r[0] for r in conn.execute(sa.text("select records from collector_batches order by id"))]
     engine.dispose()
     assert sum(sizes) == total and count(db_url, "select count(*) from calls") == total
+    return sizes
+
+
+def test_a_backlog_of_small_records_is_parsed_and_stored_in_batches_of_about_batch_records(tmp_path, db_url):
+    # 80k 60-byte records arrive at once: one parser call must not take megabytes of them (a 140k-call
+    # batch), but about batch_records, so storing starts early and the last batch is small
+    sizes = _backlog_batch_sizes(tmp_path, db_url, 5_000, 80_000)
     assert len(sizes) >= 6 and max(sizes[1:]) <= 3 * 5000, sizes  # the first, before sizes are known, may be larger
 
 
 def test_a_backlog_starts_with_a_small_batch_and_grows_to_batch_records(tmp_path, db_url):
     # slow start: storing begins after a small batch is parsed and rated, not a full one
-    ent = enterprise_with(tmp_path, {"lon-csv": "tcp:127.0.0.1:0"},
-                          collector="batch_records = 20000\nbatch_ms = 5000\nqueue_mb = 64")
-    total = 80_000
-    with running(ent, db_url, pbx_ids=["lon-csv"]) as svc:
-        with socket.create_connection(svc.transports["lon-csv"].address) as s:
-            s.sendall(HEADER + csv_records(total))
-        metrics = svc.pipeline.metrics["lon-csv"]
-        wait_for(lambda: metrics.stored >= total, timeout=60, what="all records", state=lambda: metrics)
-    engine = sa.create_engine(db_url)
-    with engine.connect() as conn:
-        sizes = [r[0] for r in conn.execute(sa.text("select records from collector_batches order by id"))]
-    engine.dispose()
-    assert sum(sizes) == total
+    sizes = _backlog_batch_sizes(tmp_path, db_url, 20_000, 80_000)
     assert sizes[0] < 20_000 and max(sizes) >= 15_000, sizes
