@@ -79,6 +79,8 @@ class StagedCalls:
         stage, self.stage = self.stage, None
         if stage is not None:
             self.db._give_back(stage)
+
+
 _SQLITE_TS = "%Y-%m-%d %H:%M:%S.000000"  # SQLAlchemy's own SQLite DATETIME text, so Core reads it back
 
 
@@ -204,6 +206,7 @@ class Database:
         self._stage: _SqliteStage | None = None
         self._stage_lock = threading.Lock()  # one batch at a time goes through the stage
         self._checkpointer: WalCheckpointer | None = None  # started by the first bulk write (SQLite)
+        self._checkpointer_lock = threading.Lock()
         self._spares: list[_SqliteStage] = []  # stages for stage_calls, each held by one batch until inserted
         self._spare_free: list[_SqliteStage] = []
         self._spare_lock = threading.Lock()
@@ -473,8 +476,9 @@ class Database:
 
     def _checkpoint_in_background(self, conn: Connection) -> None:
         """Bulk writes leave the WAL copy to a :class:`WalCheckpointer` (see its module for why)."""
-        if self._checkpointer is None or not self._checkpointer.alive:
-            self._checkpointer = WalCheckpointer(str(self.engine.url.database))
+        with self._checkpointer_lock:
+            if self._checkpointer is None or not self._checkpointer.alive:
+                self._checkpointer = WalCheckpointer(str(self.engine.url.database))
         conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
 
     def _conform(self, table: pa.Table) -> pa.Table:

@@ -79,20 +79,18 @@ class DirectoryIndex:
     """
 
     def __init__(self, directory: pd.DataFrame) -> None:
-        self.directory = directory
         order = np.lexsort((directory["valid_from"].to_numpy(), directory["site"].to_numpy(dtype=object),
                             directory["extension"].to_numpy(dtype=object)))
         keys = pc.binary_join_element_wise(
             pa.array(directory["extension"], pa.string(), from_pandas=True),
             pa.array(directory["site"], pa.string(), from_pandas=True), _SEP).take(pa.array(order))
-        codes, self.keys = pd.factorize(np.asarray(keys.to_numpy(zero_copy_only=False), dtype=object))
-        self._keys = pa.array(self.keys, pa.string())
+        codes, uniq = pd.factorize(np.asarray(keys.to_numpy(zero_copy_only=False), dtype=object))
+        self._keys = pa.array(uniq, pa.string())
         self.rows = order.astype(np.int64)  # directory rows, grouped by key, by valid_from within a key
-        counts = np.bincount(codes, minlength=len(self.keys))
+        counts = np.bincount(codes, minlength=len(uniq))
         self.first = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         self.count = counts.astype(np.int64)
-        days = directory["valid_from"].to_numpy(dtype="datetime64[D]").astype(np.int64)
-        self.valid_from = days
+        self.valid_from = directory["valid_from"].to_numpy(dtype="datetime64[D]").astype(np.int64)
         self.valid_to = directory["valid_to"].to_numpy(dtype="datetime64[D]").astype(np.int64)
         self._columns = {c: pa.array(directory[c], pa.string(), from_pandas=True)
                          for c in ("user", "department", "cost_center")}

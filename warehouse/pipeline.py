@@ -81,9 +81,3 @@ class RatingStage:
 #: Output columns the classification decides.
 _CLASSIFIED = frozenset({"site", "direction", "call_type", "dest_site", "trunk_site", "carrier",
                          "connected_number_e164", "dest_country", "extension"})
-
-
-def _single(col: pa.Array | pa.ChunkedArray) -> pa.Array:
-    if isinstance(col, pa.ChunkedArray):
-        return col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
-    return col
