@@ -266,3 +266,22 @@ def test_a_failing_stage_falls_back_to_executemany(tmp_path, monkeypatch, caplog
         assert "no space left on device" in caplog.text
     finally:
         db.close()
+
+
+def test_stage_files_of_dead_processes_are_removed_live_ones_kept(tmp_path, monkeypatch):
+    import subprocess
+
+    monkeypatch.setattr(database.tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    orphan = tmp_path / f"callcost-stage-{dead.stdout.strip()}-abc.sqlite"  # its process has exited
+    mine = tmp_path / f"callcost-stage-{os.getpid()}-def.sqlite"  # this (live) process's
+    unrelated = tmp_path / "callcost-stage-notes.txt"
+    for f in (orphan, mine, unrelated):
+        f.write_bytes(b"x")
+    db = _open(tmp_path / "o.db", adbc=True)
+    try:
+        assert db.insert_calls(rated_calls(20, seed=5)) == 20  # opening a stage sweeps the temp folder
+        assert db._stage.path.startswith(str(tmp_path / f"callcost-stage-{os.getpid()}-"))
+    finally:
+        db.close()
+    assert not orphan.exists() and mine.exists() and unrelated.exists()

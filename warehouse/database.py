@@ -648,7 +648,8 @@ class _SqliteStage:
 
     The stage's columns have no declared type, so they keep each value exactly as ADBC binds it (integer,
     text, NULL); the ``calls`` table's own column affinities apply on the move, as on a direct insert.
-    One per :class:`Database`, in the system's temp folder, removed on close.
+    One per :class:`Database` (plus two spares for :meth:`Database.stage_calls`), in the system's temp
+    folder, removed on close — or, after a crash, by the next stage any process opens.
     """
 
     SCHEMA = "callcost_stage"
@@ -670,7 +671,8 @@ class _SqliteStage:
             import adbc_driver_sqlite.dbapi as adbc_sqlite
         except ImportError:
             return None
-        fd, path = tempfile.mkstemp(prefix="callcost-stage-", suffix=".sqlite")
+        _remove_orphaned_stages()
+        fd, path = tempfile.mkstemp(prefix=f"{_STAGE_PREFIX}{os.getpid()}-", suffix=".sqlite")
         os.close(fd)  # an empty file is an empty SQLite database
         conn = None
         try:
@@ -707,6 +709,38 @@ class _SqliteStage:
                     os.unlink(self.path + suffix)
                 except FileNotFoundError:
                     pass
+
+
+_STAGE_PREFIX = "callcost-stage-"
+
+
+def _remove_orphaned_stages(folder: str | None = None) -> None:
+    """Delete stage files left in the temp folder by processes that died without closing their
+    database (``kill -9``, power loss): each holds up to a batch of calls.  A stage's name carries its
+    process id; a file whose process no longer runs is nobody's."""
+    folder = folder or tempfile.gettempdir()
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(_STAGE_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(_STAGE_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        try:
+            os.unlink(os.path.join(folder, name))
+        except OSError:  # another process removed it first, or it is not ours to remove
+            pass
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def _close(engine: sa.Engine, state: dict[str, Any]) -> None:
