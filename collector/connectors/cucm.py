@@ -19,7 +19,7 @@ import fnmatch
 import re
 import socket
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -317,28 +317,30 @@ class CucmConnector(Connector):
         table, lines = rows.table, rows.lines
         seen = np.bincount(bundle.file_of(lines), minlength=len(bundle)) + np.array([len(q) for q in per_file_q])
         if "cdrRecordType" in table.column_names:
-            keep = pc.equal(pc.utf8_trim_whitespace(table["cdrRecordType"]), F.CDR_RECORD_TYPE)
+            keep = pc.equal(pc.ascii_trim_whitespace(table["cdrRecordType"]), F.CDR_RECORD_TYPE)
             keep_np = np.asarray(keep.to_numpy(zero_copy_only=False), dtype=bool)
             if not keep_np.all():
                 table, lines = table.filter(pa.array(keep_np)), lines[keep_np]
-        table, lines, bad = _validate(table, lines, "<bundle>", bundle.lines)
+        # bundles hold ASCII files only (``_simple_head``): ASCII trims give the same text, cheaper
+        table, lines, bad = _validate(table, lines, "<bundle>", bundle.lines, trim=pc.ascii_trim_whitespace)
         for q in bad:
             per_file_q[bundle.file_of_line(q.line)].append(bundle.relocate(q))
         files_of_rows = bundle.file_of(lines)
         sources = pa.array(bundle.sources, pa.string()).take(pa.array(files_of_rows))
-        calls = self._map(table, bundle.local_line(lines, files_of_rows), sources)
+        calls = self._map(table, bundle.local_line(lines, files_of_rows), sources, trim=pc.ascii_trim_whitespace)
         parsed = np.bincount(files_of_rows, minlength=len(bundle))
         tallies = [FileTally(source, int(seen[k]), int(parsed[k]), sorted(per_file_q[k], key=lambda x: x.line or 0))
                    for k, source in enumerate(bundle.sources)]
         return calls, tallies
 
     # ------------------------------------------------------------------------------------------------
-    def _map(self, t: pa.Table, lines: np.ndarray, source: str | pa.Array) -> pa.Table:
+    def _map(self, t: pa.Table, lines: np.ndarray, source: str | pa.Array,
+             trim: Callable = pc.utf8_trim_whitespace) -> pa.Table:
         n = t.num_rows
         pbx = self.pbx.pbx_id
 
         def s(name: str) -> pa.ChunkedArray | pa.Array:
-            return pc.utf8_trim_whitespace(t[name]) if name in t.column_names else pa.array([""] * n, pa.string())
+            return trim(t[name]) if name in t.column_names else pa.array([""] * n, pa.string())
 
         ints: dict[str, np.ndarray] = {}
 
@@ -404,8 +406,7 @@ class CucmConnector(Connector):
             (ok == _ENDPOINT) & (dk == _ENDPOINT),
         ]
         code = np.select(conds, [1, 2, 1, 2, 0], -1)
-        names = np.array(["internal", "outbound", "inbound"], dtype=object)
-        direction = pa.array(names[np.maximum(code, 0)], pa.string(), mask=code < 0)
+        direction = _DIRECTIONS.take(pa.array(np.maximum(code, 0), mask=code < 0))
         trunk = pc.if_else(pa.array(code == 1), dest_dev, pc.if_else(pa.array(code == 2), orig_dev, _STR_NULL))
         return direction, trunk
 
@@ -464,10 +465,11 @@ def _disposition(answered: np.ndarray, cause: np.ndarray) -> np.ndarray:
 
 
 _DISPOSITIONS = pa.array(["answered", "busy", "no_answer", "failed"], pa.string())
+_DIRECTIONS = pa.array(["internal", "outbound", "inbound"], pa.string())
 
 
-def _validate(t: pa.Table, lines: np.ndarray, source: str,
-              raw: Lines) -> tuple[pa.Table, np.ndarray, list[Quarantined]]:
+def _validate(t: pa.Table, lines: np.ndarray, source: str, raw: Lines,
+              trim: Callable = pc.utf8_trim_whitespace) -> tuple[pa.Table, np.ndarray, list[Quarantined]]:
     """Quarantine rows whose key integers do not parse; keep the rest.  Per-row Python runs on bad rows only."""
     n = t.num_rows
     bad_field = np.full(n, -1, dtype=np.int16)
@@ -477,7 +479,7 @@ def _validate(t: pa.Table, lines: np.ndarray, source: str,
         if name not in t.column_names:
             continue
         required, signed = _INT_FIELDS[name]
-        col = pc.utf8_trim_whitespace(t[name])
+        col = trim(t[name])
         trimmed[name] = col
         ok_np = _integer_text(col, signed)  # ^-?\d{1,10}$ / ^\d{1,10}$: 32-bit fields, as CUCM writes them
         if not required:
