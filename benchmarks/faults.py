@@ -32,7 +32,6 @@ import shutil
 import signal
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import threading
@@ -40,6 +39,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -84,6 +84,25 @@ def _split(stream: bytes) -> tuple[bytes, bytes]:
     return stream[:cut], stream[cut:]
 
 
+class TcpSetup(NamedTuple):
+    """A fresh database and an enterprise whose ``lon-csv`` PBX streams canonical CSV to a TCP port."""
+
+    url: str
+    port: int
+    ent: object
+    expected: set[str]
+    header: bytes
+    body: bytes
+
+
+def _tcp_setup(ctx: Ctx, pg) -> TcpSetup:
+    url = pg.create_database("faults")
+    port = free_port()
+    ent = crash_enterprise(ctx.root, url, {"lon-csv": f"tcp:127.0.0.1:{port}"}, collector=COLLECTOR)
+    stream = canonical_stream(ent, ctx.cdrs)
+    return TcpSetup(url, port, ent, expected_ids(ent, "lon-csv", stream), *_split(stream))
+
+
 def _finish(name: str, ent, url: str, expected: set[str], collector: CollectorProcess, t0: float,
             timeout: float, note: str, unit: CollectorProcess | None = None) -> Outcome:
     wait_for_calls(url, len(expected), timeout, collector)
@@ -99,12 +118,7 @@ def _finish(name: str, ent, url: str, expected: set[str], collector: CollectorPr
 
 
 def pg_crash(ctx: Ctx, pg) -> Outcome:
-    url = pg.create_database("faults")
-    port = free_port()
-    ent = crash_enterprise(ctx.root, url, {"lon-csv": f"tcp:127.0.0.1:{port}"}, collector=COLLECTOR)
-    stream = canonical_stream(ent, ctx.cdrs)
-    expected = expected_ids(ent, "lon-csv", stream)
-    header, body = _split(stream)
+    url, port, ent, expected, header, body = _tcp_setup(ctx, pg)
     collector = CollectorProcess(ent, ctx.root / "collect.log").start()
     t0 = time.monotonic()
     pbx = TcpPbx(body, header=header).start(port)
@@ -147,12 +161,7 @@ def kill_file(ctx: Ctx, pg) -> Outcome:
 def kill_tcp(ctx: Ctx, pg) -> Outcome:
     from crashkit import dumped_bytes
 
-    url = pg.create_database("faults")
-    port = free_port()
-    ent = crash_enterprise(ctx.root, url, {"lon-csv": f"tcp:127.0.0.1:{port}"}, collector=COLLECTOR)
-    stream = canonical_stream(ent, ctx.cdrs)
-    expected = expected_ids(ent, "lon-csv", stream)
-    header, body = _split(stream)
+    url, port, ent, expected, header, body = _tcp_setup(ctx, pg)
     collector = CollectorProcess(ent, ctx.root / "collect.log").start()
     t0 = time.monotonic()
     pbx = TcpPbx(body, header=header, pause_s=0.01).start(port)  # paced (≤ 6.5 MB/s): killed mid-stream
@@ -176,12 +185,7 @@ def kill_tcp(ctx: Ctx, pg) -> Outcome:
 def db_down_start(ctx: Ctx, pg) -> Outcome:
     from warehouse.offline import spool_stats
 
-    url = pg.create_database("faults")
-    port = free_port()
-    ent = crash_enterprise(ctx.root, url, {"lon-csv": f"tcp:127.0.0.1:{port}"}, collector=COLLECTOR)
-    stream = canonical_stream(ent, ctx.cdrs)
-    expected = expected_ids(ent, "lon-csv", stream)
-    header, body = _split(stream)
+    url, port, ent, expected, header, body = _tcp_setup(ctx, pg)
     pg.crash()
     collector = CollectorProcess(ent, ctx.root / "collect.log").start()
     t0 = time.monotonic()
@@ -205,23 +209,10 @@ UNIT_TIMEOUT_S = 20.0  # the unit's per-request timeout; the link cut and the SI
 class UnitProcess(CollectorProcess):
     """``callcost collect --remote-unit`` — started and killed like the centre's collector process."""
 
-    def start(self, wait: float = 60) -> UnitProcess:
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "callcost", "collect", "--remote-unit", "--pbx", "lon-csv", "--config",
-                 str(self.ent.path), "--health-port", str(self.health_port)],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.ent.root,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"unit exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
-            try:
-                self.health()
-                return self
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError(f"unit did not come up:\n{self.log.read_text()[-3000:]}")
+    what = "unit"
+
+    def verb_args(self) -> list[str]:
+        return ["--remote-unit", "--pbx", "lon-csv"]
 
     def remote(self) -> dict:
         return self.health()["storage"]

@@ -49,12 +49,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path}/callcost.db"
         return
     server: PgServer = request.getfixturevalue("pg_server")
-    name = f"t{os.getpid()}_{next(_databases)}"
-    url = server.create_database(name)
-    try:
+    with server.database(f"t{os.getpid()}_{next(_databases)}") as url:
         yield url
-    finally:
-        server.drop_database(name)
 
 
 @pytest.fixture(scope="session")

@@ -118,23 +118,29 @@ class CollectorProcess:
     health_port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
 
+    what = "collector"
+
+    def verb_args(self) -> list[str]:
+        """The ``callcost collect`` options beyond ``--config`` and ``--health-port``."""
+        return []
+
     def start(self, wait: float = 60) -> CollectorProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "callcost", "collect", "--config", str(self.ent.path),
+                [sys.executable, "-m", "callcost", "collect", *self.verb_args(), "--config", str(self.ent.path),
                  "--health-port", str(self.health_port)],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.ent.root, env=env)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"collector exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+                raise AssertionError(f"{self.what} exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
             try:
                 self.health()
                 return self
             except OSError:
                 time.sleep(0.1)
-        raise AssertionError(f"collector did not come up:\n{self.log.read_text()[-3000:]}")
+        raise AssertionError(f"{self.what} did not come up:\n{self.log.read_text()[-3000:]}")
 
     def health(self) -> dict:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/health", timeout=5) as r:

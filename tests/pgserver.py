@@ -17,6 +17,8 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,6 +107,15 @@ class PgServer:
     def drop_database(self, name: str) -> None:
         with psycopg.connect(self.conninfo(), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    @contextmanager
+    def database(self, name: str) -> Iterator[str]:
+        """A fresh database's URL for the ``with`` block; dropped after it."""
+        url = self.create_database(name)
+        try:
+            yield url
+        finally:
+            self.drop_database(name)
 
     def log(self) -> str:
         log = self.base / "server.log" if self.base else None

@@ -30,12 +30,8 @@ def restore_url(request: pytest.FixtureRequest, db_url: str):
         yield None
         return
     server = request.getfixturevalue("pg_server")
-    name = f"r{os.getpid()}_{abs(hash(request.node.name)) % 10**8}"
-    url = server.create_database(name)
-    try:
+    with server.database(f"r{os.getpid()}_{abs(hash(request.node.name)) % 10**8}") as url:
         yield url
-    finally:
-        server.drop_database(name)
 
 
 def _enterprise(root: Path, db_url: str):

@@ -14,6 +14,7 @@ import threading
 import time
 
 import pytest
+from collectorkit import HEADER, count, csv_records, enterprise_with, running, wait_for
 from crashkit import (
     AVAYA_OPTIONS,
     CollectorProcess,
@@ -200,15 +201,6 @@ def test_kill9_on_an_rsp_link_loses_no_acknowledged_record(tmp_path, own_pg):
 def test_recovery_feeds_an_unclosed_dump_session_once_and_marks_the_dump_stored(tmp_path):
     """In-process and fast: a dump left by a "crashed" process (a session with no close frame, its first
     records already stored) is fed again from its checkpoint at start; after a clean stop nothing is left."""
-    from collectorkit import (
-        HEADER,
-        count,
-        csv_records,
-        enterprise_with,
-        running,
-        wait_for,
-    )
-
     from collector.recovery import read_marker
 
     ent = enterprise_with(tmp_path, {"lon-csv": "tcp:127.0.0.1:0"}, collector="batch_ms = 100")
@@ -243,15 +235,6 @@ def test_folder_finishes_a_stored_file_without_reading_it_again_but_imports_a_ne
     """``after_import = "move"``: a file stored before a crash but never moved is moved, not imported twice;
     a later file that reuses the name (an hourly ``Master.csv``) has other content and is imported."""
     import hashlib
-
-    from collectorkit import (
-        HEADER,
-        count,
-        csv_records,
-        enterprise_with,
-        running,
-        wait_for,
-    )
 
     ent = enterprise_with(tmp_path, {"lon-csv": "folder:incoming/lon-csv"}, collector="batch_ms = 100",
                           pbx_options={"lon-csv": 'settle_s = 0\npoll_s = 0.05\nafter_import = "move"'})

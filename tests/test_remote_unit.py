@@ -229,6 +229,15 @@ def test_centre_down_mid_stream_then_back_every_call_exactly_once(tmp_path, tls,
     assert not list(Path(unit_ent.path.parent / "outbox").glob("*.batch"))
 
 
+def _start_unit_process(unit_ent, tcp_port: int, stdout: int) -> subprocess.Popen:
+    """``callcost collect --remote-unit`` as a real process, once its PBX port accepts connections."""
+    command = [sys.executable, "-m", "callcost", "collect", "--remote-unit", "--config", str(unit_ent.path)]
+    proc = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: _connects(tcp_port) or proc.poll() is not None, timeout=30, what="unit listening")
+    assert proc.poll() is None, proc.communicate()
+    return proc
+
+
 def test_unit_process_restarted_with_a_backlog_delivers_it_once_and_replays_are_duplicates(tmp_path, tls, caplog):
     port, tcp_port = free_port(), free_port()
     url = f"sqlite:///{tmp_path}/centre.db"
@@ -236,13 +245,9 @@ def test_unit_process_restarted_with_a_backlog_delivers_it_once_and_replays_are_
     unit_ent = unit_config(tmp_path / "unit", port, tls["ca"], tcp_port=tcp_port)
     outbox = unit_ent.path.parent / "outbox"
     first, second = csv_records(200, prefix="a"), csv_records(100, prefix="b")
-    command = [sys.executable, "-m", "callcost", "collect", "--remote-unit", "--config", str(unit_ent.path)]
 
     def start_unit() -> subprocess.Popen:
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        wait_for(lambda: _connects(tcp_port) or proc.poll() is not None, timeout=30, what="unit listening")
-        assert proc.poll() is None, proc.communicate()
-        return proc
+        return _start_unit_process(unit_ent, tcp_port, subprocess.PIPE)
 
     def stop_unit(proc: subprocess.Popen) -> str:
         proc.send_signal(signal.SIGTERM)
@@ -301,13 +306,9 @@ def test_unit_killed_with_a_backlog_resends_nothing_twice(tmp_path, tls):
     unit_db = f"sqlite:///{unit_ent.path.parent / 'callcost.db'}"
     outbox = unit_ent.path.parent / "outbox"
     first, second = csv_records(200, prefix="a"), csv_records(50, prefix="b")
-    command = [sys.executable, "-m", "callcost", "collect", "--remote-unit", "--config", str(unit_ent.path)]
 
     def start_unit() -> subprocess.Popen:
-        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        wait_for(lambda: _connects(tcp_port) or proc.poll() is not None, timeout=30, what="unit listening")
-        assert proc.poll() is None, proc.communicate()
-        return proc
+        return _start_unit_process(unit_ent, tcp_port, subprocess.DEVNULL)
 
     unit = start_unit()  # the centre is down
     try:
