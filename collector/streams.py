@@ -80,7 +80,7 @@ class StreamSession:
         self.intake = intake
         self.transport = transport
         self.stream = stream
-        self.connector = intake.connector
+        self.connector = intake.connector.for_stream()
         self.buffer = bytearray()
         self.received = 0  # stream bytes received
         self.consumed = 0  # stream offset of buffer[0]
@@ -205,7 +205,7 @@ class StreamSession:
         probes = self.intake.probes
         if candidate not in probes:
             try:
-                result = self.connector.parse(candidate, "header-probe")
+                result = self.intake.connector.parse(candidate, "header-probe")  # shared: no stream state
                 verdict = not (result.records_seen or result.quarantined)
             except CallcostError:
                 verdict = False

@@ -17,7 +17,7 @@ import pytest
 
 from collector.connectors.avaya import AvayaConnector, parse_sat_screen, resolve_layout
 from collector.connectors.avaya_layouts import CUSTOMIZED_PRESETS, STANDARD_LAYOUTS, layout_width
-from collector.connectors.base import PbxContext, connector_for
+from collector.connectors.base import PbxContext, RepeatCounts, connector_for
 from collector.connectors.records import infer_year
 from collector.simulate.traffic import generate_traffic
 from collector.simulate.vendor_writers import trunk_access_codes, write_avaya
@@ -213,11 +213,23 @@ def test_generated_stream_round_trip_same_facts(traffic, tmp_path):
     assert len(set(got["call_id"].to_pylist())) == got.num_rows
 
 
+def _with_redials(data: bytes, every: int) -> tuple[bytes, int]:
+    """*data* with every *every*-th record sent twice in a row (a busy redial in the same minute gives an
+    identical record); returns the stream and how many records it has."""
+    records = [r for r in data.split(b"\r\n") if r.strip(b"\0")]
+    out = [r for k, r in enumerate(records) for _ in range(2 if k % every == 0 else 1)]
+    return b"".join(r + b"\r\n" for r in out), len(out)
+
+
 def test_stream_read_in_arbitrary_chunks_gives_the_same_calls(traffic, tmp_path):
-    """TCP delivers bytes in pieces: complete_prefix keeps a half record (and its NULs) for the next read."""
+    """TCP delivers bytes in pieces: complete_prefix keeps a half record (and its NULs) for the next read,
+    and identical records (redials) are numbered along the stream, not per piece: a pair cut apart is
+    still ``id`` and ``id#1`` — numbered per piece, both would be ``id`` and the second dropped as stored."""
     data = write_avaya(traffic.slice(0, 400), tmp_path / "s.bin", timezone=TZ, fields="sszokoly").read_bytes()
+    data, n = _with_redials(data, every=5)
     whole = AvayaConnector(_pbx(fields="sszokoly")).parse(data, "tcp")
-    cm = AvayaConnector(_pbx(fields="sszokoly"))
+    assert whole.calls.num_rows == n and len(set(whole.calls["call_id"].to_pylist())) == n
+    cm = AvayaConnector(_pbx(fields="sszokoly")).for_stream()
     rng = np.random.default_rng(1)
     buffer, parts, pos = b"", [], 0
     while pos < len(data):
@@ -234,6 +246,27 @@ def test_stream_read_in_arbitrary_chunks_gives_the_same_calls(traffic, tmp_path)
     assert not [q for p in parts for q in p.quarantined]
     assert chunked["call_id"].to_pylist() == whole.calls["call_id"].to_pylist()  # stable ids: replay-safe
     assert chunked["end_utc"].equals(whole.calls["end_utc"])
+    cut_pairs = sum(p.calls["call_id"][0].as_py().endswith("#1") for p in parts if p.calls.num_rows)
+    assert cut_pairs >= 3  # the random reads did cut redial pairs apart (what the numbering is tested on)
+
+
+def test_each_stream_numbers_its_own_repeats_and_files_number_theirs_per_input(tmp_path, traffic):
+    """A CM's primary and secondary links send the same records: each stream's instance numbers them the
+    same way, so the second copy has the first's ids (stored once).  The shared instance (files, probes)
+    keeps no memory: a file's ids do not depend on which files were read before it."""
+    data = write_avaya(traffic.slice(0, 60), tmp_path / "s.bin", timezone=TZ, fields="sszokoly").read_bytes()
+    data, _ = _with_redials(data, every=3)
+    shared = AvayaConnector(_pbx(fields="sszokoly"))
+    primary, secondary = shared.for_stream(), shared.for_stream()
+    assert primary is not shared and secondary is not primary
+    ids = primary.parse(data, "cdr1").calls["call_id"]
+    assert secondary.parse(data, "cdr2").calls["call_id"].equals(ids)
+    assert shared.parse(data, "a.bin").calls["call_id"].equals(ids)
+    assert shared.parse(data, "b.bin").calls["call_id"].equals(ids)  # a second file: numbered afresh
+    again = primary.parse(data, "cdr1").calls["call_id"].to_pylist()  # the same records again on the stream
+    assert all(a != b for a, b in zip(again, ids.to_pylist()))  # … are later repeats, not the same calls
+    cucm = connector_for("cucm", _pbx())
+    assert cucm.for_stream() is cucm  # stateless formats share one instance: the parse stage joins their streams
 
 
 def test_standard_layout_stream_with_date_records_round_trip(traffic, tmp_path):
@@ -254,17 +287,32 @@ def test_connector_is_registered_under_its_type():
 
 # --- through the collector: a real TCP client playing a CM ------------------------------------------------------
 
+def _cm_enterprise(tmp_path: Path):
+    """The sample enterprise with its NYC PBX turned into a CM streaming sszokoly records over TCP."""
+    from collectorkit import enterprise_with
+
+    enterprise_with(tmp_path, {"nyc-cucm": "tcp:127.0.0.1:0"}, pbx_options={"nyc-cucm": 'fields = "sszokoly"'})
+    config = tmp_path / "callcost.toml"
+    config.write_text(config.read_text().replace('id = "nyc-cucm"\ntype = "cucm"', 'id = "nyc-cucm"\ntype = "avaya"', 1))
+    return load_config(config)
+
+
+def test_repeat_counts_continue_across_inputs_and_forget_the_oldest_beyond_the_limit():
+    repeats = RepeatCounts(limit=3)
+    assert repeats.number(["a", "b", "a"], [0, 0, 1]) == [0, 0, 1]
+    assert repeats.number(["a", "c"], [0, 0]) == [2, 0]  # a third "a" on the same stream
+    assert repeats.number(["d"], [0]) == [0] and list(repeats.counts) == ["b", "c", "d"]  # "a", the oldest, went
+    assert repeats.number(["a", "d"], [0, 0]) == [0, 1]
+
+
 def test_cm_over_real_tcp_split_reads_bad_record_and_dropped_link(tmp_path):
     """CM connects to the collector and streams; reads split records anywhere, NULs included; a garbage
     record is quarantined between good ones; the link drops mid-record and CM resends it after reconnecting."""
     import socket
 
-    from collectorkit import count, enterprise_with, running, wait_for
+    from collectorkit import count, running, wait_for
 
-    enterprise_with(tmp_path, {"nyc-cucm": "tcp:127.0.0.1:0"}, pbx_options={"nyc-cucm": 'fields = "sszokoly"'})
-    config = tmp_path / "callcost.toml"
-    config.write_text(config.read_text().replace('id = "nyc-cucm"\ntype = "cucm"', 'id = "nyc-cucm"\ntype = "avaya"', 1))
-    ent = load_config(config)
+    ent = _cm_enterprise(tmp_path)
     calls = generate_traffic(ent, calls=300, seed=3)
     records = write_avaya(calls, tmp_path / "cm.bin", timezone=ent.sites["NYC"].timezone, fields="sszokoly").read_bytes()
     lines = records.split(b"\r\n")
@@ -283,3 +331,36 @@ def test_cm_over_real_tcp_split_reads_bad_record_and_dropped_link(tmp_path):
                  state=lambda: metrics)
     assert count(db, "select count(*) from calls") == 300
     assert count(db, "select count(*) from quarantine") == 2  # the garbage record and the cut one
+
+
+def test_redials_cut_apart_and_a_secondary_link_copy_are_stored_exactly_once_each(tmp_path):
+    """Identical records (redials) are separate calls, and a secondary link's copy of the stream is not:
+    the pair is cut across two batches of the primary link (the first stored before the second arrives),
+    then the secondary link sends the whole stream again, while the primary is still open."""
+    import socket
+
+    from collectorkit import count, running, wait_for
+
+    ent = _cm_enterprise(tmp_path)
+    calls = generate_traffic(ent, calls=120, seed=4)
+    data = write_avaya(calls, tmp_path / "cm.bin", timezone=ent.sites["NYC"].timezone, fields="sszokoly").read_bytes()
+    stream, n = _with_redials(data, every=10)
+    records = stream.split(b"\r\n")[:-1]
+    pair = next(k for k in range(40, n) if records[k] == records[k - 1])
+    cut = sum(len(r) + 2 for r in records[:pair])  # between the two copies
+    db = f"sqlite:///{tmp_path / 'cm.db'}"
+    with running(ent, db, pbx_ids=["nyc-cucm"]) as svc:
+        host, port = svc.transports["nyc-cucm"].address
+        metrics = svc.pipeline.metrics["nyc-cucm"]
+        with socket.create_connection((host, port)) as primary:
+            primary.sendall(stream[:cut])
+            wait_for(lambda: metrics.records_received >= pair, what="the first batch stored", state=lambda: metrics)
+            primary.sendall(stream[cut:])
+            wait_for(lambda: metrics.records_received >= n, what="the primary stream stored", state=lambda: metrics)
+            assert count(db, "select count(*) from calls") == n
+            with socket.create_connection((host, port)) as secondary:
+                secondary.sendall(stream)
+                wait_for(lambda: metrics.records_received >= 2 * n, what="the secondary copy", state=lambda: metrics)
+    assert count(db, "select count(*) from calls") == n
+    redials = sum(records[k] == records[k - 1] for k in range(1, n))
+    assert count(db, "select count(*) from calls where call_id like '%#1'") == redials >= 10

@@ -72,6 +72,7 @@ class AsteriskConnector(Connector):
     """Asterisk cdr_csv / cdr_custom Master.csv files."""
 
     type = "asterisk"
+    stream_state = True  # repeats are numbered along a stream (Connector.for_stream)
     fields = frozenset({
         "call_id", "pbx", "source_format", "start_utc", "answer_utc", "end_utc", "duration_s", "ring_s",
         "calling_number", "called_number", "extension", "direction", "trunk", "account_code", "disposition",
@@ -177,10 +178,11 @@ class AsteriskConnector(Connector):
         extension = pc.if_else(pa.array(code == 2), dst, src)
         extension = pc.if_else(pa.array(code < 0), pa.scalar(None, pa.string()), null_if_empty(extension))
         if "sequence" in t.column_names and "uniqueid" in t.column_names:
-            ids = record_ids(self.pbx.pbx_id, [s("uniqueid"), s("sequence")], hashed=False)
+            ids = record_ids(self.pbx.pbx_id, [s("uniqueid"), s("sequence")], hashed=False, repeats=self.repeats)
         else:
             first = s("uniqueid") if "uniqueid" in t.column_names else channel
-            ids = record_ids(self.pbx.pbx_id, [first, dstchannel, s("start"), s("end"), dst], hashed=False)
+            ids = record_ids(self.pbx.pbx_id, [first, dstchannel, s("start"), s("end"), dst], hashed=False,
+                             repeats=self.repeats)
         chain = s("linkedid") if "linkedid" in t.column_names else s("uniqueid")
         cols = {
             "call_id": ids,

@@ -17,7 +17,8 @@ data (``avaya_layouts``): a standard format by name, a preset, or the site's *cu
   disposition only where their meaning is documented.
 
 ``call_id`` is the PBX, the record's end date and a digest of its text (plus ``#k`` for the k-th identical
-record in one input), so a replayed dump gives the same ids.
+record: in one file, or along one live stream however it is cut into reads), so a replayed dump gives the
+same ids.
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ class AvayaConnector(Connector):
     """Avaya CM CDR over TCP (CDR1/CDR2 links) or from a captured file; layouts as data."""
 
     type = "avaya"
+    stream_state = True  # the last date record and repeat numbers follow one stream (Connector.for_stream)
     fields = frozenset({
         "call_id", "pbx", "source_format", "start_utc", "end_utc", "duration_s", "calling_number", "called_number",
         "extension", "direction", "trunk", "account_code", "disposition", "cause_code", "chain_id", "raw_ref",
@@ -259,7 +261,7 @@ class AvayaConnector(Connector):
              np.isin(cond_np, list(L.FAILED_CODES)), seconds > 0],
             ["busy", "no_answer", "failed", "answered"], "no_answer")
         day_text = pc.strftime(end_local, format="%Y%m%d")
-        ids = record_ids(self.pbx.pbx_id, [day_text, calls.text.filter(mask)], hashed=True)
+        ids = record_ids(self.pbx.pbx_id, [day_text, calls.text.filter(mask)], hashed=True, repeats=self.repeats)
         lines = pa.array(calls.line[good], pa.int64())
         cols = {
             "call_id": ids,

@@ -11,6 +11,7 @@ source, the line (or byte offset), the field and the reason, and the good record
 from __future__ import annotations
 
 import abc
+import itertools
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
@@ -63,6 +64,35 @@ class PbxContext:
     options: dict = field(default_factory=dict)  # the [[pbx]] table's extra keys
 
 
+class RepeatCounts:
+    """How often each record identity has been seen so far on one live stream.
+
+    Formats without a unique id per record (Avaya CM, SMDR) name a call by a digest of its text and
+    number identical records ``#1``, ``#2`` … (``records.record_ids``).  Counted per parse, that number
+    would depend on where the stream was cut into parses: two identical records (a busy redial in the
+    same minute) cut apart would both be ``#0`` and the second dropped as already stored.  Counted per
+    stream, the ids are those of one parse of the whole stream, however it was cut — and a replay of
+    the stream's dump, which rebuilds the same sessions, numbers them the same way.
+
+    Identical records share their time stamp, so only recent identities matter: the oldest are forgotten
+    beyond ``limit`` (a repeat further apart than that many distinct records would restart at ``#0``).
+    """
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        self.counts: dict[str, int] = {}
+
+    def number(self, keys: list[str], rank: list[int]) -> list[int]:
+        """Each key's count on the stream before this input plus its *rank* within it; then remember."""
+        counts = self.counts
+        total = [counts.get(k, 0) + r for k, r in zip(keys, rank)]
+        counts.update(zip(keys, (t + 1 for t in total)))  # later rows of a key overwrite: its highest count
+        if len(counts) > self.limit:
+            for k in list(itertools.islice(counts, len(counts) - self.limit)):
+                del counts[k]
+        return total
+
+
 class Connector(abc.ABC):
     """A PBX CDR format.  Subclasses set ``type`` and implement ``parse``."""
 
@@ -70,9 +100,31 @@ class Connector(abc.ABC):
     type: ClassVar[str]
     #: Canonical columns this format carries (capabilities as data: tests read this, not if-chains).
     fields: ClassVar[frozenset[str]]
+    #: True for formats that carry state from one chunk of a stream to the next (Avaya's last date
+    #: record) or number repeats of identical records: each live stream then parses with its own
+    #: instance (:meth:`for_stream`).
+    stream_state: ClassVar[bool] = False
+    #: Repeat counts of the one stream this instance parses; None on a shared instance (files, probes),
+    #: where repeats are numbered within each input.
+    repeats: RepeatCounts | None = None
 
     def __init__(self, pbx: PbxContext) -> None:
         self.pbx = pbx
+
+    def for_stream(self) -> Connector:
+        """The instance one live stream (a TCP session, a serial port opening, a replayed session) parses with.
+
+        Stateless formats share this instance, so the parse stage can parse the parts of hundreds of
+        sessions in one call; a format with ``stream_state`` gets a fresh instance per stream, so one
+        link's dates and repeat counts never leak into another's — the same record sent by a CM's
+        primary and secondary links gets the same ``call_id`` (stored once) whether or not the two
+        copies are parsed together.
+        """
+        if not self.stream_state:
+            return self
+        clone = type(self)(self.pbx)
+        clone.repeats = RepeatCounts()
+        return clone
 
     @abc.abstractmethod
     def parse(self, data: bytes, source: str) -> ParseResult:

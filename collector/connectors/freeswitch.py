@@ -102,6 +102,7 @@ class FreeswitchConnector(Connector):
     """FreeSWITCH mod_cdr_csv Master.csv (and per-account) files."""
 
     type = "freeswitch"
+    stream_state = True  # repeats are numbered along a stream (Connector.for_stream)
     fields = frozenset({
         "call_id", "pbx", "source_format", "start_utc", "answer_utc", "end_utc", "duration_s", "ring_s",
         "calling_number", "called_number", "extension", "direction", "trunk", "account_code", "disposition",
@@ -217,9 +218,10 @@ class FreeswitchConnector(Connector):
         extension = pc.if_else(pa.array(code == 2), called, calling)
         extension = pc.if_else(pa.array(code < 0), pa.scalar(None, pa.string()), null_if_empty(extension))
         if "uuid" in t.column_names:
-            ids = record_ids(self.pbx.pbx_id, [s("uuid")], hashed=False)
+            ids = record_ids(self.pbx.pbx_id, [s("uuid")], hashed=False, repeats=self.repeats)
         else:
-            ids = record_ids(self.pbx.pbx_id, [calling, called, s("answer_stamp"), s("end_stamp")], hashed=True)
+            ids = record_ids(self.pbx.pbx_id, [calling, called, s("answer_stamp"), s("end_stamp")], hashed=True,
+                             repeats=self.repeats)
         cols = {
             "call_id": ids,
             "pbx": constant(self.pbx.pbx_id, n),

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from collector.connectors.base import Quarantined
+from collector.connectors.base import Quarantined, RepeatCounts
 from warehouse.schema import TS
 
 STX, ETX = "\x02", "\x03"
@@ -251,16 +251,20 @@ def occurrence(keys: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return rank
 
 
-def record_ids(pbx: str, parts: Sequence[pa.Array | pa.ChunkedArray | str], *, hashed: bool) -> pa.Array:
+def record_ids(pbx: str, parts: Sequence[pa.Array | pa.ChunkedArray | str], *, hashed: bool,
+               repeats: RepeatCounts | None = None) -> pa.Array:
     """``pbx:<identity>`` per record, ``#k`` appended to the k-th repeat of an identical record.
 
     *parts* are joined with ``|``; with *hashed* the joined text is replaced by its :func:`digest`.
+    Repeats are counted within this input, or along the whole stream when its *repeats* are given.
     """
     joined = pc.binary_join_element_wise(*parts, "|") if len(parts) > 1 else parts[0]
     if isinstance(joined, str):
         raise ValueError("record_ids needs at least one column")
     key = digest(joined) if hashed else (joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined)
     rank = occurrence(key)
+    if repeats is not None:
+        rank = np.asarray(repeats.number(key.to_pylist(), rank.tolist()), np.int64)
     suffix = pa.array(np.where(rank > 0, np.char.add("#", rank.astype(str)), "").astype(object), pa.string())
     return pc.binary_join_element_wise(f"{pbx}:", key, suffix, "")
 

@@ -86,6 +86,7 @@ class SmdrConnector(Connector):
     """One-line-per-call SMDR over serial or TCP, vendor layouts as data."""
 
     type = "smdr"
+    stream_state = True  # repeats are numbered along a stream (Connector.for_stream)
     #: Everything some shipped layout can fill; each instance narrows this to what *its* layout has.
     fields = frozenset(_ALWAYS | set().union(*_ROLE_FIELDS.values()) | {"answer_utc"})
 
@@ -254,10 +255,10 @@ class SmdrConnector(Connector):
             called = called if called is not None else pc.if_else(inbound, ext, number)
         identity = lay.get("identity")
         if identity:
-            ids = record_ids(self.pbx.pbx_id, [cols[c] for c in identity], hashed=False)
+            ids = record_ids(self.pbx.pbx_id, [cols[c] for c in identity], hashed=False, repeats=self.repeats)
         else:
             texts = where.text.filter(mask) if isinstance(where, Records) else constant("", m)
-            ids = record_ids(self.pbx.pbx_id, [texts], hashed=True)
+            ids = record_ids(self.pbx.pbx_id, [texts], hashed=True, repeats=self.repeats)
         lines = where.line[good]
 
         def opt(value) -> pa.Array | pa.ChunkedArray:
