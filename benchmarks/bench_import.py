@@ -12,6 +12,11 @@ lake/DB and reporting the median:
 * files → Parquet + SQLite: the default store (``callcost demo`` / ``callcost import``);
 * files → Parquet + PostgreSQL (``--postgres``: a throw-away server from ``tests/pgserver.py``).
 
+Before those, the *budget* lines split the CPU a CDR needs into the two steps no implementation can skip,
+timed with library calls only — Arrow's CSV reader converting just the columns the CUCM mapping reads,
+and Parquet encoding of the rated rows with the lake's options — and our ``rate_batch``; their sum and
+the machine's cores give the rate those steps alone allow, next to the target's CPU budget per CDR.
+
 Each figure is printed with its ratio to the issue's target and to the baseline measured before this
 work (the per-file importer: 7,637 CDRs/s for CUCM files → SQLite + lake, 300k-call demo, load ~2).
 ``--demo`` also times ``callcost demo --no-serve`` (issue 2 budget: 2 minutes).  The machine's
@@ -33,9 +38,11 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from callcost.demo import build_sample
-from collector.connectors.cucm import CucmConnector
+from collector.connectors.cucm import _USED_COLUMNS, CucmConnector
 from collector.importer import import_files, pbx_context
 from collector.simulate.demo_files import write_demo_files
 from collector.simulate.traffic import generate_traffic
@@ -98,6 +105,52 @@ def make_files(root: Path, cdrs: int) -> tuple[Enterprise, list[Path]]:
     return ent, sorted(files)
 
 
+def cpu_per_cdr(n: int, runs: int, fn: Callable[[], object]) -> float:
+    """Median CPU µs (all threads) per CDR of *fn* over *runs*."""
+    spent = []
+    for _ in range(runs):
+        c0 = time.process_time()
+        fn()
+        spent.append(time.process_time() - c0)
+    return statistics.median(spent) / n * 1e6
+
+
+def budget(ent: Enterprise, files: list[Path], stage: RatingStage, runs: int) -> None:
+    """Print the CPU per CDR of the steps every file → rated Parquet path needs (see module doc)."""
+    datas = [p.read_bytes() for p in files]
+    names = datas[0].split(b"\n", 1)[0].decode().replace('"', "").strip().split(",")
+    body = b"".join(d.split(b"\n", 2)[2] for d in datas)  # each file's two header lines off, as a bundle
+    connector = CucmConnector(pbx_context(ent, PBX))
+    named = [(d, str(p)) for d, p in zip(datas, files)]
+    calls = pa.concat_tables([connector.parse_many(named[lo:lo + 64]).calls for lo in range(0, len(named), 64)])
+    n, step = calls.num_rows, 50_000
+    rated = pa.concat_tables([stage.rate_batch(calls.slice(lo, step)) for lo in range(0, n, step)])
+    options = lake._parquet_options(rated.schema)
+
+    def read_csv() -> pa.Table:
+        read = pacsv.ReadOptions(column_names=names, use_threads=False, block_size=1 << 24)
+        convert = pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                                       include_columns=list(_USED_COLUMNS))
+        return pacsv.read_csv(pa.BufferReader(body), read_options=read, convert_options=convert)
+
+    def encode() -> None:
+        for lo in range(0, n, step):
+            pq.write_table(rated.slice(lo, step), pa.BufferOutputStream(), **options)
+
+    csv_us, parquet_us = cpu_per_cdr(n, runs, read_csv), cpu_per_cdr(n, runs, encode)
+    rate_us = cpu_per_cdr(n, runs, lambda: [stage.rate_batch(calls.slice(lo, step)) for lo in range(0, n, step)])
+    cores = os.cpu_count() or 1
+    floor = csv_us + parquet_us
+    print(f"budget: the target allows {cores / TARGET * 1e6:.2f} µs CPU per CDR on {cores} cores "
+          f"(every core busy, nothing else running)")
+    print(f"  Arrow CSV read, {len(_USED_COLUMNS)} of {len(names)} columns {csv_us:5.2f} µs/CDR  (library only)")
+    print(f"  Parquet encode, {rated.num_columns} columns, zstd    {parquet_us:5.2f} µs/CDR  (library only)")
+    print(f"  both together                         {floor:5.2f} µs/CDR = at most {cores / floor * 1e6:,.0f} CDRs/s "
+          f"on {cores} cores = {cores / floor * 1e6 / TARGET:.2f}× target, with nothing else done")
+    print(f"  rate_batch (ours)                     {rate_us:5.2f} µs/CDR; with both steps: at most "
+          f"{cores / (floor + rate_us) * 1e6:,.0f} CDRs/s = {cores / (floor + rate_us) * 1e6 / TARGET:.2f}× target")
+
+
 def fresh(ent: Enterprise) -> None:
     shutil.rmtree(ent.storage.lake, ignore_errors=True)
     for db in ent.root.glob("callcost.db*"):
@@ -145,6 +198,7 @@ def main() -> None:
                 return rep.parsed, seconds
             return run
 
+        budget(ent, files, stage, args.runs)
         report("parse only (CUCM files → Arrow)", *median_of(args.runs, parse_only))
         report("files → rated Parquet", *median_of(args.runs, import_into(lambda: LakeOnlyStore(ent))))
         if not args.no_sqlite:
