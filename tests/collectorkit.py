@@ -104,9 +104,15 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "
 
 
 def count(db_url: str, sql: str) -> int:
+    (value,) = column(db_url, sql)  # exactly one row
+    return int(value)
+
+
+def column(db_url: str, sql: str) -> list:
+    """The first column of every row *sql* returns."""
     engine = sa.create_engine(db_url)
     try:
         with engine.connect() as conn:
-            return int(conn.execute(sa.text(sql)).scalar_one())
+            return list(conn.execute(sa.text(sql)).scalars())
     finally:
         engine.dispose()

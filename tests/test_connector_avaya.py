@@ -364,3 +364,19 @@ def test_redials_cut_apart_and_a_secondary_link_copy_are_stored_exactly_once_eac
     assert count(db, "select count(*) from calls") == n
     redials = sum(records[k] == records[k - 1] for k in range(1, n))
     assert count(db, "select count(*) from calls where call_id like '%#1'") == redials >= 10
+
+    # the raw dump replayed (both sessions) into an empty database gives the same calls, ids included
+    from collectorkit import column
+
+    from collector.replay import replay
+    from warehouse.store import Store
+
+    copy = f"sqlite:///{tmp_path / 'replayed.db'}"
+    store = Store(ent, database_url=copy)
+    try:
+        report = replay(ent, [ent.storage.raw_dump], store=store)
+    finally:
+        store.db.close()
+    assert (report.sessions, report.received, report.stored_new) == (2, 2 * n, n)
+    every_id = "select call_id from calls order by call_id"
+    assert column(copy, every_id) == column(db, every_id)
