@@ -242,6 +242,29 @@ def test_round_trip_of_generated_traffic(layout, traffic, tmp_path):
     assert len(set(got["call_id"].to_pylist())) == got.num_rows
 
 
+@pytest.mark.parametrize("layout", ["ipo", "hipath", "panasonic"])
+def test_redials_read_in_pieces_keep_the_ids_of_one_parse(layout, traffic, tmp_path):
+    """A serial/TCP stream arrives in pieces: identical lines (a redial printed twice) are numbered along
+    the stream's own connector instance, so a pair cut apart keeps the ids one parse of the stream gives."""
+    lines = write_smdr(traffic.slice(0, 300), tmp_path / "s.smdr", layout=layout, timezone=TZ).read_bytes()
+    lines = lines.splitlines(keepends=True)
+    data = b"".join(line for k, line in enumerate(lines) for _ in range(2 if k % 7 == 3 else 1))
+    whole = _smdr(layout).parse(data, "serial")
+    assert whole.quarantined == [] and len(set(whole.calls["call_id"].to_pylist())) == whole.calls.num_rows
+    stream = _smdr(layout).for_stream()
+    rng = np.random.default_rng(7)
+    buffer, got, pos = b"", [], 0
+    while pos < len(data):
+        step = int(rng.integers(1, 400))
+        buffer, pos = buffer + data[pos:pos + step], pos + step
+        n = stream.complete_prefix(buffer)
+        if n:
+            got.append(stream.parse(buffer[:n], "serial").calls)
+            buffer = buffer[n:]
+    assert not buffer
+    assert pa.concat_tables(got)["call_id"].equals(whole.calls["call_id"])
+
+
 def test_connector_is_registered_under_its_type():
     assert isinstance(connector_for("smdr", PbxContext("p", "X", "UTC", options={"layout": "nec"})), SmdrConnector)
 
