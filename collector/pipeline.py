@@ -93,6 +93,10 @@ class PipelineConfig:
     spill_bytes: int = 16 << 30
 
 
+class _Stopped(Exception):
+    """Another stage failed: this worker stops quietly (the failure is reported once, by its own worker)."""
+
+
 class Pipeline:
     """One per enterprise; every PBX's transports feed :attr:`parts`."""
 
@@ -112,6 +116,11 @@ class Pipeline:
         self.errors: list[BaseException] = []
         self._threads: list[threading.Thread] = []
         self._parsers_left = config.parse_workers
+        # several parse workers keep the queue's order: takes are numbered, handed on in number order
+        self._take_lock = threading.Lock()
+        self._turn = threading.Condition()
+        self._takes = 0  # takes numbered so far
+        self._handed = 0  # takes whose groups are in self.parsed
         self._lock = threading.Lock()
         self.batches_stored = 0
         self._storing = False
@@ -174,25 +183,57 @@ class Pipeline:
     # --- stages ------------------------------------------------------------------------------------
 
     def _parse_loop(self) -> None:
+        """Take parts off the queue, parse them, hand the groups to the rate stage.
+
+        With several workers (``parse_workers``) the takes are numbered in queue order and handed on in
+        that order, and a take holding parts of a stateful stream (``Connector.stream_state``) is parsed
+        only once every earlier take has been handed on: checkpoints then advance in stream order and a
+        stream's connector sees its parts in order, as with one worker.  Stateless formats still parse
+        side by side.
+        """
         closed = False
         try:
             while not closed:
-                try:
-                    parts = self.parts.get_many(self._parse_bytes(), timeout=0.5, size=_size)
-                except Closed:
-                    return
-                parts, closed = self._linger(parts)
+                with self._take_lock:
+                    try:
+                        parts = self.parts.get_many(self._parse_bytes(), timeout=0.5, size=_size)
+                    except Closed:
+                        return
+                    parts, closed = self._linger(parts)
+                    if not parts:
+                        continue
+                    take, self._takes = self._takes, self._takes + 1
                 parts = [self._restore(p) for p in parts]
-                for group in group_parts(parts):
+                groups = group_parts(parts)
+                if any(g[0].connector.stream_state for g in groups):
+                    self._await_turn(take)
+                results = []
+                for group in groups:
                     parsed = parse_group(group)
                     self._learn_record_size(group, parsed)
+                    results.append(parsed)
+                self._await_turn(take)
+                for parsed in results:
                     self.parsed.put(parsed)
+                with self._turn:
+                    self._handed += 1
+                    self._turn.notify_all()
+        except _Stopped:
+            return
         finally:
             with self._lock:
                 self._parsers_left -= 1
                 last = self._parsers_left == 0
             if last:
                 self.parsed.close()
+
+    def _await_turn(self, take: int) -> None:
+        """Wait until every take before *take* has been handed on (at once with one parse worker)."""
+        with self._turn:
+            while self._handed != take:
+                if self.errors:  # the worker holding an earlier take died: its turn never comes
+                    raise _Stopped
+                self._turn.wait(0.5)
 
     def _parse_bytes(self) -> int:
         """Bytes for the next parser call: about one batch of records (at its slow-start size).

@@ -7,6 +7,7 @@ checked field by field — and by the project's writer from generated traffic (r
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -287,11 +288,11 @@ def test_connector_is_registered_under_its_type():
 
 # --- through the collector: a real TCP client playing a CM ------------------------------------------------------
 
-def _cm_enterprise(tmp_path: Path):
-    """The sample enterprise with its NYC PBX turned into a CM streaming sszokoly records over TCP."""
+def _cm_enterprise(tmp_path: Path, options: str = 'fields = "sszokoly"'):
+    """The sample enterprise with its NYC PBX turned into a CM streaming records over TCP (sszokoly's by default)."""
     from collectorkit import enterprise_with
 
-    enterprise_with(tmp_path, {"nyc-cucm": "tcp:127.0.0.1:0"}, pbx_options={"nyc-cucm": 'fields = "sszokoly"'})
+    enterprise_with(tmp_path, {"nyc-cucm": "tcp:127.0.0.1:0"}, pbx_options={"nyc-cucm": options})
     config = tmp_path / "callcost.toml"
     config.write_text(config.read_text().replace('id = "nyc-cucm"\ntype = "cucm"', 'id = "nyc-cucm"\ntype = "avaya"', 1))
     return load_config(config)
@@ -380,3 +381,55 @@ def test_redials_cut_apart_and_a_secondary_link_copy_are_stored_exactly_once_eac
     assert (report.sessions, report.received, report.stored_new) == (2, 2 * n, n)
     every_id = "select call_id from calls order by call_id"
     assert column(copy, every_id) == column(db, every_id)
+
+
+class _SlowFirstParse(AvayaConnector):
+    """Avaya, but the first parse of a stream's instance takes a second (a big part, a busy core)."""
+
+    started = None  # threading.Event set when a slow parse has begun
+
+    def parse(self, data: bytes, source: str):
+        if self.repeats is not None and not getattr(self, "_warmed", False):
+            self._warmed = True
+            type(self).started.set()
+            time.sleep(1.0)
+        return super().parse(data, source)
+
+
+def test_two_parse_workers_keep_a_streams_order(tmp_path):
+    """With ``parse_workers = 2`` the second part of a stream, taken by the idle worker while the first is
+    still being parsed, waits for it.  Parsed first, its records would be dated without the date record
+    the first part ends on (standard layouts carry no date: CM sends one at link start and midnight), and
+    the stream's final checkpoint would be overwritten by the first part's."""
+    import threading
+
+    from collectorkit import column, count
+
+    from collector.importer import pbx_context
+    from collector.pipeline import Pipeline, PipelineConfig
+    from collector.streams import Intake
+    from warehouse.pipeline import RatingStage
+    from warehouse.store import Store
+
+    ent = _cm_enterprise(tmp_path, 'layout = "teleseer"\nreference_date = "2026-10-15"')
+    calls = generate_traffic(ent, calls=80, seed=6)
+    stream = write_avaya(calls, tmp_path / "cm.bin", timezone=ent.sites["NYC"].timezone, layout="teleseer").read_bytes()
+    whole = AvayaConnector(pbx_context(ent, "nyc-cucm")).parse(stream, "whole")
+    assert whole.quarantined == [] and whole.calls.num_rows == 80
+    cut = stream.index(b"\r\n", len(stream) // 2) + 2  # a record boundary halfway
+    db = f"sqlite:///{tmp_path / 'cm.db'}"
+    store = Store(ent, database_url=db)
+    pipeline = Pipeline(store, RatingStage(ent), PipelineConfig(batch_ms=50, parse_workers=2)).start()
+    _SlowFirstParse.started = threading.Event()
+    try:
+        session = Intake(pipeline, "nyc-cucm", _SlowFirstParse(pbx_context(ent, "nyc-cucm")), None).open_session(
+            "tcp", "cm")
+        session.feed_blocking(stream[:cut])
+        assert _SlowFirstParse.started.wait(10)  # worker 1 is inside the first part's parse …
+        session.feed_blocking(stream[cut:])  # … so worker 2 takes this one
+        session.close_blocking("end of test")
+        pipeline.drain(timeout=60)
+    finally:
+        store.db.close()
+    assert column(db, "select call_id from calls order by call_id") == sorted(whole.calls["call_id"].to_pylist())
+    assert count(db, "select position from collector_checkpoints where final") == len(stream)
