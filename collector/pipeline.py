@@ -207,14 +207,18 @@ class Pipeline:
                 groups = group_parts(parts)
                 if any(g[0].connector.stream_state for g in groups):
                     self._await_turn(take)
-                results = []
+                waiting: list[ParsedGroup] = []
                 for group in groups:
                     parsed = parse_group(group)
                     self._learn_record_size(group, parsed)
-                    results.append(parsed)
+                    waiting.append(parsed)
+                    if self._handed == take:  # our turn (always, with one worker): on to rating at once
+                        for ready in waiting:
+                            self.parsed.put(ready)
+                        waiting.clear()
                 self._await_turn(take)
-                for parsed in results:
-                    self.parsed.put(parsed)
+                for ready in waiting:
+                    self.parsed.put(ready)
                 with self._turn:
                     self._handed += 1
                     self._turn.notify_all()
