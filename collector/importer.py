@@ -98,23 +98,33 @@ def import_files(
     report = ImportReport()
 
     parsed = _in_background(_parsed_batches(connector, files, batch_size, bundle_bytes))
-    rated = _in_background(_rated(parsed, stage, store))
-    for batch, calls, staged in rated:
-        # accounting first: a crash while saving leaves files recorded as parsed but not stored, never the reverse
-        store.record_files(pbx_id, batch.files)
-        if calls is not None:
-            saved = store.save(calls, staged)
-            report.stored += saved.inserted
-            report.duplicates += saved.skipped
-            report.unrated += saved.unrated
-        for f in batch.files:
-            report.files += 1
-            report.records += f.records
-            report.parsed += f.parsed
-            report.quarantined += len(f.quarantined)
-            report.problems.extend(f.quarantined)
-        if progress:
-            progress(len(batch.files))
+    rated = _in_background(_rated(parsed, stage, store), discard=_release_staged)
+    try:
+        for batch, calls, staged in rated:
+            try:
+                # accounting first: a crash while saving leaves files recorded as parsed but not stored,
+                # never the reverse
+                store.record_files(pbx_id, batch.files)
+                if calls is not None:
+                    saved = store.save(calls, staged)
+                    report.stored += saved.inserted
+                    report.duplicates += saved.skipped
+                    report.unrated += saved.unrated
+            finally:
+                _release_staged((batch, calls, staged))  # saved: released already (a second release is a no-op)
+            for f in batch.files:
+                report.files += 1
+                report.records += f.records
+                report.parsed += f.parsed
+                report.quarantined += len(f.quarantined)
+                report.problems.extend(f.quarantined)
+            if progress:
+                progress(len(batch.files))
+    finally:
+        # stop the background stages now: an exception's traceback keeps these generators (and the stage
+        # files of the batches rated ahead) alive until it is handled
+        rated.close()
+        parsed.close()
     report.seconds = time.perf_counter() - started
     return report
 
@@ -127,6 +137,13 @@ def _rated(parsed: Iterator[_Batch], stage: RatingStage, store: Store) -> Iterat
             continue
         calls = stage.rate_batch(b.calls)
         yield b, calls, store.stage(calls)
+
+
+def _release_staged(item: tuple) -> None:
+    """A rated batch that will not be saved (the import failed): its stage file goes back to the database."""
+    staged = item[2]
+    if staged is not None:
+        staged.release()
 
 
 def _parsed_batches(connector: Connector, files: Iterable[Path], batch_size: int,
@@ -195,12 +212,15 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
 _DONE = object()
 
 
-def _in_background(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+def _in_background(items: Iterator[T], depth: int = 1,
+                   discard: Callable[[T], None] | None = None) -> Iterator[T]:
     """Run the generator *items* on its own thread, *depth* items ahead of the consumer.
 
     An exception in the producer is re-raised in the consumer; a consumer that stops early (an
-    exception downstream) stops the producer at its next item.
+    exception downstream) stops the producer at its next item.  Items made but never consumed then go
+    to *discard* (a rated batch holds a stage file of the database until saved or released).
     """
+    drop = discard or (lambda _item: None)
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -214,6 +234,7 @@ def _in_background(items: Iterator[T], depth: int = 1) -> Iterator[T]:
                     except queue.Full:
                         continue
                 if stop.is_set():
+                    drop(item)
                     return
             q.put((_DONE, None))
         except BaseException as exc:  # noqa: BLE001 — handed to the consumer, which raises it
@@ -231,12 +252,16 @@ def _in_background(items: Iterator[T], depth: int = 1) -> Iterator[T]:
             yield item
     finally:
         stop.set()
-        while worker.is_alive():  # unblock a producer waiting on a full queue
+        while True:  # unblock a producer waiting on a full queue; what it made is discarded
             try:
-                q.get_nowait()
+                item, _exc = q.get_nowait()
             except queue.Empty:
-                pass
-            worker.join(timeout=0.05)
+                if not worker.is_alive():
+                    break
+                worker.join(timeout=0.05)
+                continue
+            if item is not _DONE:
+                drop(item)
 
 
 def sha256(data: bytes) -> str:

@@ -59,16 +59,23 @@ def test_import_is_idempotent_and_exact_on_each_backend(demo_files, db_url, tmp_
     assert after_first == (int(lake[0]), int(lake[1]), Decimal(lake[2]), Decimal(lake[3]))
 
 
+def _csv_files(tmp_path, count: int = 40, records: int = 1_000) -> list:
+    from collectorkit import HEADER, csv_records
+
+    files = []
+    for k in range(count):
+        path = tmp_path / f"cdr{k:02d}.csv"
+        path.write_bytes(HEADER + csv_records(records, prefix=f"f{k}-"))
+        files.append(path)
+    return files
+
+
 def test_an_import_starts_with_small_batches_and_grows_to_the_batch_size(tmp_path):
     # slow start: rating and storing begin after a small parse, not a full bundle
-    from collectorkit import HEADER, csv_records, enterprise_with
+    from collectorkit import enterprise_with
 
     ent = enterprise_with(tmp_path, {})
-    files = []
-    for k in range(40):
-        path = tmp_path / f"cdr{k:02d}.csv"
-        path.write_bytes(HEADER + csv_records(1_000, prefix=f"f{k}-"))
-        files.append(path)
+    files = _csv_files(tmp_path)
     sizes: list[int] = []
 
     class Recording(Store):
@@ -84,3 +91,52 @@ def test_an_import_starts_with_small_batches_and_grows_to_the_batch_size(tmp_pat
         store.db.close()
     assert report.stored == sum(sizes) == 40_000
     assert sizes[0] <= 2_000 and sizes[0] < sizes[1] < sizes[2] and max(sizes) == 8_000, sizes
+
+
+def test_a_failed_save_gives_back_the_stage_files_of_the_batches_rated_ahead(tmp_path, monkeypatch):
+    """The rating thread bulk-loads the next batches into the database's two spare stage files while the
+    first is saved; when that save fails, the import stops and the batches loaded ahead are released —
+    the database can stage again at once, instead of holding both spares until it is closed."""
+    import gc
+    import threading
+
+    from collectorkit import enterprise_with
+
+    from warehouse import store as store_module
+
+    monkeypatch.setattr(store_module, "_OVERLAP_FROM", 1)  # stage every batch, however small
+    ent = enterprise_with(tmp_path, {})
+    files = _csv_files(tmp_path, count=12)
+    seen: list = []
+    second_staged = threading.Event()
+
+    class LakeOnAFile(Store):
+        staged_count = 0
+
+        def stage(self, rated):
+            staged = super().stage(rated)
+            if self.staged_count == 1:
+                second_staged.set()
+            self.staged_count += staged is not None
+            return staged
+
+        def save(self, rated, staged=None):
+            seen.append((rated, staged))
+            assert second_staged.wait(30)  # the next batch is loaded ahead before this save fails
+            return super().save(rated, staged)
+
+    store = LakeOnAFile(ent, database_url=f"sqlite:///{tmp_path}/s.db")
+    store.lake_root = tmp_path / "lake-is-a-file"
+    store.lake_root.write_text("not a folder")  # every lake write fails
+    gc.disable()  # the release must not wait for the collector to free the failed import's frames
+    try:
+        with pytest.raises(Exception, match="lake-is-a-file"):
+            import_files(ent, "lon-csv", files, store=store, batch_size=1_000, bundle_bytes=files[0].stat().st_size)
+        assert len(seen) == 1 and seen[0][1] is not None  # the failed batch had been staged ahead
+        again = [store.db.stage_calls(seen[0][0]) for _ in range(2)]  # no wait: both spares must be free
+        assert None not in again
+        for staged in again:
+            staged.release()
+    finally:
+        gc.enable()
+        store.db.close()
