@@ -224,16 +224,23 @@ def _in_background(items: Iterator[T], depth: int = 1,
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
+    def hand_over(item: T) -> bool:
+        """Queue *item* once there is room; False if the consumer stopped first."""
+        while not stop.is_set():
+            try:
+                q.put((item, None), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+            while not stop.is_set():  # checked before making the next item, not only after
+                item = next(items, _DONE)
+                if item is _DONE:
+                    break
+                if not hand_over(item):
                     drop(item)
                     return
             q.put((_DONE, None))

@@ -186,10 +186,12 @@ class Pipeline:
         """Take parts off the queue, parse them, hand the groups to the rate stage.
 
         With several workers (``parse_workers``) the takes are numbered in queue order and handed on in
-        that order, and a take holding parts of a stateful stream (``Connector.stream_state``) is parsed
-        only once every earlier take has been handed on: checkpoints then advance in stream order and a
-        stream's connector sees its parts in order, as with one worker.  Stateless formats still parse
-        side by side.
+        that order, and a take holding parts of a stream with an instance of its own
+        (``Connector.for_stream``) is parsed only once every earlier take has been handed on: checkpoints
+        then advance in stream order and a stream's connector sees its parts in order, as with one
+        worker.  Stateless formats and files still parse side by side (a stateful format's takes wait
+        for every earlier take, not only for those of the same stream: simple, and such formats come
+        over one or two links per PBX).
         """
         closed = False
         try:
@@ -205,7 +207,7 @@ class Pipeline:
                     take, self._takes = self._takes, self._takes + 1
                 parts = [self._restore(p) for p in parts]
                 groups = group_parts(parts)
-                if any(g[0].connector.stream_state for g in groups):
+                if any(g[0].connector.repeats is not None for g in groups):  # a stream's own instance
                     self._await_turn(take)
                 waiting: list[ParsedGroup] = []
                 for group in groups:
@@ -224,6 +226,9 @@ class Pipeline:
                     self._turn.notify_all()
         except _Stopped:
             return
+        except Closed:
+            if not self.errors:  # closed by the failure of another stage: that one is reported
+                raise
         finally:
             with self._lock:
                 self._parsers_left -= 1

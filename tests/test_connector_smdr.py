@@ -242,10 +242,11 @@ def test_round_trip_of_generated_traffic(layout, traffic, tmp_path):
     assert len(set(got["call_id"].to_pylist())) == got.num_rows
 
 
-@pytest.mark.parametrize("layout", ["ipo", "hipath", "panasonic"])
+@pytest.mark.parametrize("layout", ["hipath", "panasonic"])
 def test_redials_read_in_pieces_keep_the_ids_of_one_parse(layout, traffic, tmp_path):
     """A serial/TCP stream arrives in pieces: identical lines (a redial printed twice) are numbered along
-    the stream's own connector instance, so a pair cut apart keeps the ids one parse of the stream gives."""
+    the stream's own connector instance, so a pair cut apart keeps the ids one parse of the stream gives.
+    (IP Office records carry a call id: theirs are not counted along the stream.)"""
     lines = write_smdr(traffic.slice(0, 300), tmp_path / "s.smdr", layout=layout, timezone=TZ).read_bytes()
     lines = lines.splitlines(keepends=True)
     data = b"".join(line for k, line in enumerate(lines) for _ in range(2 if k % 7 == 3 else 1))

@@ -178,7 +178,7 @@ class AsteriskConnector(Connector):
         extension = pc.if_else(pa.array(code == 2), dst, src)
         extension = pc.if_else(pa.array(code < 0), pa.scalar(None, pa.string()), null_if_empty(extension))
         if "sequence" in t.column_names and "uniqueid" in t.column_names:
-            ids = record_ids(self.pbx.pbx_id, [s("uniqueid"), s("sequence")], hashed=False, repeats=self.repeats)
+            ids = record_ids(self.pbx.pbx_id, [s("uniqueid"), s("sequence")], hashed=False)  # a vendor id: no stream counting
         else:
             first = s("uniqueid") if "uniqueid" in t.column_names else channel
             ids = record_ids(self.pbx.pbx_id, [first, dstchannel, s("start"), s("end"), dst], hashed=False,

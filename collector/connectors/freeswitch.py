@@ -218,7 +218,7 @@ class FreeswitchConnector(Connector):
         extension = pc.if_else(pa.array(code == 2), called, calling)
         extension = pc.if_else(pa.array(code < 0), pa.scalar(None, pa.string()), null_if_empty(extension))
         if "uuid" in t.column_names:
-            ids = record_ids(self.pbx.pbx_id, [s("uuid")], hashed=False, repeats=self.repeats)
+            ids = record_ids(self.pbx.pbx_id, [s("uuid")], hashed=False)  # a vendor id: no stream counting
         else:
             ids = record_ids(self.pbx.pbx_id, [calling, called, s("answer_stamp"), s("end_stamp")], hashed=True,
                              repeats=self.repeats)

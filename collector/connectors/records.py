@@ -264,7 +264,7 @@ def record_ids(pbx: str, parts: Sequence[pa.Array | pa.ChunkedArray | str], *, h
     key = digest(joined) if hashed else (joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined)
     rank = occurrence(key)
     if repeats is not None:
-        rank = np.asarray(repeats.number(key.to_pylist(), rank.tolist()), np.int64)
+        rank = repeats.number(key, rank)
     suffix = pa.array(np.where(rank > 0, np.char.add("#", rank.astype(str)), "").astype(object), pa.string())
     return pc.binary_join_element_wise(f"{pbx}:", key, suffix, "")
 

@@ -255,7 +255,7 @@ class SmdrConnector(Connector):
             called = called if called is not None else pc.if_else(inbound, ext, number)
         identity = lay.get("identity")
         if identity:
-            ids = record_ids(self.pbx.pbx_id, [cols[c] for c in identity], hashed=False, repeats=self.repeats)
+            ids = record_ids(self.pbx.pbx_id, [cols[c] for c in identity], hashed=False)  # a vendor id: no stream counting
         else:
             texts = where.text.filter(mask) if isinstance(where, Records) else constant("", m)
             ids = record_ids(self.pbx.pbx_id, [texts], hashed=True, repeats=self.repeats)
