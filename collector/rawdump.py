@@ -83,6 +83,8 @@ class RawDumpWriter:
         self._synced = 0  # frames known durable
         self._counter = 0
         self.bytes_written = 0
+        #: day folder of each open session's ``O`` frame: retention keeps it (see :meth:`_expire`)
+        self._open_since: dict[str, str] = {}
 
     @property
     def current_path(self) -> Path | None:
@@ -98,6 +100,10 @@ class RawDumpWriter:
             if self._file is None or self._due_rotation():
                 self._rotate()
             assert self._file is not None and self._path is not None
+            if kind == "O":
+                self._open_since.setdefault(session, self._path.parent.name)
+            elif kind == "C":
+                self._open_since.pop(session, None)
             offset = self._size + len(header)
             self._file.write(header)
             self._file.write(payload)
@@ -146,7 +152,7 @@ class RawDumpWriter:
 
     def _rotate(self) -> None:
         self._close_current()
-        now = datetime.now(UTC)
+        now = self._now()
         folder = self.root / now.strftime("%Y-%m-%d")
         folder.mkdir(parents=True, exist_ok=True)
         self._counter += 1
@@ -164,9 +170,19 @@ class RawDumpWriter:
             self._synced = self._seq
             self._file = None
 
+    def _now(self) -> datetime:
+        return datetime.now(UTC)
+
     def _expire(self, now: datetime) -> None:
-        """Delete day folders older than the retention (checked on each rotation, so at most hourly)."""
+        """Delete day folders older than the retention (checked on each rotation, so at most hourly).
+
+        Except from the first day of a session still open: recovery and replay rebuild a session from
+        its ``O`` frame on, counting stream offsets from its first byte, so a CM link up for longer than
+        the retention keeps its dump until it closes (disk is the price; a lost stream offset would make
+        recovery take un-stored bytes for stored ones).
+        """
         cutoff = (now - timedelta(days=self.policy.retention_days)).strftime("%Y-%m-%d")
+        cutoff = min([cutoff, *self._open_since.values()])
         for day in self.root.iterdir():
             if day.is_dir() and len(day.name) == 10 and day.name < cutoff:
                 shutil.rmtree(day, ignore_errors=True)

@@ -32,6 +32,34 @@ def test_frames_rotate_expire_and_survive_a_torn_tail(tmp_path):
     assert len(list(read_frames(files[-1]))) == 1
 
 
+def test_retention_keeps_the_dump_of_a_session_still_open(tmp_path):
+    """A link up for longer than the retention: its first files stay until it closes (recovery and replay
+    count stream offsets from the session's first frame)."""
+    from datetime import UTC, datetime
+
+    class Clocked(RawDumpWriter):
+        now = datetime(2001, 1, 1, tzinfo=UTC)
+
+        def _now(self) -> datetime:
+            return self.now
+
+    w = Clocked(tmp_path, "pbx1", DumpPolicy(rotate_bytes=100, rotate_seconds=3600, retention_days=30))
+    w.append("O", "long", b"{}")
+    w.append("D", "long", b"x" * 150)
+    w.append("O", "short", b"{}")  # a rotation: each file holds one frame of over 100 bytes
+    w.append("C", "short", b"closed")
+    first_day = tmp_path / "pbx1" / "2001-01-01"
+    w.now = datetime.now(UTC)
+    w.append("D", "long", b"y" * 150)  # rotation into today: 2001 is past the retention, "long" still open
+    w.append("D", "long", b"z" * 150)
+    assert first_day.exists()
+    w.append("C", "long", b"closed")
+    w.append("D", "other", b"w" * 150)  # the next rotation, with "long" closed
+    w.append("D", "other", b"v" * 150)
+    w.close()
+    assert not first_day.exists()
+
+
 def test_replay_of_the_raw_dump_is_idempotent(tmp_path, db_url):
     ent = enterprise_with(tmp_path, {"lon-csv": "tcp:127.0.0.1:0"})
     with running(ent, db_url, pbx_ids=["lon-csv"]) as svc:
