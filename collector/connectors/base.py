@@ -95,8 +95,8 @@ class RepeatCounts:
         total = before + rank
         distinct = pc.unique(keys)
         code = pc.index_in(keys, value_set=distinct).to_numpy()
-        last = np.full(len(distinct), -1, np.int64)
-        np.maximum.at(last, code, np.arange(len(keys)))  # each key's last row here: its highest count
+        # each key's last row here (its highest count): the first in reverse, by np.unique's index
+        last = len(keys) - 1 - np.unique(code[::-1], return_index=True)[1]
         order = np.argsort(last, kind="stable")
         stays = pc.invert(pc.is_in(self.keys, value_set=distinct))
         self.keys = pa.concat_arrays([self.keys.filter(stays), distinct.take(pa.array(order))])[-self.limit:]
