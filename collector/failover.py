@@ -101,17 +101,13 @@ class FailoverWriter:
 
         *key* (default: a fresh one) names the batch in ``collector_batch_commits``: a batch written
         twice under the same key (a remote unit's resend) is counted once.  *staged*: :meth:`stage`'s
-        result for *rated*, released here (spooled batches do not need it).
+        result for *rated* (a spooled batch does not use it: the caller that staged it releases it).
         """
         key = key or uuid.uuid4().hex
-        try:
-            inserted = self._commit_or_spool(
-                lambda: self._commit(key, rated, quarantine, batch, segments, started, staged), rated,
-                {"key": key, "quarantine": [accounting.quarantine_to_json(q) for q in quarantine], "batch": batch,
-                 "segments": [_encode_segment(s) for s in segments]})
-        finally:
-            if staged is not None:
-                staged.release()
+        inserted = self._commit_or_spool(
+            lambda: self._commit(key, rated, quarantine, batch, segments, started, staged), rated,
+            {"key": key, "quarantine": [accounting.quarantine_to_json(q) for q in quarantine], "batch": batch,
+             "segments": [_encode_segment(s) for s in segments]})
         return WriteOutcome(0, 0, True) if inserted is None else WriteOutcome(inserted, rated.num_rows - inserted, False)
 
     def record_event(self, pbx: str, stream: str, kind: str, detail: str = "", key: str | None = None) -> None:

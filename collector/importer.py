@@ -111,7 +111,7 @@ def import_files(
                     report.duplicates += saved.skipped
                     report.unrated += saved.unrated
             finally:
-                _release_staged((batch, calls, staged))  # saved: released already (a second release is a no-op)
+                _release_staged((batch, calls, staged))  # used up by the insert, or never inserted
             for f in batch.files:
                 report.files += 1
                 report.records += f.records

@@ -340,7 +340,7 @@ class Pipeline:
                     self._store(batch)
                 finally:
                     self._storing = False
-                    if batch.staged is not None:  # normally released by the save; not when it failed early
+                    if batch.staged is not None:  # staged by the rating thread: used up, or given back here
                         batch.staged.release()
 
     def _store(self, batch: RatedBatch) -> None:

@@ -67,8 +67,9 @@ SPARE_STAGES = 2
 class StagedCalls:
     """A batch bulk-loaded into a stage file by :meth:`Database.stage_calls`, waiting for ``insert_calls``.
 
-    Holds its stage file until inserted or :meth:`release`-d (safe to call twice); a batch that is
-    spooled instead of inserted (database down) must be released, or the stage stays taken.
+    Holds its stage file until ``insert_calls`` uses it up or :meth:`release` (safe to call twice) gives
+    it back.  Whoever staged a batch releases it once it is done with it, inserted or not (spooled
+    while the database is down, or a failed save): the collector's store loop and ``import_files``.
     """
 
     def __init__(self, db: Database, source: pa.Table, table: pa.Table, stage: _SqliteStage,

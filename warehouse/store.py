@@ -89,23 +89,20 @@ class Store:
         The lake file is written on a second thread while the database inserts: Parquet encoding and
         SQLite/PostgreSQL both release the GIL for their heavy work, so the two overlap on two cores.
         Both must succeed for the batch to count as saved; an error from either is raised.
-        *staged*: :meth:`stage`'s result for this *rated* table (released here whatever happens).
+        *staged*: :meth:`stage`'s result for this *rated* table (the insert uses it up; on an error before
+        the insert, whoever staged it releases it).
         """
-        try:
-            self.ensure_schema()
-            if rated.num_rows < _OVERLAP_FROM:
-                inserted = self.db.insert_calls(rated, staged)
-                lake.write_calls(self.lake_root, rated)
-            else:
-                with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-writer") as pool:
-                    lake_write = pool.submit(lake.write_calls, self.lake_root, rated)
-                    try:
-                        inserted = self.db.insert_calls(rated, staged)
-                    finally:
-                        lake_write.result()  # always waited for: never leave a lake write running behind an error
-        finally:
-            if staged is not None:
-                staged.release()
+        self.ensure_schema()
+        if rated.num_rows < _OVERLAP_FROM:
+            inserted = self.db.insert_calls(rated, staged)
+            lake.write_calls(self.lake_root, rated)
+        else:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-writer") as pool:
+                lake_write = pool.submit(lake.write_calls, self.lake_root, rated)
+                try:
+                    inserted = self.db.insert_calls(rated, staged)
+                finally:
+                    lake_write.result()  # always waited for: never leave a lake write running behind an error
         unrated = int(pc.sum(pc.equal(rated.column("rating_status"), "unrated")).as_py() or 0)
         return SaveResult(inserted=inserted, skipped=rated.num_rows - inserted, unrated=unrated)
 
