@@ -37,7 +37,7 @@ from analytics import duck
 from analytics.calls import calls_relation, month_range
 from analytics.chargeback import apply_chargeback
 from analytics.chargeback_rules import ChargebackRules
-from warehouse.directory import attribute
+from analytics.rating.directory import attribute
 from warehouse.money import decimal128_to_minor, scaled_to_decimal
 
 __all__ = ["CELL_COUNTS", "LINE_KEYS", "MONEY_COLUMNS", "NO_EXTENSION", "UNASSIGNED", "BillingSplit",
@@ -164,7 +164,7 @@ def split_calls(calls: pd.DataFrame, scale: int, *, period: str, currency: str,
                 rules: ChargebackRules | None = None, directory: pd.DataFrame | None = None) -> BillingSplit:
     """The billing split of *calls* (a frame from :func:`load_period_calls`).
 
-    With *directory* (``warehouse.directory.load_directory``) calls are attributed afresh with the
+    With *directory* (``analytics.rating.directory.load_directory``) calls are attributed afresh with the
     row in force when each started — e.g. after a directory correction not yet re-rated; without it,
     the attribution stored in the lake at rating time is used (also the directory in force then).
     """

@@ -2,7 +2,7 @@
 
 Why: the question after "what did we save?" is "could we save more by moving traffic to another
 carrier?".  Each carrier's tariff prices the *same* calls — the period's outbound (PSTN-bound) calls
-from the lake — with the same rating engine as the actual cost (``warehouse.rating.rate``, one
+from the lake — with the same rating engine as the actual cost (``analytics.rating.engine.rate``, one
 vectorised pass over the whole table per carrier, never a per-call loop), so the figures compare
 like for like:
 
@@ -11,7 +11,7 @@ like for like:
   its clock and holidays choose the band, the carrier's ``split`` setting applies.  So the carrier
   that did carry a call prices it exactly as the actual cost (unless the tariff changed since);
 * a call to a toll-free number (stored ``category = tollfree``) costs 0 under any carrier that has a
-  row for it, as in ``warehouse.pricing``;
+  row for it, as in ``analytics.rating.pricing``;
 * a call a carrier cannot price (no prefix, no band, no version in force) is **counted** in that
   carrier's ``unrated_calls`` and left out of its cost — never priced as 0; deltas against the actual
   cost are taken over the calls both priced, so a carrier never looks cheaper by pricing fewer calls.
@@ -40,8 +40,8 @@ from analytics import duck
 from analytics.calls import calls_relation, month_range
 from warehouse.config import Enterprise
 from warehouse.money import decimal128_to_minor
-from warehouse.pricing import Pricer
-from warehouse.rating import rate
+from analytics.rating.pricing import Pricer
+from analytics.rating.engine import rate
 
 __all__ = ["ACTUAL", "GROUPINGS", "REFERENCE", "carrier_whatif", "least_cost", "whatif_figure"]
 

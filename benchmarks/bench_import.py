@@ -48,7 +48,7 @@ from collector.simulate.demo_files import write_demo_files
 from collector.simulate.traffic import generate_traffic
 from warehouse import lake
 from warehouse.config import Enterprise, load_config
-from warehouse.pipeline import RatingStage
+from analytics.rating.stage import RatingStage
 from warehouse.store import FileIngest, SaveResult, Store
 
 TARGET = 300_000  # CDRs/s, issue 4

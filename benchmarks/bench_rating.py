@@ -31,8 +31,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from warehouse.rating import SiteClock, rate
-from warehouse.tariffs import load_tariff
+from analytics.rating.engine import SiteClock, rate
+from analytics.rating.tariffs import load_tariff
 
 SITES = {"NYC": SiteClock("America/New_York", "US", "NY"), "LON": SiteClock("Europe/London", "GB", "ENG"),
          "SHA": SiteClock("Asia/Shanghai", "CN", None)}

@@ -26,7 +26,7 @@ import pyarrow as pa
 from callcost.demo import build_sample
 from collector.simulate.traffic import generate_traffic
 from warehouse.config import load_config
-from warehouse.pipeline import RatingStage
+from analytics.rating.stage import RatingStage
 
 REPO = Path(__file__).resolve().parents[1]
 STAGE_MODULES = ("pipeline", "classify", "pricing", "directory", "numbering")

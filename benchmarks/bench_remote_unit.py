@@ -34,7 +34,7 @@ def main() -> None:
     from test_remote_unit import centre_config, free_port, make_tls, running_unit, unit_config
 
     from collector.connectors.base import PbxContext, connector_for
-    from collector.remote import wire
+    from collector import wire
     from warehouse.config import load_config
 
     n = args.calls

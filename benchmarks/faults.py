@@ -183,7 +183,7 @@ def kill_tcp(ctx: Ctx, pg) -> Outcome:
 
 
 def db_down_start(ctx: Ctx, pg) -> Outcome:
-    from warehouse.offline import spool_stats
+    from collector.spool import spool_stats
 
     url, port, ent, expected, header, body = _tcp_setup(ctx, pg)
     pg.crash()

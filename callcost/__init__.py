@@ -12,7 +12,7 @@ Analysts: see ``analytics`` for loading calls from the lake into pandas.
 from collector.importer import ImportReport, import_files
 from warehouse.config import Enterprise, find_config, load_config
 from warehouse.errors import CallcostError, ConfigError, ConfigErrors, ParseError, RatingError, StorageError
-from warehouse.pipeline import RatingStage
+from analytics.rating.stage import RatingStage
 from warehouse.store import Store
 
 __version__ = "0.1.0"

@@ -14,9 +14,10 @@ from collector.transports.https import https_settings
 from reports.base import registered_reports
 from reports.settings import alert_settings, schedule_settings, smtp_settings
 from warehouse.config import load_config
-from warehouse.directory import load_directory
+from analytics.rating.directory import load_directory
 from warehouse.errors import ConfigError, ConfigErrors
-from warehouse.tariffs import band_coverage_gaps, load_tariff
+from analytics.rating.index import band_coverage_gaps
+from analytics.rating.tariffs import load_tariff
 
 
 def check_enterprise(path: Path) -> tuple[list[ConfigError], list[ConfigError]]:

@@ -19,7 +19,7 @@ from collector.importer import ImportReport, import_files
 from collector.simulate.demo_files import write_demo_files
 from collector.simulate.traffic import generate_traffic
 from warehouse.config import Enterprise, load_config
-from warehouse.pipeline import RatingStage
+from analytics.rating.stage import RatingStage
 from warehouse.store import Store
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample-enterprise"

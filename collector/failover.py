@@ -3,7 +3,7 @@
 Why: a PBX cannot wait for a database administrator.  When the main SQL database does not answer
 (connection refused, server crashed, admin shutdown — anything the driver reports as operational), the
 store stage writes the whole batch — rated calls, quarantined records, segment accounting — to the
-local offline spool (:mod:`warehouse.offline`) and acknowledges it: a spooled batch is durable.  A
+local offline spool (:mod:`collector.spool`) and acknowledges it: a spooled batch is durable.  A
 background thread retries with exponential backoff; once the database answers it commits the backlog
 oldest first, and only when the spool is empty do direct writes resume, so arrival order holds.
 
@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from collector import accounting
 from warehouse.database import StagedCalls, UtcDateTime, is_outage
 from warehouse.errors import first_line
-from warehouse.offline import Spool
+from collector.spool import Spool
 from warehouse.store import Store
 
 log = logging.getLogger("callcost.collector.failover")

@@ -29,7 +29,7 @@ import pyarrow as pa
 from collector.connectors.base import Connector, PbxContext, Quarantined, connector_for
 from collector.connectors.csvtable import FileTally
 from warehouse.config import Enterprise
-from warehouse.pipeline import RatingStage
+from analytics.rating.stage import RatingStage
 from warehouse.store import FileIngest, Store
 
 T = TypeVar("T")

@@ -35,7 +35,7 @@ from collector.channel import Channel, Closed
 from collector.failover import FailoverWriter
 from collector.parsing import group_parts, parse_group
 from collector.parts import ParsedGroup, Part, RatedBatch
-from warehouse.pipeline import RatingStage
+from analytics.rating.stage import RatingStage
 from warehouse.store import Store
 
 log = logging.getLogger("callcost.collector")

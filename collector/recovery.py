@@ -37,7 +37,7 @@ from collector.streams import Intake, StreamSession
 from warehouse.database import is_outage
 from warehouse.errors import CallcostError
 from warehouse.lake import fsync_dir
-from warehouse.offline import spooled_metadata
+from collector.spool import spooled_metadata
 
 log = logging.getLogger("callcost.collector.recovery")
 

@@ -20,7 +20,7 @@ from collector.settings import settings_for
 from collector.streams import Intake, StreamSession
 from warehouse.config import Enterprise
 from warehouse.errors import CallcostError
-from warehouse.pipeline import RatingStage
+from analytics.rating.stage import RatingStage
 from warehouse.store import Store
 
 

@@ -27,7 +27,7 @@ from collector.settings import Settings, settings_for
 from collector.streams import Intake
 from collector.transports.base import Transport, transport_for
 from warehouse.config import Enterprise
-from warehouse.pipeline import RatingStage
+from analytics.rating.stage import RatingStage
 from warehouse.store import Store
 
 log = logging.getLogger("callcost.collector")

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from collector import accounting
 from collector.settings import settings_for
 from warehouse.config import Enterprise
-from warehouse.offline import spool_stats
+from collector.spool import spool_stats
 
 MIN_SILENCE_S = 60.0
 

@@ -6,13 +6,17 @@ about any report type, so a new type renders to every format without a line of r
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from collections.abc import Callable
 from pathlib import Path
 
-from reports.base import ReportData
 from reports.render_html import write_html
 from reports.render_text import write_csv, write_json, write_txt
 from reports.render_xlsx import write_xlsx
+
+if TYPE_CHECKING:  # annotations only: the model imports the renderers, not the other way
+    from reports.base import ReportData
 
 __all__ = ["RENDERERS"]
 

@@ -7,13 +7,17 @@ CSS, no script, no font or image URL).  Charts are CSS bars — they need no scr
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from decimal import Decimal
 from pathlib import Path
 
 import jinja2
 
-from reports.base import ReportData, ReportTable
 from reports.render_text import format_value
+
+if TYPE_CHECKING:  # annotations only: the model imports the renderers, not the other way
+    from reports.base import ReportData, ReportTable
 
 __all__ = ["bars", "render_html", "write_html"]
 

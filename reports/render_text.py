@@ -7,13 +7,17 @@ Unknown values (an unrated call's cost) are empty in CSV, ``null`` in JSON and `
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import csv
 import json
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from reports.base import ReportData, ReportTable
+if TYPE_CHECKING:  # annotations only: the model imports the renderers, not the other way
+    from reports.base import ReportData, ReportTable
+
 
 __all__ = ["format_value", "plain", "table_text", "write_csv", "write_json", "write_txt"]
 

@@ -12,6 +12,8 @@ cent; unknown money (an unrated call) is the text "not priced", never 0.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +21,9 @@ from pathlib import Path
 import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
-from reports.base import ReportData, ReportTable
+if TYPE_CHECKING:  # annotations only: the model imports the renderers, not the other way
+    from reports.base import ReportData, ReportTable
+
 
 __all__ = ["Styles", "print_setup", "sheet_names", "write_cell", "write_table", "write_xlsx"]
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 from hypothesis import strategies as st
 
-from warehouse.rating import SiteClock
+from analytics.rating.engine import SiteClock
 
 HEADER = ("plan,origin,prefix,destination,category,days,time_from,time_to,connect_fee,rate,first_increment,"
           "increment,valid_from,valid_to")

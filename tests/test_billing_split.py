@@ -16,7 +16,7 @@ from lakefactory import call, write_lake
 
 from analytics.billing import UNASSIGNED, billing_split, split_calls
 from analytics.chargeback_rules import load_rules, parse_rules
-from warehouse.directory import load_directory
+from analytics.rating.directory import load_directory
 
 COLUMNS = ("usage", "trunk_share", "markup", "surcharge_calls", "surcharge_minutes", "fixed_extension",
            "fixed_department", "total")

@@ -414,7 +414,7 @@ def test_two_parse_workers_keep_a_streams_order(tmp_path):
     from collector.importer import pbx_context
     from collector.pipeline import Pipeline, PipelineConfig
     from collector.streams import Intake
-    from warehouse.pipeline import RatingStage
+    from analytics.rating.stage import RatingStage
     from warehouse.store import Store
 
     ent = _cm_enterprise(tmp_path, 'layout = "teleseer"\nreference_date = "2026-10-15"')

@@ -27,7 +27,7 @@ from crashkit import (
     wait_for_calls,
 )
 
-from warehouse.offline import spool_stats
+from collector.spool import spool_stats
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from warehouse.directory import OPEN_END, DirectoryIndex, attribute
+from analytics.rating.directory import OPEN_END, DirectoryIndex, attribute
 
 
 def _directory(rng: random.Random) -> pd.DataFrame:

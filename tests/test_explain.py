@@ -17,8 +17,8 @@ from callcost.cli import app
 from warehouse import lake
 from warehouse.config import load_config
 from warehouse.database import Database
-from warehouse.explain_call import UnknownCallError, explain_stored_call
-from warehouse.pipeline import RatingStage
+from analytics.explain_call import UnknownCallError, explain_stored_call
+from analytics.rating.stage import RatingStage
 from warehouse.store import Store
 
 UTC = timezone.utc

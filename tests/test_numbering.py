@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from warehouse.config import NumberRange, Site
-from warehouse.numbering import DialPlan, dest_country, in_ranges, is_emergency, to_e164
+from analytics.rating.numbering import DialPlan, dest_country, in_ranges, is_emergency, to_e164
 
 NYC = Site("NYC", "New York", "America/New_York", "US", "US-NY", "+12125550000", access_code="9")
 LON = Site("LON", "London", "Europe/London", "GB", "GB-ENG", "+442075550000", access_code="9")

@@ -29,7 +29,7 @@ from collector.status import collector_status, offline_backlog
 from warehouse import lake
 from warehouse.database import Database
 from warehouse.errors import StorageError
-from warehouse.offline import Spool, spool_stats
+from collector.spool import Spool, spool_stats
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from warehouse.config import load_config
-from warehouse.pipeline import RatingStage
+from analytics.rating.stage import RatingStage
 from warehouse.schema import PARSED_SCHEMA
 
 CONFIG = """

@@ -11,8 +11,9 @@ import pyarrow as pa
 import pytest
 
 from warehouse.money import decimal128_to_minor, minor_to_decimal128, minor_unit, parse_scaled, MoneyFormatError
-from warehouse.rating import SiteClock, explain, rate
-from warehouse.tariffs import load_tariff
+from analytics.rating.engine import SiteClock, rate
+from analytics.rating.explain import explain_call as explain
+from analytics.rating.tariffs import load_tariff
 
 HEADER = "plan,origin,prefix,destination,category,days,time_from,time_to,connect_fee,rate,first_increment,increment,valid_from,valid_to"
 ROWS = [

@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 
 from callcost.cli import app
 from warehouse.config import load_config
-from warehouse.pipeline import RatingStage
-from warehouse.rating import SiteClock, rate
-from warehouse.tariffs import load_tariff
+from analytics.rating.stage import RatingStage
+from analytics.rating.engine import SiteClock, rate
+from analytics.rating.tariffs import load_tariff
 
 ROWS = [
     "c,,44,UK,international,all,00:00,24:00,0.00,0.1200,60,60,2026-01-01,",  # line 2: 60/60

@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 from strategies import tariff_and_calls
 from test_rating_properties import engine
 
-from warehouse import rating
-from warehouse.rating_clock import ClockTables
-from warehouse.rating_index import NO_PREFIX_CODE, SEARCH, LookupIndex, lookup_index
-from warehouse.rating_inputs import dest_digits
-from warehouse.tariffs import load_tariff
+from analytics.rating import engine as rating
+from analytics.rating.clock import ClockTables
+from analytics.rating.index import NO_PREFIX_CODE, SEARCH, LookupIndex, lookup_index
+from analytics.rating.inputs import dest_digits
+from analytics.rating.tariffs import load_tariff
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -102,7 +102,7 @@ def test_prefix_levels_find_the_longest_prefix_at_every_depth(tmp_path):
 
 @pytest.mark.parametrize("values", [["4420", "", None, "44x", "4" * 20, "٣٣"], ["1", "22", "333"]])
 def test_fast_and_careful_digit_parsing_agree(values):
-    from warehouse.rating_inputs import _dest_digits_careful
+    from analytics.rating.inputs import _dest_digits_careful
 
     arr = pa.array(values, pa.string())
     fast, careful = dest_digits(arr), _dest_digits_careful(arr)

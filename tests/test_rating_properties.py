@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from strategies import SITES, Call, calls, hourly_tariff_and_calls, tariff_and_calls, tariffs_csv
-from warehouse.rating import rate
-from warehouse.tariffs import load_tariff
+from analytics.rating.engine import rate
+from analytics.rating.tariffs import load_tariff
 
 DAY_BITS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 

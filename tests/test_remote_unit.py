@@ -35,7 +35,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from callcost.checks import check_enterprise
 from collector.health import health_document, prometheus_text
 from collector.recovery import CRASH_REASON
-from collector.remote import wire
+from collector import wire
 from collector.remote.outbox import Outbox
 from collector.remote.unit import RemoteUnit
 from warehouse import lake

@@ -21,8 +21,8 @@ from callcost.cli import app
 from warehouse import lake
 from warehouse.config import load_config
 from warehouse.database import Database
-from warehouse.pipeline import RatingStage
-from warehouse.rerate import RerateError, rerate
+from analytics.rating.stage import RatingStage
+from analytics.rerate import RerateError, rerate
 from warehouse.store import Store
 
 DAY2 = datetime(2026, 10, 15, 15, 0, tzinfo=timezone.utc)

@@ -16,7 +16,7 @@ import pytest
 
 from collector.simulate.traffic import simulate
 from warehouse.config import load_config
-from warehouse.directory import load_directory
+from analytics.rating.directory import load_directory
 
 ROOT = Path(__file__).resolve().parents[1] / "examples" / "sample-enterprise"
 CONFIG = ROOT / "callcost.toml"
@@ -90,7 +90,7 @@ def test_trunks_pstn_per_site_onnet_and_tail_end_hop_off(ent):
 # ---- tariffs --------------------------------------------------------------------------------------------
 
 def test_every_tariff_loads(ent):
-    from warehouse.tariffs import load_tariff
+    from analytics.rating.tariffs import load_tariff
 
     for name, path in tariff_paths(ent).items():
         tariff = load_tariff(path, scale=ent.scale)
@@ -208,7 +208,7 @@ def test_directory_moves_in_mid_october_have_a_successor_row(ent):
 
 def test_generated_month_rates_without_unrated_calls_and_saves_money(ent):
     """Every destination the generator produces is covered by the carrier of its trunk and the reference."""
-    from warehouse.pipeline import RatingStage
+    from analytics.rating.stage import RatingStage
 
     traffic = simulate(ent, calls=20_000, seed=5, with_truth=True)
     rated = RatingStage(ent).rate_batch(traffic.calls).to_pandas()

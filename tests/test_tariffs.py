@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from warehouse.errors import ConfigErrors
-from warehouse.tariffs import band_coverage_gaps, load_tariff
+from analytics.rating.index import band_coverage_gaps
+from analytics.rating.tariffs import load_tariff
 
 HEADER = "plan,origin,prefix,destination,category,days,time_from,time_to,connect_fee,rate,first_increment,increment,valid_from,valid_to"
 GOOD = "acme,,44,UK,international,all,00:00,24:00,0.00,0.1200,60,60,2026-01-01,"

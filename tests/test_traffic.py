@@ -21,7 +21,7 @@ from collector.simulate.demo_files import WRITERS, source_folder, write_demo_fil
 from collector.simulate.numbering_plans import COUNTRIES, DOMESTIC, EMERGENCY
 from collector.simulate.traffic import generate_traffic, simulate
 from warehouse.config import load_config
-from warehouse.numbering import DialPlan, in_ranges, strip_access_code, to_e164
+from analytics.rating.numbering import DialPlan, in_ranges, strip_access_code, to_e164
 from warehouse.schema import PARSED_SCHEMA
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample-enterprise" / "callcost.toml"
@@ -162,7 +162,7 @@ def test_every_outbound_number_is_valid_once_the_access_code_is_stripped(ent, fr
 
 
 def test_the_classifier_reads_dialled_and_presented_numbers_as_generated(ent, frame):
-    """warehouse.numbering turns every dialled (outbound) and presented (inbound) number into the truth."""
+    """analytics.rating.numbering turns every dialled (outbound) and presented (inbound) number into the truth."""
     for sid, site in ent.sites.items():
         plan = DialPlan.for_site(site)
         out = frame[(frame["site"] == sid) & (frame["direction"] == "outbound") & (frame["scenario"] != "emergency")]

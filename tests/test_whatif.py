@@ -26,7 +26,7 @@ from rating_enterprise import parsed_calls, write_enterprise
 from analytics import carrier_whatif, least_cost, whatif_figure
 from reports.base import ReportError, run_report
 from warehouse.config import load_config
-from warehouse.pipeline import RatingStage
+from analytics.rating.stage import RatingStage
 from warehouse.store import Store
 
 D = Decimal

@@ -1,6 +1,6 @@
 """The rating verbs: ``callcost explain CALL_ID`` and ``callcost rerate --from DATE --to DATE``.
 
-Thin shells over :mod:`warehouse.explain_call` and :mod:`warehouse.rerate`; a notebook calls the same
+Thin shells over :mod:`analytics.explain_call` and :mod:`analytics.rerate`; a notebook calls the same
 functions (``explain_stored_call(ent, call_id).text()``, ``rerate(ent, start, end)``).
 """
 
@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
 
         Example: callcost explain cucm:nyc-cucm:1:1234567
         """
-        from warehouse.explain_call import explain_stored_call
+        from analytics.explain_call import explain_stored_call
 
         ent = enterprise(config)
         try:
@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
 
         Example: callcost rerate --from 2026-10-01 --to 2026-10-31
         """
-        from warehouse.rerate import rerate as run
+        from analytics.rerate import rerate as run
 
         lo, hi = _date(start, "--from"), _date(end, "--to")
         if hi < lo:

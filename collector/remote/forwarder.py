@@ -21,7 +21,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from collector.remote import wire
+from collector import wire
 from collector.remote.outbox import Outbox, OutboxItem
 from collector.remote.settings import RemoteSettings
 from warehouse.errors import first_line

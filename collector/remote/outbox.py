@@ -1,11 +1,11 @@
 """The remote unit's outbox: batches waiting for the centre's acknowledgement, durable and in order.
 
-Why not the offline spool (:mod:`warehouse.offline`): that numbers items from what is on disk, so an
+Why not the offline spool (:mod:`collector.spool`): that numbers items from what is on disk, so an
 emptied spool starts again at 1 after a restart.  A remote batch id must keep growing for the life of
 the unit (the centre keeps the ids it has committed), so the highest id ever given out is persisted in
 ``last_id`` *before* the batch that uses it becomes visible.
 
-Each item is the exact HTTP body (:mod:`collector.remote.wire`) in ``<id:012d>.batch``: re-sent byte for
+Each item is the exact HTTP body (:mod:`collector.wire`) in ``<id:012d>.batch``: re-sent byte for
 byte, it keeps its checksum.  Appending writes ``.<name>.tmp``, fsyncs it, persists ``last_id``, renames
 the item into place and fsyncs the folder — a crash leaves the whole item or nothing that is read.
 An item is deleted only after the centre answered 2xx for it.
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from collector.remote.wire import WireError, decode
+from collector.wire import WireError, decode
 from warehouse.errors import StorageError
 from warehouse.lake import fsync_dir
 

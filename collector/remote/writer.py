@@ -20,7 +20,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from collector import accounting
-from collector.remote import wire
+from collector import wire
 from collector.remote.forwarder import Forwarder
 from collector.remote.outbox import Outbox
 from collector.remote.settings import RemoteSettings

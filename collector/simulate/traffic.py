@@ -170,7 +170,7 @@ def _extension_pool(ent: Enterprise, site: Site, month_start: date) -> tuple[lis
     exts: list[str] = []
     centre: list[bool] = []
     if ent.directory_file is not None:
-        from warehouse.directory import load_directory
+        from analytics.rating.directory import load_directory
 
         d = load_directory(ent.directory_file)
         d = d[(d["site"] == site.id) & (d["valid_to"] >= pd.Timestamp(month_start))]

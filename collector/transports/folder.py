@@ -32,7 +32,7 @@ from collector.recovery import durable_positions
 from collector.transports.base import Transport
 from warehouse.database import is_outage
 from warehouse.lake import fsync_dir
-from warehouse.offline import spooled_metadata
+from collector.spool import spooled_metadata
 
 log = logging.getLogger("callcost.collector.folder")
 

@@ -3,7 +3,7 @@
 Every ``[[pbx]]`` a remote unit forwards is listed at the centre with ``source = "https:HOST:PORT"``;
 PBXs naming the same HOST:PORT share one listener, which accepts batches only for them.
 
-A request (``POST /v1/batches``, see :mod:`collector.remote.wire`) is taken in this order:
+A request (``POST /v1/batches``, see :mod:`collector.wire`) is taken in this order:
 
 1. ``Authorization: Bearer <token>`` compared in constant time with the token from the environment
    variable ``https_token_env`` — otherwise 401 and the connection is closed, the body unread;
@@ -41,12 +41,12 @@ import sqlalchemy as sa
 
 from collector.failover import commits
 from collector.pipeline import Pipeline
-from collector.remote import wire
+from collector import wire
 from collector.settings import Settings, settings_for, token_from_env
 from collector.transports.base import Transport, host_port
 from warehouse.config import Enterprise, Pbx
 from warehouse.errors import ConfigError
-from warehouse.pipeline import RatingStage
+from analytics.rating.stage import RatingStage
 
 log = logging.getLogger("callcost.collector.https")
 _IDLE_S = 120.0  # a keep-alive connection with no request for this long is closed

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import phonenumbers
 
 from warehouse.config import Enterprise
-from warehouse.numbering import (
+from analytics.rating.numbering import (
     DialPlan, arrow_strings, dest_country_arrow, in_ranges_arrow, is_emergency_arrow, str_series, to_e164_arrow,
     true_mask,
 )

@@ -7,6 +7,9 @@ link event) are small and travel as one JSON document in the schema metadata.
 
 The body is built once, stored in the outbox as-is and re-sent byte for byte, so its SHA-256 is the
 batch's identity: the centre acknowledges a resend of the same bytes without counting it twice.
+
+It sits beside ``remote/`` and ``transports/`` rather than in either: both ends speak it (the remote
+unit's writer encodes, the centre's ``https`` transport decodes), and neither end imports the other.
 """
 
 from __future__ import annotations

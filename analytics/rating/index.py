@@ -27,12 +27,12 @@ long); only calls at the other nodes go through the per-call origin and validity
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import date
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from warehouse.tariffs import Tariff
+from analytics.rating.tariffs import EPOCH, HOLIDAY_BIT, OPEN_END, Tariff
+from warehouse.errors import ConfigError
 
 WIDTH = 15  # digits of the padded number space (E.164 maximum)
 TOP_DIGITS = 6  # direct table size 10**6 int32 = 4 MB
@@ -304,8 +304,6 @@ def _band_minutes(tl_key: np.ndarray, tl_end: np.ndarray, tl_slot: np.ndarray, n
 
 def _timelines(patterns: dict[tuple, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per pattern and day type: sorted [start, end) second ranges → slot (-1 = no band)."""
-    from warehouse.tariffs import HOLIDAY_BIT
-
     keys: list[int] = []
     ends: list[int] = []
     slots: list[int] = []
@@ -330,3 +328,32 @@ def _timelines(patterns: dict[tuple, int]) -> tuple[np.ndarray, np.ndarray, np.n
                     slots.append(slot)
                 prev = slot
     return (np.array(keys, dtype=np.int64), np.array(ends, dtype=np.int64), np.array(slots, dtype=np.int64))
+
+
+def band_coverage_gaps(tariff: Tariff) -> list[ConfigError]:
+    """Warnings for ``check-config``: (plan, origin, prefix) row sets that leave some weekday time unpriced.
+
+    A call at an uncovered time is stored unrated ("no band"); usually that is a forgotten row.
+    Holiday rows are not needed for coverage (the weekday rows apply on holidays without them).
+    """
+    idx = lookup_index(tariff)
+    warnings: list[ConfigError] = []
+    gaps_by_pattern = idx.weekday_gaps()
+    for e in range(len(idx.e_pattern)):
+        gaps = gaps_by_pattern.get(int(idx.e_pattern[e]))
+        if not gaps:
+            continue
+        rows = idx.slot_rows[idx.e_rows_start[e]: idx.e_rows_start[e] + idx.e_rows_count[e]]
+        first = int(rows.min())
+        until = "open" if idx.e_to[e] >= OPEN_END else _iso(int(idx.e_to[e]))
+        text = "; ".join(gaps[:4]) + (f" and {len(gaps) - 4} more" if len(gaps) > 4 else "")
+        warnings.append(ConfigError(
+            f"plan '{tariff.plan[first]}', origin '{tariff.origin[first]}', prefix '{tariff.prefix[first]}' "
+            f"({_iso(int(idx.e_from[e]))} to {until}): no band covers {text}",
+            file=str(tariff.path), line=int(tariff.line[first]), field="days",
+            expected="bands covering all 7 days × 00:00-24:00"))
+    return warnings
+
+
+def _iso(days: int) -> str:
+    return date.fromordinal(EPOCH.toordinal() + days).isoformat()

@@ -15,14 +15,14 @@ import holidays
 import pandas as pd
 
 from warehouse.money import scaled_to_decimal
-from warehouse.rating_clock import SiteClock
-from warehouse.tariffs import HEADER, HOLIDAY_BIT, Tariff
+from analytics.rating.clock import SiteClock
+from analytics.rating.tariffs import HEADER, HOLIDAY_BIT, Tariff
 
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def explain_call(tariff: Tariff, call: Mapping, sites: Mapping[str, SiteClock], split: bool, scale: int) -> list[str]:
-    from warehouse.rating import rate
+    from analytics.rating.engine import rate
 
     at = pd.Timestamp(call["at_utc"])
     at = at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")

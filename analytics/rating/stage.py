@@ -17,10 +17,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from warehouse.classify import Classified, classify_table
+from analytics.rating.classify import Classified, classify_table
 from warehouse.config import Enterprise
-from warehouse.directory import DirectoryIndex, load_directory
-from warehouse.pricing import Pricer
+from analytics.rating.directory import DirectoryIndex, load_directory
+from analytics.rating.pricing import Pricer
 from warehouse.schema import PARSED_SCHEMA, calls_schema, conform
 
 

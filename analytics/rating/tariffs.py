@@ -297,34 +297,3 @@ class _RowParser:
             band=obj([band_name(d, f, t) for d, f, t in zip(c["days"], c["time_from"], c["time_to"])]),
             version=obj(c["valid_from"]),
         )
-
-
-def band_coverage_gaps(tariff: Tariff) -> list[ConfigError]:
-    """Warnings for ``check-config``: (plan, origin, prefix) row sets that leave some weekday time unpriced.
-
-    A call at an uncovered time is stored unrated ("no band"); usually that is a forgotten row.
-    Holiday rows are not needed for coverage (the weekday rows apply on holidays without them).
-    """
-    from warehouse.rating_index import lookup_index  # the index already knows each row set's timeline
-
-    idx = lookup_index(tariff)
-    warnings: list[ConfigError] = []
-    gaps_by_pattern = idx.weekday_gaps()
-    for e in range(len(idx.e_pattern)):
-        gaps = gaps_by_pattern.get(int(idx.e_pattern[e]))
-        if not gaps:
-            continue
-        rows = idx.slot_rows[idx.e_rows_start[e]: idx.e_rows_start[e] + idx.e_rows_count[e]]
-        first = int(rows.min())
-        until = "open" if idx.e_to[e] >= OPEN_END else _iso(int(idx.e_to[e]))
-        text = "; ".join(gaps[:4]) + (f" and {len(gaps) - 4} more" if len(gaps) > 4 else "")
-        warnings.append(ConfigError(
-            f"plan '{tariff.plan[first]}', origin '{tariff.origin[first]}', prefix '{tariff.prefix[first]}' "
-            f"({_iso(int(idx.e_from[e]))} to {until}): no band covers {text}",
-            file=str(tariff.path), line=int(tariff.line[first]), field="days",
-            expected="bands covering all 7 days × 00:00-24:00"))
-    return warnings
-
-
-def _iso(days: int) -> str:
-    return date.fromordinal(EPOCH.toordinal() + days).isoformat()

@@ -2,8 +2,8 @@
 
 Why: a savings figure is only trusted if any single call behind it can be explained to the cent.  This
 module finds the call (SQL database first, then the lake), runs it through today's classification
-(``warehouse.classify``) and pricing (``warehouse.pricing``) and tells the story of each side with
-``warehouse.rating_explain.explain_call`` — the tariff row with its file and line, the local time and
+(``analytics.rating.classify``) and pricing (``analytics.rating.pricing``) and tells the story of each side with
+``analytics.rating.explain.explain_call`` — the tariff row with its file and line, the local time and
 band (DST, holidays), billable seconds, connect fee, half-up rounding, split-band parts — then
 compares with the figures stored on the call.  A difference means the config changed since the call
 was rated: ``callcost rerate`` brings the stored figures up to date.
@@ -22,12 +22,12 @@ import pyarrow.dataset as ds
 import sqlalchemy as sa
 
 from warehouse import lake
-from warehouse.classify import EMERGENCY, INBOUND, INTERNAL, ONNET, OUTBOUND, TOLLFREE_INBOUND, classify
+from analytics.rating.classify import EMERGENCY, INBOUND, INTERNAL, ONNET, OUTBOUND, TOLLFREE_INBOUND, classify
 from warehouse.config import Enterprise
 from warehouse.database import Database
 from warehouse.errors import CallcostError
-from warehouse.pipeline import RatingStage
-from warehouse.rating_explain import explain_call
+from analytics.rating.stage import RatingStage
+from analytics.rating.explain import explain_call
 from warehouse.schema import PARSED_SCHEMA, calls_schema, conform
 
 __all__ = ["CallExplanation", "UnknownCallError", "explain_stored_call", "find_call"]

@@ -1,6 +1,6 @@
 """Price classified calls: actual cost, reference (PSTN) cost and savings (SPEC §5).
 
-This module decides *what* to price and *from where*; ``warehouse.rating`` does the arithmetic.
+This module decides *what* to price and *from where*; ``analytics.rating.engine`` does the arithmetic.
 - actual: outbound and toll-free-inbound calls with the tariff of the trunk's carrier, from the
   trunk's site (its ``main_number`` is the ``origin``, its clock and holidays pick the band) — so a
   tail-end hop-off call is priced as a local call at the far gateway; internal and on-net calls at
@@ -24,15 +24,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from warehouse.classify import (
+from analytics.rating.classify import (
     CT_EMERGENCY, CT_INBOUND, CT_INTERNAL, CT_ONNET, CT_OUTBOUND, CT_TOLLFREE_INBOUND, Classified, codes_of, decode,
 )
 from warehouse.config import Enterprise
 from warehouse.money import minor_to_decimal128
-from warehouse.numbering import true_mask
-from warehouse.rating import SiteClock, rate
+from analytics.rating.numbering import true_mask
+from analytics.rating.engine import SiteClock, rate
 from warehouse.schema import TS
-from warehouse.tariffs import Tariff, load_tariff
+from analytics.rating.tariffs import Tariff, load_tariff
 
 
 @dataclass

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from warehouse.errors import RatingError
-from warehouse.rating_index import WIDTH
+from analytics.rating.index import WIDTH
 
 REQUIRED = ("dest", "origin", "site", "at_utc", "duration_s")
 POW10 = 10 ** np.arange(WIDTH, -1, -1, dtype=np.int64)  # POW10[L] = 10**(WIDTH-L)

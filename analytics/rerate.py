@@ -41,7 +41,7 @@ from warehouse.config import Enterprise
 from warehouse.database import Database
 from warehouse.errors import CallcostError
 from warehouse.money import decimal128_to_minor
-from warehouse.pipeline import RatingStage
+from analytics.rating.stage import RatingStage
 from warehouse.schema import PARSED_SCHEMA, calls_schema
 
 __all__ = ["MONEY_COLUMNS", "RerateError", "RerateResult", "Totals", "rerate"]

@@ -40,15 +40,15 @@ import pyarrow as pa
 
 from warehouse.errors import RatingError
 from warehouse.money import INTERNAL_SCALE, div_round_half_up
-from warehouse.rating_clock import DAY_S, ClockTables, SiteClock
-from warehouse.rating_index import (
+from analytics.rating.clock import DAY_S, ClockTables, SiteClock
+from analytics.rating.index import (
     NO_VERSION_CODE,
     REFINE,
     SEARCH,
     LookupIndex,
     lookup_index,
 )
-from warehouse.rating_inputs import (
+from analytics.rating.inputs import (
     CallColumns,
     dest_digits,
     flat,
@@ -57,10 +57,10 @@ from warehouse.rating_inputs import (
     single,
     site_codes,
 )
-from warehouse.rating_output import REASONS, RateResult, RatingOutput, row_dictionaries
-from warehouse.tariffs import Tariff
+from analytics.rating.output import REASONS, RateResult, RatingOutput, row_dictionaries
+from analytics.rating.tariffs import Tariff
 
-__all__ = ["SiteClock", "RateResult", "rate", "explain", "REASONS"]
+__all__ = ["SiteClock", "RateResult", "rate", "REASONS"]
 
 NO_PREFIX, NO_VERSION, NO_BAND, UNKNOWN_SITE, NO_TIME, BAD_DURATION = range(1, 7)
 MAX_DURATION_S = 366 * DAY_S  # a longer "call" is a broken CDR, not something to price
@@ -388,10 +388,3 @@ def _split_numerators(tariff: Tariff, idx: LookupIndex, clocks: ClockTables, at:
 
 def _band_codes(tariff: Tariff) -> np.ndarray:
     return row_dictionaries(tariff)["band"][0].astype(np.int64)
-
-
-def explain(tariff: Tariff, call: Mapping, sites: Mapping[str, SiteClock], split: bool, scale: int) -> list[str]:
-    """Step-by-step account of how one call is priced (rows with file lines, billable, rounding)."""
-    from warehouse.rating_explain import explain_call
-
-    return explain_call(tariff, call, sites, split, scale)

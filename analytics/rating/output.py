@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from warehouse.tariffs import Tariff
+from analytics.rating.tariffs import Tariff
 
 #: unrated reasons, by code (0 = priced)
 REASONS = [None, "no prefix", "no tariff version in force", "no band", "unknown site", "no answer time",
