@@ -10,6 +10,7 @@ from collector.connectors.base import connector_for, registered_connectors
 from collector.importer import pbx_context
 from collector.remote.settings import remote_settings
 from collector.settings import settings_for
+from collector.transports.base import registered_transports
 from collector.transports.https import https_settings
 from reports.base import registered_reports
 from reports.settings import alert_settings, schedule_settings, smtp_settings
@@ -29,7 +30,12 @@ def check_enterprise(path: Path) -> tuple[list[ConfigError], list[ConfigError]]:
     errors: list[ConfigError] = []
     warnings: list[ConfigError] = []
     known = registered_connectors()
+    schemes = registered_transports()
     for i, pbx in enumerate(ent.pbxs.values()):
+        if pbx.source_kind != "import" and pbx.source_kind not in schemes:
+            errors.append(ent.config_error("pbx", i, "source", f"unknown source '{pbx.source}'",
+                                           " | ".join([f"{k}:…" for k in sorted(schemes)] + ["import"])))
+            continue
         if pbx.type not in known:
             errors.append(ConfigError(f"unknown PBX type '{pbx.type}'", file=str(ent.path), field=f"pbx[{i}].type",
                                       expected="one of " + ", ".join(sorted(known))))

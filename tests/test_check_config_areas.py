@@ -44,3 +44,16 @@ def test_errors_of_every_area_are_reported_together(tmp_path):
     assert "smtp.port" in out and "'x'" in out
     assert "no-such-layout" in out
     assert "3 error(s)" in out
+
+
+def test_an_unknown_source_scheme_is_named_by_the_transport_registry_with_its_line(tmp_path):
+    """The config knows no transport names; check-config asks the installed transports (entry points)."""
+    config = _sample(tmp_path)
+    text = config.read_text() + '\n[[pbx]]\nid = "bos-nec"\ntype = "smdr"\nsite = "NYC"\nsource = "tpc:0.0.0.0:9000"\n'
+    config.write_text(text)
+    line = text.splitlines().index('source = "tpc:0.0.0.0:9000"') + 1
+    result = runner.invoke(app, ["check-config", "--config", str(config)])
+    assert result.exit_code == 1
+    out = " ".join(result.output.split())
+    assert f"callcost.toml:{line}: field 'pbx[" in out and "unknown source 'tpc:0.0.0.0:9000'" in out
+    assert "tcp:…" in out and "serial:…" in out and "import" in out
