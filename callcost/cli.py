@@ -77,9 +77,10 @@ def import_(
         fail(exc)
     for q in report.problems[:50]:
         err.print(f"[yellow]quarantined:[/yellow] {escape(str(q))}", highlight=False, soft_wrap=True)
+    # every record is stored, already stored (an identical record imported before) or quarantined with a reason
     console.print(
-        f"{report.files} file(s): {report.parsed} calls parsed, {report.stored} stored, "
-        f"{report.duplicates} already stored, {report.quarantined} quarantined, {report.unrated} unrated "
+        f"{report.files} file(s), {report.records} records: {report.stored} stored, "
+        f"{report.duplicates} already stored, {report.quarantined} quarantined; {report.unrated} unrated "
         f"({report.calls_per_s:,.0f} calls/s)"
     )
 
