@@ -8,8 +8,10 @@ How it stays invisible to readers: the merged file is swapped in with ``lake.swa
 superseded names are recorded *before* the merged file is renamed into place, and every reader
 resolves a partition through ``lake.live_files`` (listing first, record second), so a reader sees the
 old files or the merged one, never both and never neither.  The superseded files stay on disk for a
-grace period (readers that listed them a moment ago may still open them) and are deleted by the next
-run after it (or at once with ``grace_s=0``).
+grace period (readers that listed them a moment ago may still open them, ``lake.GRACE_S``, at most
+``lake.MAX_GRACE_S`` = 60 s); ``compact`` waits that out and deletes them before it returns, so an engine
+that globs the folders itself sees each call once again a minute after the merge at the latest.  If
+the run is killed while it waits, the next writer or reader of the partition deletes them.
 
 How it stays out of the collector's way: one partition at a time under the lake's writer lock, so a
 write waits at most for one day's merge.  A crash at any point leaves the old files live (plus a
@@ -32,6 +34,9 @@ import pyarrow.parquet as pq
 from warehouse import lake
 
 __all__ = ["CompactionResult", "compact"]
+
+#: Waited beyond a grace period before purging: the records are dated by the wall clock, the wait by the monotonic one.
+_CLOCK_MARGIN_S = 0.1
 
 
 @dataclass
@@ -57,31 +62,53 @@ class CompactionResult:
 
 
 def compact(root: Path | str, start: date | None = None, end: date | None = None, *, min_files: int = 2,
-            grace_s: float = lake.GRACE_S, progress: Callable[[date, int], None] | None = None) -> CompactionResult:
+            grace_s: float = lake.GRACE_S, progress: Callable[[date, int], None] | None = None,
+            waiting: Callable[[float, int], None] | None = None) -> CompactionResult:
     """Compact the partitions from *start* to *end* (inclusive, ``None`` = open) that have ≥ *min_files* files.
 
-    Also, for every partition looked at: deletes superseded files whose *grace_s* is over and hidden
+    Also, for every partition looked at: deletes superseded files whose grace is over and hidden
     temp files of crashed writes; and first finishes any batch a crash interrupted (``lake.recover``).
-    *progress* is called per partition with the day and its live file count after the run.
+    *progress* is called per partition with the day and its live file count after the run.  Before it
+    returns, ``compact`` waits until the files it superseded have had their *grace_s* (0 to
+    ``lake.MAX_GRACE_S``) and deletes them; *waiting* is told the seconds left and the partitions first.
     """
+    lake._check_grace(grace_s)
     began = time.perf_counter()
     result = CompactionResult()
     result.recovered_batches = lake.recover(root)
+    swapped: list[tuple[float, Path]] = []  # (when its grace is over, partition), oldest first
     for day, folder in lake.partitions(root):
         if (start is not None and day < start) or (end is not None and day > end):
             continue
         result.partitions += 1
         with lake.writer_lock(root):
-            _compact_partition(folder, day, min_files, grace_s, result)
+            if _compact_partition(folder, day, min_files, grace_s, result):
+                swapped.append((time.monotonic() + grace_s + _CLOCK_MARGIN_S, folder))
         if progress is not None:
             progress(day, len(_own_files(folder)))
+        swapped = _purge_due(root, swapped, result)  # each partition's old files go as soon as its grace is over
+    if swapped and waiting is not None:
+        waiting(swapped[-1][0] - time.monotonic(), len(swapped))
+    while swapped:
+        time.sleep(max(0.0, swapped[0][0] - time.monotonic()))
+        swapped = _purge_due(root, swapped, result)
     result.seconds = time.perf_counter() - began
     return result
 
 
-def _compact_partition(folder: Path, day: date, min_files: int, grace_s: float, result: CompactionResult) -> None:
-    """One partition, under the writer lock."""
-    result.purged += lake.purge_superseded(folder, grace_s=grace_s, _locked=True)
+def _purge_due(root: Path | str, swapped: list[tuple[float, Path]], result: CompactionResult) -> list[tuple[float, Path]]:
+    """Delete the superseded files of the partitions whose grace is over; the others are returned."""
+    now = time.monotonic()
+    for due, folder in swapped:
+        if due <= now:
+            with lake.writer_lock(root):
+                result.purged += lake.purge_superseded(folder, _locked=True)
+    return [(due, folder) for due, folder in swapped if due > now]
+
+
+def _compact_partition(folder: Path, day: date, min_files: int, grace_s: float, result: CompactionResult) -> bool:
+    """One partition, under the writer lock; True when its files were swapped for a merged one."""
+    result.purged += lake.purge_superseded(folder, _locked=True)
     for temp in folder.glob(".*.tmp"):  # no writer is running (we hold the lock): these are crash leftovers
         temp.unlink()
         result.temp_removed += 1
@@ -89,7 +116,7 @@ def _compact_partition(folder: Path, day: date, min_files: int, grace_s: float, 
     result.files_before += len(files)
     if len(files) < max(min_files, 2):
         result.files_after += len(files)
-        return
+        return False
     schema = _file_schema(files)
     table = pq.read_table([str(f) for f in files], schema=schema, partitioning=None)  # one multi-threaded read
     read_rows = table.num_rows
@@ -101,6 +128,7 @@ def _compact_partition(folder: Path, day: date, min_files: int, grace_s: float, 
     result.rows += table.num_rows
     result.duplicates_removed += read_rows - table.num_rows
     result.days.append(day)
+    return True
 
 
 def _own_files(folder: Path) -> list[Path]:

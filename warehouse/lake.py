@@ -72,8 +72,12 @@ DATASET = "calls"
 _LOCK = "_writer.lock"
 _JOURNAL = "_journal"
 _SUPERSEDED = "_superseded.json"
-#: How long a superseded file stays on disk after ``replace_calls`` / compaction, by default (seconds).
+#: How long a superseded file stays on disk after compaction, by default (seconds): readers that listed the
+#: old files a moment before the swap may still open them.  Engines that glob the folders themselves
+#: (a raw DuckDB ``read_parquet('lake/calls/*/*.parquet')``, Spark, Trino) see the old files *and* the
+#: merged one during that window, so it is capped: no superseded file outlives ``MAX_GRACE_S``.
 GRACE_S = 60.0
+MAX_GRACE_S = 60.0
 #: How long a record of superseded (and already deleted) files is kept after their deletion: a reader
 #: that listed the folder just before the deletion still finds the record when it reads it.
 _RECORD_KEEP_S = 600.0
@@ -122,6 +126,7 @@ def write_calls(root: Path | str, table: pa.Table) -> LakeWriteResult:
     with _writer_lock(root), _Batch(root) as batch:
         for day, rows in _by_day(table):
             folder = partition_dir(root, day)
+            purge_superseded(folder, _locked=True)  # a compaction killed while waiting out its grace
             existing = _existing_ids(_data_files(folder))
             if len(existing):
                 rows = rows.filter(pc.invert(pc.is_in(rows.column("call_id"), value_set=existing)))
@@ -235,7 +240,10 @@ def live_files(folder: Path | str) -> list[Path]:
         return []
     data = {n for n in names if n.endswith(".parquet") and not n.startswith((".", "_"))}
     if data and _SUPERSEDED in names:
-        data -= _dead_names(_read_records(folder), data)
+        records = _read_records(folder)
+        data -= _dead_names(records, data)
+        if _overdue(records):  # nobody purged after the grace (a killed compaction): do it if no writer is busy
+            _without_waiting(folder.parent.parent, lambda: purge_superseded(folder, _locked=True))
     found.extend(folder / n for n in data)
     for n in names:
         if "=" in n and not n.startswith((".", "_")) and (folder / n).is_dir():  # hive sub-partitions (site=…)
@@ -254,6 +262,7 @@ def swap_files(folder: Path, rows: pa.Table, superseded: Sequence[Path], *, grac
     """
     if not _locked:
         raise StorageError("swap_files must run under the lake writer lock (lake.writer_lock)")
+    _check_grace(grace_s)
     temp, target = _stage(folder, rows)
     old = {p.name for p in superseded} - {target.name}
     try:
@@ -263,7 +272,7 @@ def swap_files(folder: Path, rows: pa.Table, superseded: Sequence[Path], *, grac
             for rec in records:  # a superseded file that itself replaced others: those are superseded too
                 if set(rec["by"]) & old:
                     old |= set(rec["files"]) - {target.name}
-            records.append({"by": [target.name], "files": sorted(old), "at": time.time()})
+            records.append({"by": [target.name], "files": sorted(old), "at": time.time(), "grace": grace_s})
             _write_records(folder, records)
         os.replace(temp, target)
         fsync_dir(folder)
@@ -273,11 +282,13 @@ def swap_files(folder: Path, rows: pa.Table, superseded: Sequence[Path], *, grac
     return target
 
 
-def purge_superseded(folder: Path, *, grace_s: float = GRACE_S, _locked: bool = False) -> int:
-    """Delete superseded files older than *grace_s*; drop records that no longer matter.  Returns files deleted.
+def purge_superseded(folder: Path, *, grace_s: float | None = None, _locked: bool = False) -> int:
+    """Delete superseded files whose grace period is over; drop records that no longer matter.  Returns files deleted.
 
-    A record whose replacement file is missing belongs to a swap that crashed before its rename: the
-    old files are still the live ones, so the record is dropped and nothing is deleted.
+    Each record carries the grace its swap was given (*grace_s* overrides it; records written before
+    that was kept use ``GRACE_S``).  A record whose replacement file is missing belongs to a swap that
+    crashed before its rename: the old files are still the live ones, so the record is dropped and
+    nothing is deleted.
     """
     if not _locked:
         raise StorageError("purge_superseded must run under the lake writer lock (lake.writer_lock)")
@@ -293,7 +304,7 @@ def purge_superseded(folder: Path, *, grace_s: float = GRACE_S, _locked: bool = 
             if now - rec["purged_at"] < _RECORD_KEEP_S:
                 kept.append(rec)
             continue
-        if now - rec["at"] >= grace_s:
+        if now - rec["at"] >= (rec.get("grace", GRACE_S) if grace_s is None else grace_s):
             for name in rec["files"]:
                 try:
                     (folder / name).unlink()
@@ -656,10 +667,15 @@ writer_lock = _writer_lock
 
 
 def _heal(root: Path) -> None:
-    """A reader met a batch journal: finish a crashed batch now if no writer holds the lock, else let it be.
+    """A reader met a batch journal: finish a crashed batch now if no writer holds the lock, else let it be."""
+    _without_waiting(root, lambda: recover(root, _locked=True))
 
-    Never blocks (a live writer finishes its own batch in a moment) and never fails the read (a
-    read-only lake is left for its next writer to recover).
+
+def _without_waiting(root: Path, job) -> None:
+    """Run *job* under the writer lock if no writer holds it; else let it be (the writer is about it).
+
+    What readers do to clean up after a crashed writer: never blocks (a live writer finishes its own
+    work in a moment) and never fails the read (a read-only lake is left for its next writer).
     """
     try:
         with open(root / DATASET / _LOCK, "a") as fh:
@@ -668,8 +684,20 @@ def _heal(root: Path) -> None:
             except BlockingIOError:
                 return
             try:
-                recover(root, _locked=True)
+                job()
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
     except OSError:
         return
+
+
+def _overdue(records: list[dict]) -> bool:
+    """Some record's superseded files should be gone by now (their grace is over, nobody deleted them)."""
+    now = time.time()
+    return any("purged_at" not in r and now - r["at"] >= r.get("grace", GRACE_S) for r in records)
+
+
+def _check_grace(grace_s: float) -> None:
+    if not 0 <= grace_s <= MAX_GRACE_S:
+        raise StorageError(f"a grace period of {grace_s:g} s is outside 0 to {MAX_GRACE_S:g} s: engines that read the "
+                           "lake's folders directly would see superseded files beside their replacement that long")

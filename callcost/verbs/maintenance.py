@@ -34,14 +34,15 @@ def register(app: typer.Typer) -> None:
         from_: Annotated[Optional[str], typer.Option("--from", help="First day, YYYY-MM-DD (default: the oldest).")] = None,
         to: Annotated[Optional[str], typer.Option("--to", help="Last day, YYYY-MM-DD (default: the newest).")] = None,
         min_files: Annotated[int, typer.Option("--min-files", min=2, help="Merge a day with at least this many files.")] = 2,
-        grace: Annotated[float, typer.Option("--grace", min=0, help="Seconds superseded files stay for readers that "
-                                             "listed them (0: delete now).")] = 60.0,
+        grace: Annotated[float, typer.Option("--grace", min=0, max=60, help="Seconds superseded files stay for readers "
+                                             "that listed them, 0 to 60 (0: delete now).")] = 60.0,
         config: ConfigOpt = None,
     ) -> None:
         """Merge each lake day's small Parquet files into one, while readers and the collector keep going.
 
-        Readers never see a call twice or miss one; superseded files are deleted by the next run after
-        the grace period.  Also finishes batches a crash interrupted and removes crashed temp files.
+        Readers never see a call twice or miss one; the command waits out the grace period and deletes
+        the superseded files before it returns, so engines that read the folders directly see each
+        call once again by then.  Also finishes batches a crash interrupted and removes crashed temp files.
 
         Example: callcost compact --from 2026-10-01 --to 2026-10-31
         """
@@ -52,7 +53,9 @@ def register(app: typer.Typer) -> None:
             usage_error(f"--from {start} is after --to {end}")
         ent = enterprise(config)
         try:
-            result = run(ent.storage.lake, start, end, min_files=min_files, grace_s=grace)
+            result = run(ent.storage.lake, start, end, min_files=min_files, grace_s=grace,
+                         waiting=lambda left, n: err.print(f"waiting {left:.0f} s for readers of {n} partition(s) "
+                                                           "before deleting their superseded files", highlight=False))
         except CallcostError as exc:
             fail(exc)
         console.print(escape(result.summary()), highlight=False)
