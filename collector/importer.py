@@ -77,7 +77,9 @@ class _Batch:
 
 def pbx_context(ent: Enterprise, pbx_id: str) -> PbxContext:
     pbx = ent.pbxs[pbx_id]
-    return PbxContext(pbx_id=pbx.id, site=pbx.site, timezone=ent.sites[pbx.site].timezone, options=dict(pbx.options))
+    site = ent.sites[pbx.site]
+    return PbxContext(pbx_id=pbx.id, site=pbx.site, timezone=site.timezone, options=dict(pbx.options),
+                      voicemail_devices=site.voicemail_devices)
 
 
 def import_files(

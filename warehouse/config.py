@@ -64,6 +64,9 @@ class Site:
     extensions: tuple[NumberRange, ...] = ()
     access_code: str = ""
     local_prefixes: tuple[str, ...] = ()
+    #: Globs (case-insensitive) naming this site's own voicemail / auto-attendant devices, recognised by the
+    #: connectors in addition to each vendor's defaults: a leg to one is internal, never a carrier call.
+    voicemail_devices: tuple[str, ...] = ()
 
     @property
     def holiday_country(self) -> str:
@@ -333,13 +336,18 @@ def _load_sites(items: list[dict], v: _Validator) -> dict[str, Site]:
         for p in local:
             if not re.fullmatch(r"\+\d+", p):
                 v.error("site", i, "local_prefixes", f"'{p}' is not an E.164 prefix", "'+' then digits")
+        voicemail = s.get("voicemail_devices", [])
+        if not (isinstance(voicemail, list) and all(isinstance(g, str) and g.strip() for g in voicemail)):
+            v.error("site", i, "voicemail_devices", f"{voicemail!r} is not a list of device-name globs",
+                    'a list like ["CiscoUM*", "UNITY-SIP-TRUNK"]')
+            voicemail = []
         if sid in sites:
             v.error("site", i, "id", f"duplicate site id '{sid}'", "unique site ids")
         if sid:
             sites[sid] = Site(
                 id=sid, name=s.get("name", sid), timezone=tz or "UTC", country=country, holidays=hol,
                 main_number=main, dids=dids, extensions=exts, access_code=str(s.get("access_code", "")),
-                local_prefixes=local,
+                local_prefixes=local, voicemail_devices=tuple(g.strip() for g in voicemail),
             )
     return sites
 

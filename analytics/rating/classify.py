@@ -214,8 +214,12 @@ def classify_table(parsed: pa.Table, ent: Enterprise) -> Classified:
         ct_of_dir[k] = call_types.index(d)
     ct = ct_of_dir[dir_code].astype(np.int16)
     dest_site = called_site.copy()
-    # internal (ext→ext): same site or another site over the IP WAN (an unknown called site is another site)
-    ct[(dir_code == _D_INTERNAL) & (dest_site != site_code)] = CT_ONNET
+    # internal (ext→ext): same site, or another site's extension over the IP WAN.  A called number that is no
+    # site's extension — a voicemail or hunt pilot, an IVR menu key, a dialplan pseudo-extension — never
+    # left the PBX: internal at the caller's site.
+    internal = dir_code == _D_INTERNAL
+    ct[internal & (dest_site >= 0) & (dest_site != site_code)] = CT_ONNET
+    dest_site[internal & (dest_site < 0)] = site_code[internal & (dest_site < 0)]
     # outbound over an on-net trunk to another site's extension or DID
     onnet_kind = trunks.kinds.index("onnet") if "onnet" in trunks.kinds else -2
     outbound = dir_code == _D_OUTBOUND

@@ -44,9 +44,10 @@ def import_(
         report = import_files(ent, pbx, files, store=Store(ent), progress=lambda n: progress.advance(task, n))
     for q in report.problems[:50]:
         note("quarantined:", q)
+    # every record is stored, already stored (an identical record imported before) or quarantined with a reason
     console.print(
-        f"{report.files} file(s): {report.parsed} calls parsed, {report.stored} stored, "
-        f"{report.duplicates} already stored, {report.quarantined} quarantined, {report.unrated} unrated "
+        f"{report.files} file(s), {report.records} records: {report.stored} stored, "
+        f"{report.duplicates} already stored, {report.quarantined} quarantined; {report.unrated} unrated "
         f"({report.calls_per_s:,.0f} calls/s)"
     )
 

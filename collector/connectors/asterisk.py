@@ -13,8 +13,10 @@ Asterisk writes one CDR per channel pair, not per call: a forked Dial gives one 
 destination, grouped by ``linkedid`` (``chain_id``).  Which side is a trunk is site knowledge:
 ``trunk_channels`` (globs on the channel's peer, e.g. ``SIP/carrier*``) and ``inbound_contexts`` (globs
 on ``dcontext``) give ``direction`` and ``trunk``; without them both stay empty and the classifier decides
-from the numbers.  ``call_id`` is ``uniqueid`` + ``sequence`` when logged (unique per CDR), otherwise the
-channel pair with its times.
+from the numbers.  A call is outbound only if it left over a trunk: a leg that ran a dialplan
+pseudo-extension (``s``, ``t``, ``i``, ``h`` …), a menu key, or a prompt / voicemail application without
+dialling anyone is an internal IVR leg, configured or not.  ``call_id`` is ``uniqueid`` + ``sequence``
+when logged (unique per CDR), otherwise the channel pair with its times.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from collector.connectors.base import Connector, ParseResult, PbxContext
 from collector.connectors.csvtable import Lines, normalise_text, read_strings, split_line
 from collector.connectors.records import (
     Checks, CsvRows, constant, epoch_seconds, glob_mask, int_check, line_refs, local_times, null_if_empty,
-    record_ids, time_check,
+    record_ids, time_check, to_numpy_bool,
 )
 from warehouse.errors import ConfigError
 from warehouse.schema import PARSED_SCHEMA
@@ -49,6 +51,14 @@ COUNT_FLAGS = {16: (False, False, False), 17: (True, False, False), 18: (True, T
 DISPOSITIONS = {"ANSWERED": "answered", "NO ANSWER": "no_answer", "BUSY": "busy", "FAILED": "failed",
                 "CONGESTION": "failed"}
 REQUIRED = ("src", "dst", "start", "end")
+#: Dialplan pseudo-extensions (start, timeout, absolute timeout, invalid, hangup, assistant, operator,
+#: exception): a CDR whose dst is one of them ran the dialplan, it dialled no number.
+PSEUDO_EXTENSIONS = ("s", "t", "T", "i", "h", "a", "o", "e")
+#: An IVR menu choice: one key.
+MENU_KEY = r"^[0-9*#]$"
+#: Applications that answer a caller on the PBX itself (menus, prompts, voicemail) rather than connect it on.
+IVR_APPS = ("Background", "Playback", "Read", "WaitExten", "VoiceMail", "VoiceMailMain", "SayDigits", "SayNumber",
+            "SayAlpha", "SayPhonetic", "ControlPlayback", "Record", "Directory")
 
 
 def cdr_csv_columns(loguniqueid: bool, loguserfield: bool, newcdrcolumns: bool) -> tuple[str, ...]:
@@ -110,6 +120,7 @@ class AsteriskConnector(Connector):
                               expected='"cdr_csv", "cdr_custom" or a list of CDR variable names')
         self.trunks = [str(g) for g in opts.get("trunk_channels", ())]
         self.inbound_contexts = [str(g) for g in opts.get("inbound_contexts", ())]
+        self.voicemail = list(pbx.voicemail_devices)  # Asterisk's own voicemail is an application (IVR_APPS)
 
     def _columns_for(self, data: bytes, lines: Lines, source: str) -> tuple[str, ...] | None:
         if self.columns is not None:
@@ -177,7 +188,8 @@ class AsteriskConnector(Connector):
         from_trunk = glob_mask(src_peer, self.trunks) | glob_mask(s("dcontext"), self.inbound_contexts)
         to_trunk = glob_mask(dst_peer, self.trunks)
         configured = bool(self.trunks or self.inbound_contexts)
-        code = np.select([from_trunk, to_trunk], [2, 1], 0 if configured else -1)
+        ivr = self._ivr_legs(s("dst"), s("lastapp"), dstchannel, dst_peer) & ~from_trunk & ~to_trunk
+        code = np.select([from_trunk, to_trunk, ivr], [2, 1, 0], 0 if configured else -1)
         direction = pa.array(np.array(["internal", "outbound", "inbound"], dtype=object)[np.maximum(code, 0)],
                              pa.string(), mask=code < 0)
         trunk_name = pc.if_else(pa.array(code == 2), pc.if_else(glob_mask_arr(src_peer, self.trunks), src_peer,
@@ -213,6 +225,17 @@ class AsteriskConnector(Connector):
             "raw_ref": line_refs(source, lines),
         }
         return pa.table(cols)
+
+
+    def _ivr_legs(self, dst, lastapp, dstchannel, dst_peer) -> np.ndarray:
+        """Legs that stayed on the PBX: the dialplan ran a pseudo-extension (``s``, ``t``, ``i``, ``h`` …) or an
+        IVR menu key, or a prompt/voicemail application answered without dialling anyone, or the destination
+        is one of the site's voicemail devices.  Such a leg is never outbound (nothing left over a trunk),
+        and without trunk configuration its caller cannot be told from outside: it is internal."""
+        pseudo = np.isin(np.asarray(dst.to_numpy(zero_copy_only=False), dtype=object), PSEUDO_EXTENSIONS)
+        key = to_numpy_bool(pc.match_substring_regex(dst, MENU_KEY))
+        app = glob_mask(lastapp, IVR_APPS) & to_numpy_bool(pc.equal(dstchannel, ""))
+        return pseudo | key | app | glob_mask(dst_peer, self.voicemail)
 
 
 def glob_mask_arr(col, globs) -> pa.Array:

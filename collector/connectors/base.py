@@ -64,6 +64,9 @@ class PbxContext:
     site: str
     timezone: str  # IANA zone of the PBX's site, for formats that write local time
     options: dict = field(default_factory=dict)  # the [[pbx]] table's extra keys
+    #: ``[[site]] voicemail_devices``: globs naming the site's own voicemail / auto-attendant devices, recognised
+    #: in addition to each vendor's defaults (a leg to one of them is internal, never a trunk call)
+    voicemail_devices: tuple[str, ...] = ()
 
 
 class RepeatCounts:

@@ -135,14 +135,23 @@ def canonical_header(name: str) -> str:
 class _Layout:
     data: bytes  # normalised text
     lines: Lines
-    names: list[str]  # canonical header names, in file order
+    names: list[str]  # canonical header names, in file order (empty when *refused*)
     header_line: int  # 1-based line naming the fields (the first data line of a header-less export)
     first_data_line: int
     delimiter: str
+    refused: str | None = None  # why a header-less file cannot be mapped (its records are quarantined)
+
+    @property
+    def headerless(self) -> bool:
+        return self.first_data_line == self.header_line
 
 
 def _layout(data: bytes, source: str) -> _Layout | None:
-    """Where the data starts and what the columns are called; ``None`` for an empty file."""
+    """Where the data starts and what the columns are called; ``None`` for an empty file.
+
+    A file without the two header lines is mapped by the layout of its column count
+    (``cucm_fields.HEADERLESS_LAYOUTS``); a count no confirmed layout has is *refused* with the reason.
+    """
     data = normalise_text(data)
     lines = Lines(data)
     nonempty = lines.nonempty(1) if len(lines) else np.zeros(0, np.int64)
@@ -158,25 +167,45 @@ def _layout(data: bytes, source: str) -> _Layout | None:
             second = split_line(lines.text(start), delimiter)
             if second and all(_TYPE_RE.match(t) for t in second):
                 start += 1
-    elif len(raw) <= len(F.CDR_FIELD_NAMES):  # no header line at all: the documented order
-        names, start = list(F.CDR_FIELD_NAMES[: len(raw)]), first
-    else:
-        raise ParseError("no CUCM header line and more fields than any known release",
-                         file=source, line=first, expected="line 1 naming the fields (cdrRecordType, …)")
-    return _Layout(data, lines, _dedupe(names), first, start, delimiter)
+        return _Layout(data, lines, _dedupe(names), first, start, delimiter)
+    known = F.HEADERLESS_LAYOUTS.get(len(raw))
+    if known is None:
+        return _Layout(data, lines, [], first, first, delimiter, refused=headerless_refusal(len(raw)))
+    return _Layout(data, lines, list(known.names), first, first, delimiter)
+
+
+def headerless_refusal(columns: int) -> str:
+    """Why a header-less file with *columns* fields per record is not read (the quarantine reason)."""
+    known = ", ".join(f"{h.columns} ({h.releases})" for h in F.HEADERLESS_LAYOUTS.values())
+    claimed = F.UNCONFIRMED_WIDTHS.get(columns)
+    note = f"; {columns} columns: {claimed}, column order unconfirmed" if claimed else ""
+    return (f"header-less CUCM file with {columns} fields per record: no confirmed CUCM layout has {columns} "
+            f"columns (known: {known}{note}); the whole file is quarantined, not mapped by a guessed order — "
+            f"restore its two header lines")
 
 
 def read_flat_file(data: bytes, source: str, include: list[str] | None = None) -> StringTable:
     """Records of a CUCM CDR or CMR flat file as strings under canonical header names.
 
-    Header-less exports (data from line 1) are read by position against the newest layout.
-    *include* limits the columns converted (all by default).
+    Header-less exports (data from line 1) are read by the layout of their column count; a count with no
+    confirmed layout is a :class:`ParseError`.  *include* limits the columns converted (all by default).
     """
     layout = _layout(data, source)
     if layout is None:
         return StringTable(pa.table({}), np.zeros(0, np.int64))
+    if layout.refused:
+        raise ParseError(layout.refused, file=source, line=layout.header_line,
+                         expected="the two CUCM header lines, or a header-less file of a known layout")
     return read_strings(layout.data, source, layout.names, layout.first_data_line, lines=layout.lines,
                         delimiter=layout.delimiter, include=include)
+
+
+def _quarantine_all(layout: _Layout, source: str) -> list[Quarantined]:
+    """Every record of a refused file, quarantined with the reason (the good-looking ones too: their columns
+    cannot be named).  Per-record Python, on refused files only."""
+    lines = layout.lines
+    return [Quarantined(source, int(k), int(lines.starts[k - 1]), None, layout.refused or "", lines.text(int(k)))
+            for k in lines.nonempty(layout.first_data_line)]
 
 
 def _dedupe(names: list[str]) -> list[str]:
@@ -221,6 +250,11 @@ class CucmConnector(Connector):
         if layout is None:
             return ParseResult(PARSED_SCHEMA.empty_table(), [], 0)
         cmr = _is_cmr(layout.names, source)
+        if layout.refused and not cmr:
+            bad = _quarantine_all(layout, source)
+            return ParseResult(PARSED_SCHEMA.empty_table(), bad, len(bad))
+        if layout.refused:  # a header-less CMR file: its records are counted, never calls
+            return ParseResult(PARSED_SCHEMA.empty_table(), [], int(len(layout.lines.nonempty(layout.first_data_line))))
         if not cmr:
             for col in _REQUIRED_COLUMNS:
                 if col not in layout.names:
@@ -285,7 +319,13 @@ class CucmConnector(Connector):
         return BatchParse(calls, tallies)  # type: ignore[arg-type]
 
     def _simple_head(self, data: bytes, source: str) -> tuple[bytes, _Layout, int] | None:
-        """(cache key, layout, byte offset of line 3 or 2) for a plain CDR file; ``None`` sends it to :meth:`parse`."""
+        """(group key, layout, byte offset of the first data line) for a plain CDR file; ``None`` sends it to
+        :meth:`parse`.
+
+        Files with header lines are grouped by their first two lines (header and type line); header-less
+        files by their layout's column count and delimiter, their data starting at byte 0 and line 1 (a
+        header-less file's first two lines are records, not a layout to cache).
+        """
         if not data.isascii() or data[:1] in (b"\n", b"\r", b""):
             return None
         first = data.find(b"\n")
@@ -299,7 +339,13 @@ class CucmConnector(Connector):
                 layout = _layout(key, source)
             except ParseError:
                 return None
-            if layout is None or layout.header_line != 1 or not set(_REQUIRED_COLUMNS) <= set(layout.names):
+            if layout is None or layout.refused or layout.header_line != 1:
+                return None
+            if layout.headerless:
+                if _is_cmr(layout.names, source):
+                    return None
+                return b"\0headerless:%d:%s" % (len(layout.names), layout.delimiter.encode()), layout, 0
+            if not set(_REQUIRED_COLUMNS) <= set(layout.names):
                 return None
             if len(self._head_cache) > 1_000:
                 self._head_cache.clear()
@@ -427,6 +473,8 @@ class CucmConnector(Connector):
     def _kind(self, name: str | None) -> int:
         if not name:
             return _NONE
+        if any(fnmatch.fnmatchcase(name.upper(), g.upper()) for g in (*F.VOICEMAIL_DEVICES, *self.pbx.voicemail_devices)):
+            return _ENDPOINT  # a voicemail / auto-attendant port answers on the PBX: a phone-side device, never a trunk
         opts = self.pbx.options
         for glob in opts.get("trunk_devices", ()):
             if fnmatch.fnmatchcase(name.upper(), str(glob).upper()):

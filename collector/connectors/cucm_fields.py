@@ -2,12 +2,16 @@
 
 Cisco appends fields at the end of the record in each release (118 columns in 10.x, 129 in 11.x/12.x,
 133 from 12.5(1)SU1), so the connector maps columns by *name*; this list is the newest layout in file
-order, used to write genuine-looking files and to read the rare header-less export by position.
+order, used to write genuine-looking files.  A header-less export is read by the layout of its column
+count (``HEADERLESS_LAYOUTS``): only counts whose order a real header line shows; any other count is
+refused, not guessed.
 Device-name conventions and cause-code classes are data too, so a site with unusual device names
 adds a prefix here (or in its ``[[pbx]]`` options) rather than editing parsing code.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 #: ``name TYPE`` per column, in file order (CUCM 12.5(1)SU1 / 14 / 15, 133 columns).
 _LAYOUT = """
@@ -152,8 +156,44 @@ CDR_FIELDS: tuple[tuple[str, str], ...] = tuple(
 )
 CDR_FIELD_NAMES: tuple[str, ...] = tuple(name for name, _ in CDR_FIELDS)
 
-#: Column counts of the releases seen in the field (each is a prefix of the next).
-RELEASE_WIDTHS: dict[str, int] = {"10.x": 118, "11.x-12.5": 129, "12.5SU1+": 133}
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderlessLayout:
+    """The column order of a header-less CDR file with this many fields per record, and where it was read."""
+
+    columns: int
+    releases: str  # the CUCM releases that write this many columns
+    evidence: str  # the real header line the order was checked against
+    names: tuple[str, ...]
+
+
+def _prefix(columns: int, releases: str, evidence: str) -> HeaderlessLayout:
+    return HeaderlessLayout(columns, releases, evidence, CDR_FIELD_NAMES[:columns])
+
+
+#: Header-less files (exports and collection scripts that strip the two header lines) are read by the
+#: layout of their column count.  Only counts whose column order was read from a real CUCM header line
+#: are here; each is a prefix of the newest layout (checked name by name and type by type against the
+#: shared samples, ``tests/test_cucm_headerless.py``).
+HEADERLESS_LAYOUTS: dict[int, HeaderlessLayout] = {h.columns: h for h in (
+    _prefix(118, "10.0", "damhau/cucm-cdr sample of Oct 2015 (ends at lastRedirectDn_uri)"),
+    _prefix(129, "10.5 - 12.5(1)", "reminisc3/CSVUtil file of Jan 2016 (10.5) and denikond/CUCM_CDR files of "
+                                   "Dec 2021 (+ 7 mobility and 4 *Pattern fields)"),
+    _prefix(133, "12.5(1)SU1 - 15", "sieteunoseis/cisco-cucm-cdr sample of Apr 2025, CUCM 14/15 (+ device types "
+                                    "and session ids, 12.5(1)SU1 release notes)"),
+)}
+
+#: Column counts other sources give for other releases, whose order no real header line confirms: a
+#: header-less file of such a width is quarantined whole rather than mapped by a guessed order.  (The
+#: per-release field lists of 8.0 and 9.0 put fields where later files do not have them, so the order of
+#: those releases cannot be derived from the newest layout.)
+UNCONFIRMED_WIDTHS: dict[int, str] = {
+    78: "6.x (6.1 field list)", 94: "7.x (7.1 field list)", 103: "8.0 (third-party field list)",
+    104: "8.5 / 8.6 (third-party field list)", 110: "9.x (third-party field list)",
+    123: "reported for 10.5; no Cisco field list or real file with 123 columns was found",
+    125: "10.0 by a third-party field list (which the real 118-column 10.x file contradicts)",
+}
 
 #: Header spellings met in documentation but not in files, lower-cased → the header name real files use.
 #: (Case differences — ``destConversationID``, ``Comment``, ``incomingProtocolID`` — are folded anyway.)
@@ -170,6 +210,12 @@ ENDPOINT_PATTERNS: tuple[str, ...] = (
     "SEP", "CSF", "BOT", "TCT", "TAB", "ATA", r"AN[0-9A-F]{12}", "CIPC", "CTI", "UCCX", "SPARK", "WEBEX",
     "CFB", "MTP", "ANN_", "MOH_", "XCODE", "IVR_", "PARKINGLOTDEVICE",
 )
+
+#: Voice-messaging and auto-attendant ports (globs, case-insensitive): Cisco Unity Connection's SCCP ports
+#: are named by the voice-mail port wizard ``CiscoUM1-VI1``, ``CiscoUM1-VI2`` …  A leg between a phone and
+#: one of them is internal; the port is never taken for a trunk.  A site adds its own (a SIP trunk to its
+#: Unity Connection cluster, say) in ``[[site]] voicemail_devices``.
+VOICEMAIL_DEVICES: tuple[str, ...] = ("CiscoUM*",)
 
 #: Substrings that mark a device name as a trunk or gateway (case-insensitive), checked after the endpoint
 #: patterns.  A name matching neither is treated as a trunk when the other side is an endpoint, and the

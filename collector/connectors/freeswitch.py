@@ -12,7 +12,8 @@ disposition.  With ``legs = "ab"`` a B-leg row (its ``uuid`` is an A-leg's ``ble
 is recognised and not turned into a second call (nor counted as a record); each A-leg is one call.  Direction: a ``context`` matching
 ``inbound_contexts`` (default ``public``, FreeSWITCH's context for calls from outside) is inbound; a
 non-empty ``sip_gateway_name`` column otherwise means outbound through that gateway (the trunk); with a
-gateway column and neither, the call is internal.  ``call_id`` is the leg's ``uuid``.
+gateway column and neither, the call is internal.  ``call_id`` is the leg's ``uuid``: an exact repeat of
+a line is the same call (same id, stored once), a uuid repeated with other fields is quarantined.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from collector.connectors.base import Connector, ParseResult, PbxContext
+from collector.connectors.base import Connector, ParseResult, PbxContext, Quarantined
 from collector.connectors.csvtable import Lines, normalise_text, read_strings
 from collector.connectors.records import (
     Checks, CsvRows, constant, epoch_seconds, glob_mask, int_check, line_refs, local_times, null_if_empty,
-    record_ids, seconds_to_ts, time_check,
+    occurrence, record_ids, seconds_to_ts, time_check,
 )
 from warehouse.errors import ConfigError
 from warehouse.schema import PARSED_SCHEMA
@@ -167,21 +168,17 @@ class FreeswitchConnector(Connector):
         billsec = int_check(checks, "billsec", s("billsec")) if "billsec" in t.column_names else None
         good, bad = checks.quarantine(CsvRows.of(rows), source)
         quarantined = sorted(rows.quarantined + bad, key=lambda q: q.line or 0)
-        keep = pa.array(good)
-        t = t.filter(keep)
-        times = {k: v.filter(keep) for k, v in times.items()}
-        billsec = billsec[good] if billsec is not None else None
-        row_lines = rows.lines[good]
+        t, times, billsec, row_lines = _keep_rows(good, t, times, billsec, rows.lines)
         skip_b = self._b_legs(t) if self.legs == "ab" else np.zeros(t.num_rows, bool)
         if skip_b.any():
-            keep_a = pa.array(~skip_b)
-            t = t.filter(keep_a)
-            times = {k: v.filter(keep_a) for k, v in times.items()}
-            billsec = billsec[~skip_b] if billsec is not None else None
-            row_lines = row_lines[~skip_b]
+            t, times, billsec, row_lines = _keep_rows(~skip_b, t, times, billsec, row_lines)
         # a B-leg is the far half of a call its A-leg already reports: a control record, like a header, so it
         # is not counted as a record (received = parsed + quarantined still holds for ingest accounting)
         seen = rows.records_seen - int(skip_b.sum())
+        clash, clashes = _uuid_clashes(t, row_lines, rows.raw, source)
+        if clash.any():
+            t, times, billsec, row_lines = _keep_rows(~clash, t, times, billsec, row_lines)
+            quarantined = sorted(quarantined + clashes, key=lambda q: q.line or 0)
         return ParseResult(self._map(t, s_of(t), times, billsec, row_lines, source), quarantined, seen)
 
     @staticmethod
@@ -223,7 +220,11 @@ class FreeswitchConnector(Connector):
         extension = pc.if_else(pa.array(code == 2), called, calling)
         extension = pc.if_else(pa.array(code < 0), pa.scalar(None, pa.string()), null_if_empty(extension))
         if "uuid" in t.column_names:
-            ids = record_ids(self.pbx.pbx_id, [s("uuid")], hashed=False)  # a vendor id: no stream counting
+            # a vendor id, one per channel: an exact repeat of a line is the same call, so it gets the same id
+            # (stored once, counted as already stored); only rows without a uuid are numbered
+            uuid = s("uuid")
+            ids = pc.if_else(pc.equal(uuid, ""), record_ids(self.pbx.pbx_id, [uuid], hashed=False),
+                             pc.binary_join_element_wise(f"{self.pbx.pbx_id}:", uuid, ""))
         else:
             ids = record_ids(self.pbx.pbx_id, [calling, called, s("answer_stamp"), s("end_stamp")], hashed=True,
                              repeats=self.repeats)
@@ -248,6 +249,49 @@ class FreeswitchConnector(Connector):
             "raw_ref": line_refs(source, lines),
         }
         return pa.table(cols)
+
+
+def _keep_rows(keep: np.ndarray, t: pa.Table, times: dict, billsec: np.ndarray | None, lines: np.ndarray):
+    """The rows where *keep* is true, of the table and of the columns parsed beside it."""
+    mask = pa.array(keep)
+    return (t.filter(mask), {k: v.filter(mask) for k, v in times.items()},
+            billsec[keep] if billsec is not None else None, lines[keep])
+
+
+def _uuid_clashes(t: pa.Table, lines: np.ndarray, raw, source: str) -> tuple[np.ndarray, list[Quarantined]]:
+    """Rows whose ``uuid`` an earlier row of this input already has, with *different* fields.
+
+    ``mod_cdr_csv`` writes one line per channel when it hangs up (``Master.csv``, and the same line again
+    in ``<accountcode>.csv``), and a uuid names one channel.  An exact repeat of a line is that call again
+    (a file concatenated twice, Master.csv imported with an account file): kept, it gets the same
+    ``call_id`` and is stored once.  A different line under a uuid already used is not a second call of
+    the same channel: it is quarantined naming the line it clashes with, rather than stored as ``#1``.
+    Per-row Python runs on repeated uuids only.
+    """
+    n = t.num_rows
+    none = np.zeros(n, bool), []
+    if "uuid" not in t.column_names or n == 0:
+        return none
+    uuid = s_of(t)("uuid")
+    uuid = uuid.combine_chunks() if isinstance(uuid, pa.ChunkedArray) else uuid
+    if pc.count_distinct(uuid).as_py() == n:
+        return none
+    values = np.asarray(uuid.to_numpy(zero_copy_only=False), dtype=object)
+    first_of: dict[str, int] = {}
+    clash = np.zeros(n, bool)
+    bad: list[Quarantined] = []
+    for k in np.flatnonzero(occurrence(uuid) > 0):
+        u = values[k]
+        if not u:
+            continue
+        j = first_of.setdefault(u, int(np.flatnonzero(values == u)[0]))
+        text = raw.text(int(lines[k]))
+        if text.strip() != raw.text(int(lines[j])).strip():
+            clash[k] = True
+            bad.append(Quarantined(source, int(lines[k]), int(raw.starts[lines[k] - 1]), "uuid",
+                                   f"uuid {u!r} is already the call of line {int(lines[j])}, with other fields "
+                                   f"(mod_cdr_csv writes one line per channel uuid)", text))
+    return clash, bad
 
 
 def s_of(t: pa.Table):

@@ -32,8 +32,8 @@ import pyarrow.compute as pc
 from collector.connectors.base import Connector, ParseResult, PbxContext
 from collector.connectors.csvtable import Lines, normalise_text, read_strings
 from collector.connectors.records import (
-    Checks, CsvRows, Records, complete_frames, constant, epoch_seconds, line_refs, local_to_utc, null_if_empty,
-    offset_refs,
+    Checks, CsvRows, Records, complete_frames, constant, epoch_seconds, glob_mask, line_refs, local_to_utc,
+    null_if_empty, offset_refs,
     record_ids, seconds_to_ts, split_frames, split_lines, strptime, to_numpy_bool,
 )
 from collector.connectors.smdr_layouts import LAYOUTS
@@ -170,6 +170,8 @@ class SmdrConnector(Connector):
         return cols, ok, "sections do not follow the flexible-format layout"
 
     def _csv(self, data: bytes, source: str):
+        if self.layout.get("field_counts"):
+            return self._csv_by_count(data)
         data = normalise_text(data)
         lines = Lines(data)
         names = list(self.layout["columns"])
@@ -178,6 +180,31 @@ class SmdrConnector(Connector):
         n = rows.table.num_rows
         cols["__ok"], cols["__reason"] = np.ones(n, bool), ""
         return cols, CsvRows.of(rows), rows.records_seen, rows.quarantined
+
+    def _csv_by_count(self, data: bytes):
+        """Unquoted CSV whose records have one of ``field_counts`` fields, each count a prefix of ``columns``.
+
+        IP Office releases append fields, and one file or stream can span an upgrade: each record is cut
+        at its commas (IP Office defines no quoting) and read by its own count, column-wise — the record
+        text is padded with one empty field per column, so a shorter record's missing fields read empty.
+        """
+        recs = split_lines(data, strip="\x00\r\n")
+        skip = self.layout.get("skip")
+        if skip and len(recs):
+            recs = recs.take(~to_numpy_bool(pc.match_substring_regex(recs.text, skip)))
+        names = list(self.layout["columns"])
+        counts = sorted(int(c) for c in self.layout["field_counts"])
+        if not len(recs):
+            return {n: constant("", 0) for n in names} | {"__ok": np.zeros(0, bool), "__reason": ""}, recs, 0, []
+        found = np.asarray(pc.count_substring(recs.text, ",").to_numpy(zero_copy_only=False), dtype=np.int64) + 1
+        padded = pc.binary_join_element_wise(recs.text, "," * len(names), "")
+        parts = pc.split_pattern(padded, ",", max_splits=len(names))
+        used = _used_columns(self.layout)  # the vendor fields the mapping reads; the others are only counted
+        cols = {n: pc.utf8_trim_whitespace(pc.list_element(parts, k)) for k, n in enumerate(names) if n in used}
+        cols["__ok"] = np.isin(found, counts)
+        expected = ", ".join(map(str, counts[:-1])) + f" or {counts[-1]}"
+        cols["__reason"] = lambda k: f"{found[k]} fields; {self.layout_name} records have {expected}"
+        return cols, recs, len(recs), []
 
     # --- roles → canonical call ----------------------------------------------------------------------
     def _finish(self, cols: dict, where, seen: int, pre_bad: list, source: str) -> ParseResult:
@@ -211,13 +238,14 @@ class SmdrConnector(Connector):
             return out
 
         checks = Checks(n)
-        checks.add(None, ok0, reason0 if isinstance(reason0, str) else "malformed")
+        checks.add(None, ok0, reason0 if isinstance(reason0, str) or callable(reason0) else "malformed")
         start = self._datetime(role, "start", checks)
         end = self._datetime(role, "end", checks)
         duration = self._seconds(role("duration"), lay.get("duration_format", "seconds"), _DURATION_RE, checks,
                                  "duration", required=False)
         ring = self._seconds(role("ring"), lay.get("ring_format", "seconds"), _RING_RE, checks, "ring",
                              required=False)
+        extra = [self._seconds(cols[c], "seconds", {}, checks, c, required=False) for c in lay.get("billed_extra", ())]
         good, bad = checks.quarantine(where, source)
         quarantined = sorted(pre_bad + bad, key=lambda q: q.line or 0)
         mask = pa.array(good)
@@ -230,6 +258,8 @@ class SmdrConnector(Connector):
         ring_v = ring[good] if ring is not None else None
         if dur is None:
             dur = np.maximum(end_s - start_s, 0)
+        for seconds in extra:  # time the call held the line outside its connected part (IP Office hold, park)
+            dur = dur + np.maximum(seconds[good], 0)
         if start_s is None:
             start_s = end_s - dur
         if end_s is None:
@@ -254,6 +284,15 @@ class SmdrConnector(Connector):
                                np.asarray(code.to_numpy(zero_copy_only=False), dtype=object)], dtype=object)
             direction = np.where(mapped != None, mapped, direction)  # noqa: E711 (element-wise)
         direction = np.where(direction == "", None, direction)
+        vm = lay.get("voicemail")
+        if vm:  # a voicemail channel and no trunk party: the leg never left the PBX
+            globs = [*vm.get("devices", ()), *self.pbx.voicemail_devices]
+            to_vm = np.zeros(m, bool)
+            for c in vm["columns"]:
+                to_vm |= glob_mask(cols[c], globs)
+            trunk_col = role("trunk")
+            no_trunk = to_numpy_bool(pc.equal(trunk_col, "")) if trunk_col is not None else np.ones(m, bool)
+            direction = np.where(to_vm & no_trunk, "internal", direction)
         inbound = pa.array(direction == "inbound")
         extension = role("extension")
         calling, called = role("calling"), role("called")
@@ -330,6 +369,14 @@ class SmdrConnector(Connector):
                 values = values * 60 + np.asarray(part.to_numpy(zero_copy_only=False), dtype=np.int64)
         checks.add(name, ok | (empty & (not required)), lambda k: f"not {fmt}: {col[k].as_py()!r}")
         return np.where(empty, -1, values)
+
+
+def _used_columns(layout: dict[str, Any]) -> set[str]:
+    """Vendor columns a layout's mapping reads: roles, flags, party devices, voicemail, identity, billed extras."""
+    used = {c for names in layout.get("roles", {}).values() for c in names}
+    used |= set(layout.get("flags", {})) | set(layout.get("identity", ())) | set(layout.get("billed_extra", ()))
+    used |= set(layout.get("devices", {}).get("columns", ())) | set(layout.get("voicemail", {}).get("columns", ()))
+    return used
 
 
 def _named(pattern: str) -> str:

@@ -14,7 +14,11 @@ Formats are ``strptime`` patterns; durations are ``seconds``, ``hh:mm:ss`` or ``
 ``seconds`` or ``m'ss``.  Optional keys: ``skip`` (lines that are not records), ``dial_markers`` (a prefix
 of the number that says the direction, Panasonic ``<I>``), ``default_direction``, ``flags`` (a column
 kept only when equal to the value), ``devices`` (derived trunk/extension columns from party devices by
-prefix), ``identity`` (columns that identify a record; otherwise its text is digested), ``width``.
+prefix), ``identity`` (columns that identify a record; otherwise its text is digested), ``width``;
+CSV layouts may add ``field_counts`` (the field counts releases write, each a prefix of ``columns``: records
+are cut at commas and matched by their count), ``billed_extra`` (whole-second columns added to the billed
+talk time, IP Office hold and park) and ``voicemail`` (columns whose values, matched against the layout's
+and the site's voicemail globs, make a leg without a trunk party internal).
 """
 
 from __future__ import annotations
@@ -62,7 +66,9 @@ HIPATH: dict[str, Any] = {
     "source": "HiPath 3000 GetAccount layout (reference §4.3); call types other than 1/2 leave direction open",
 }
 
-#: Avaya IP Office SMDR: CSV pushed over TCP, the call's start time, talk time as HH:MM:SS (R8+ 30 fields).
+#: Avaya IP Office SMDR: CSV pushed over TCP, the call's start time, talk time as HH:MM:SS.  Releases add
+#: fields at the end of the record, so the columns are the newest field list and ``field_counts`` the
+#: counts released versions write (each a prefix of it; a record of any other count is quarantined).
 IPO: dict[str, Any] = {
     "kind": "csv",
     "framing": "line",
@@ -71,11 +77,26 @@ IPO: dict[str, Any] = {
                 "party1_name", "party2_device", "party2_name", "hold_time", "park_time", "auth_valid", "auth_code",
                 "user_charged", "call_charge", "currency", "amount_at_last_user_change", "call_units",
                 "units_at_last_user_change", "cost_per_unit", "mark_up", "external_targeting_cause",
-                "external_targeter_id", "external_targeted_number"],
+                "external_targeter_id", "external_targeted_number",
+                "calling_party_server_ip", "caller_unique_call_id", "called_party_server_ip",
+                "called_unique_call_id", "smdr_record_time", "caller_consent_directive",
+                "calling_number_verification"],
+    "field_counts": {
+        17: "IP Office 3.x/4.0 SMDR (Delta Server), up to Park Time; the records of Avaya's SMDR examples page",
+        30: "IP Office 4.2 - 8.x direct SMDR: + authorisation, advice of charge, external targeting",
+        34: "IP Office 9.0 and later: + calling/called party server IP address and unique call id",
+        35: "later releases (Avaya's R11 field list): + SMDR Record Time",
+        37: "R11.1/R12 (STIR/SHAKEN): + Caller Consent Directive, Calling Number Verification",
+    },
+    # a header line a logging tool (or Delta Server) writes in front of the records is not a record
+    "skip": r'(?i)^(?:\xef\xbb\xbf)?\s*"?call[ _]?start',
     "roles": {"start": ["call_start"], "duration": ["connected_time"], "ring": ["ring_time"], "calling": ["caller"],
               "called": ["dialled_number", "called_number"], "account": ["account"],
               "direction": ["is_internal", "direction"], "chain": ["call_id"], "trunk": ["party_trunk"],
               "extension": ["party_extension"]},
+    # Connected Time excludes hold and park, but a held or parked call still holds the trunk: both are billed
+    # (Avaya: the total duration of a record is Connected Time + Ring Time + Hold Time + Park Time)
+    "billed_extra": ["hold_time", "park_time"],
     "flags": {"is_internal": "1"},  # kept only when equal to this value, so the direction column decides otherwise
     "start_format": "%Y/%m/%d %H:%M:%S",
     "duration_format": "hh:mm:ss",
@@ -83,8 +104,11 @@ IPO: dict[str, Any] = {
     "direction_map": {"1": "internal", "I": "inbound", "O": "outbound"},
     # party devices: T… is a trunk line, E… an extension → derived columns party_trunk / party_extension
     "devices": {"columns": ["party1_device", "party2_device"], "party_trunk": "T", "party_extension": "E"},
+    # voicemail channels (V9501…, named "VM Channel n"): a leg to one without a trunk party is internal
+    "voicemail": {"columns": ["party1_device", "party1_name", "party2_device", "party2_name"],
+                  "devices": ["V95*", "VM Channel*"]},
     "identity": ["call_id", "call_start", "party1_device", "party2_device", "continuation"],
-    "source": "IP Office SMDR field list (reference §4.6, emceha/ipo500-smdr)",
+    "source": "Avaya IP Office SMDR field list (Manager / Web Manager 'SMDR Fields', R9-R12) and emceha/ipo500-smdr",
 }
 
 #: NEC SV8100/SV9100/SV9500 "flexible format" records (KK outgoing, KL incoming, KM station-to-station):
