@@ -9,13 +9,15 @@ The public Python API (pinned by ``tests/test_public_api.py``):
 Analysts: see ``analytics`` for loading calls from the lake into pandas.
 """
 
+from importlib.metadata import version as _installed_version
+
 from collector.importer import ImportReport, import_files
 from warehouse.config import Enterprise, find_config, load_config
 from warehouse.errors import CallcostError, ConfigError, ConfigErrors, ParseError, RatingError, StorageError
 from analytics.rating.stage import RatingStage
 from warehouse.store import Store
 
-__version__ = "0.1.0"
+__version__ = _installed_version("callcost")  # one source: pyproject.toml's version, as installed
 
 __all__ = [
     "CallcostError",

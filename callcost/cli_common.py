@@ -1,13 +1,15 @@
-"""What every ``callcost`` verb shares: the Typer app, the consoles, config lookup, errors, progress bars.
+"""What every ``callcost`` verb shares: consoles, the ``--config`` option, config lookup, progress bars.
 
-Verbs live in ``callcost.cli`` (the first slice) and in ``callcost.verbs.<area>`` modules, each with a
-``register(app)`` function, so areas of the product add commands without editing one another's files.
+Verbs live in ``callcost.verbs.<area>`` modules, each with a ``register(app)`` function, so areas of the
+product add commands without editing one another's files.  A verb raises; it never prints an error
+itself: ``callcost.cli`` turns every exception into a message in one place.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -15,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from warehouse.config import Enterprise, find_config, load_config
-from warehouse.errors import CallcostError, ConfigErrors
+from warehouse.errors import CallcostError
 
 console = Console()
 err = Console(stderr=True)
@@ -26,26 +28,63 @@ ConfigOpt = Annotated[
 ]
 
 
+def note(label: str, message: object) -> None:
+    """``label message`` on stderr (``error:``, ``warning:``, ``alert``…): the label coloured (errors red, the
+    rest yellow), the message printed as written — never read as rich markup."""
+    colour = "red" if "error" in label else "yellow"
+    err.print(f"[{colour}]{label}[/{colour}] {escape(str(message))}", highlight=False, soft_wrap=True)
+
+
+class UsageError(CallcostError):
+    """A command-line value a verb cannot use (a date, ``KEY=VALUE``): says what is wrong and what is right.
+
+    Exits 1 like every callcost error; click's own usage errors (unknown option, missing argument)
+    exit 2 before a verb runs.
+    """
+
+
 def enterprise(config: Path | None) -> Enterprise:
-    """Load the enterprise config the user pointed at, or exit with its located errors."""
+    """The enterprise config the user pointed at (``--config``, ``$CALLCOST_CONFIG``, ``./callcost.toml``)."""
+    return load_config(find_config(config))
+
+
+def parse_day(value: str, option: str) -> date:
+    """A ``YYYY-MM-DD`` option value; a usage error naming *option* when it is not a date."""
     try:
-        return load_config(find_config(config))
-    except CallcostError as exc:
-        fail(exc)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{option} '{value}' is not a date (expected YYYY-MM-DD, e.g. 2026-10-01)") from None
 
 
-def fail(exc: CallcostError) -> NoReturn:
-    """Print a callcost error (every located error of a ConfigErrors) and exit with status 1."""
-    errors = exc.errors if isinstance(exc, ConfigErrors) else [exc]
-    for e in errors:
-        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=1)
+def check_order(start: date | None, end: date | None) -> None:
+    """A usage error when ``--from`` is after ``--to`` (either may be absent)."""
+    if start and end and end < start:
+        raise UsageError(f"--from {start} is after --to {end}")
 
 
-def usage_error(message: str) -> NoReturn:
-    """A mistake on the command line: say what is wrong and what would be right, exit 1."""
-    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=1)
+def parse_params(items: list[str] | None) -> dict[str, str]:
+    """``["by=cost", "n=10"]`` → ``{"by": "cost", "n": "10"}``; a malformed item is a usage error."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--param '{item}' is not KEY=VALUE (e.g. --param by=minutes)")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def split_values(given: list[str] | str | None) -> list[str]:
+    """``--site NYC --site LON`` and ``--site NYC,LON`` both mean two sites; blanks are dropped."""
+    items = [given] if isinstance(given, str) else given or []
+    return [v.strip() for item in items for v in item.split(",") if v.strip()]
+
+
+def serve_dashboard(lake: Path, currency: str, host: str, port: int) -> None:
+    """Serve the Dash app over *lake* in the foreground until Ctrl-C (``dashboard`` and ``demo``)."""
+    from dashboards.app import create_app, serve
+
+    console.print(f"dashboard on http://{host}:{port}/  (Ctrl-C to stop)")
+    serve(create_app(lake, currency), host=host, port=port)
 
 
 def progress_bar() -> Progress:

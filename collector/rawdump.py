@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
+from warehouse.errors import CallcostError
 from warehouse.lake import fsync_dir
 
 FRAME_START = b"\x1e"
@@ -188,6 +189,10 @@ class RawDumpWriter:
                 shutil.rmtree(day, ignore_errors=True)
 
 
+class RawDumpError(CallcostError, ValueError):
+    """A file given as a raw dump holds something that is not a frame (``replay`` of the wrong file)."""
+
+
 def read_frames(path: str | os.PathLike[str]) -> Iterator[Frame]:
     """Every frame of one dump file, in order; a torn last frame (crash mid-write) ends the file."""
     path = str(path)
@@ -198,11 +203,14 @@ def read_frames(path: str | os.PathLike[str]) -> Iterator[Frame]:
             if not header:
                 return
             if not header.startswith(FRAME_START) or not header.endswith(b"\n"):
-                raise ValueError(f"{path}@{pos}: not a raw-dump frame header: {header[:60]!r}")
+                raise RawDumpError(f"{path}@{pos}: not a raw-dump frame header: {header[:60]!r}")
             parts = header[1:-1].split(b" ")
-            if len(parts) != 4 or parts[0].decode() not in KINDS:
-                raise ValueError(f"{path}@{pos}: bad raw-dump frame header: {header[:60]!r}")
-            kind, session, received, length = parts[0].decode(), parts[1].decode(), int(parts[2]), int(parts[3])
+            try:
+                if len(parts) != 4 or parts[0].decode() not in KINDS:
+                    raise ValueError
+                kind, session, received, length = parts[0].decode(), parts[1].decode(), int(parts[2]), int(parts[3])
+            except ValueError:  # UnicodeDecodeError too: bytes that are no frame header
+                raise RawDumpError(f"{path}@{pos}: bad raw-dump frame header: {header[:60]!r}") from None
             start = pos + len(header)
             payload = f.read(length)
             if len(payload) < length or f.read(1) != b"\n":
@@ -213,7 +221,10 @@ def read_frames(path: str | os.PathLike[str]) -> Iterator[Frame]:
 
 def session_meta(frame: Frame) -> dict:
     """The JSON metadata of an ``O`` frame."""
-    return json.loads(frame.payload.decode()) if frame.payload else {}
+    try:
+        return json.loads(frame.payload.decode()) if frame.payload else {}
+    except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError
+        raise RawDumpError(f"{frame.ref}: session metadata is not JSON: {exc}") from None
 
 
 def dump_files(paths: list[Path]) -> list[Path]:

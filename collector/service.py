@@ -60,6 +60,8 @@ class CollectorService:
     recovery: DumpRecovery = field(init=False)
 
     def __post_init__(self) -> None:
+        for pid in self.pbx_ids or ():
+            self.ent.pbx(pid)  # an unknown --pbx id is a config error before anything opens
         self.settings = settings_for(self.ent)
         self.store = self.store or Store(self.ent, require_db=False)  # the DB may be down at start
         writer = FailoverWriter(self.store, self.ent.storage.offline)  # [storage] offline: the spool folder

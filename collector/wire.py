@@ -23,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from collector import accounting
+from warehouse.errors import CallcostError
 from warehouse.schema import PARSED_SCHEMA
 
 PATH = "/v1/batches"
@@ -34,7 +35,7 @@ VERSION = 1
 _META_KEY = b"callcost.remote"
 
 
-class WireError(ValueError):
+class WireError(CallcostError, ValueError):
     """A body that is not a valid remote batch (the centre answers 400)."""
 
 

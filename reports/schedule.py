@@ -34,13 +34,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from reports.base import build_report, registered_reports, run_report
 from reports.delivery import mail_files
-from reports.ledger import Ledger
+from reports.ledger import Ledger, LedgerRow
 from reports.settings import ScheduleSettings, alert_settings, schedule_settings, smtp_settings
 from warehouse.config import Enterprise, load_config
 from warehouse.errors import CallcostError, ConfigError
 
-__all__ = ["Delivery", "JOB_PREFIX", "deliver", "mail_report", "make_scheduler", "period_for", "run_alert_job",
-           "run_scheduled_job", "stop_scheduler", "sync_jobs"]
+__all__ = ["Delivery", "JOB_PREFIX", "ScheduleState", "deliver", "email_report", "find_schedule", "mail_report",
+           "make_scheduler", "period_for", "run_alert_job", "run_scheduled_job", "schedule_states", "stop_scheduler",
+           "sync_jobs"]
 
 log = logging.getLogger("callcost.schedule")
 JOB_PREFIX = "report:"
@@ -85,6 +86,16 @@ def mail_report(ent: Enterprise, recipients: Sequence[str], subject: str, files:
     return mail_files(smtp, recipients, subject, files, sleep=sleep)
 
 
+def email_report(ent: Enterprise, name: str, period: str, files: Sequence[Path], recipients: Sequence[str], *,
+                 sleep: Callable[[float], None] = time.sleep) -> int:
+    """Mail the rendered files of report *name* for *period* (``callcost report --email``); the attempts it took.
+
+    The subject is ``<enterprise>: <report title> <period>``, as a schedule's default subject.
+    """
+    title = build_report(name, config=ent).title
+    return mail_report(ent, recipients, f"{ent.name}: {title} {period}", files, sleep=sleep)
+
+
 def _subject(ent: Enterprise, s: ScheduleSettings, period: str) -> str:
     title = build_report(s.report, config=ent, params=s.params).title
     return (s.subject or "{enterprise}: {title} {period}").format(enterprise=ent.name, title=title, period=period,
@@ -115,6 +126,42 @@ def deliver(ent: Enterprise, s: ScheduleSettings, *, now: datetime | None = None
         return Delivery(s.name, month, "delivered", attempts, tuple(files))
     finally:
         ledger.close()
+
+
+def find_schedule(ent: Enterprise, name: str) -> ScheduleSettings:
+    """The ``[[schedule]]`` named *name* (validated); a ConfigError listing the configured names when none is."""
+    found = {s.name: s for s in schedule_settings(ent, set(registered_reports()))}
+    if name not in found:
+        raise ConfigError(f"no schedule '{name}'", file=str(ent.path), field="schedule",
+                          expected="one of the [[schedule]] names: " + (", ".join(found) or "none configured"))
+    return found[name]
+
+
+@dataclass(frozen=True)
+class ScheduleState:
+    """A configured schedule, when it fires next and for which month, and what it delivered so far."""
+
+    schedule: ScheduleSettings
+    next_run: datetime
+    next_period: str
+    deliveries: tuple[LedgerRow, ...]
+
+
+def schedule_states(ent: Enterprise, now: datetime | None = None) -> list[ScheduleState]:
+    """Every ``[[schedule]]`` with its next run after *now* (default: now) and the ledger's deliveries."""
+    schedules = schedule_settings(ent, set(registered_reports()))
+    ledger = Ledger(ent.storage.database)
+    try:
+        done = ledger.deliveries()
+    finally:
+        ledger.close()
+    now = now or datetime.now(timezone.utc)
+    states = []
+    for s in schedules:
+        nxt = CronTrigger.from_crontab(s.cron, timezone=s.timezone).get_next_fire_time(None, now)
+        states.append(ScheduleState(s, nxt, period_for(s.period, nxt, s.timezone),
+                                    tuple(d for d in done if d.schedule == s.name)))
+    return states
 
 
 # --- APScheduler -------------------------------------------------------------------------------------

@@ -159,6 +159,14 @@ class Enterprise:
         return ConfigError(message, file=str(self.path), line=_Locator(self.text).line_of(table, index, key),
                            field=f"{name}.{key}" if key else name, expected=expected)
 
+    def pbx(self, pbx_id: str) -> Pbx:
+        """The ``[[pbx]]`` with id *pbx_id*; a ConfigError naming the configured ids when there is none
+        (a PBX id typed on the command line: ``--pbx``, not a key of this file)."""
+        if pbx_id not in self.pbxs:
+            raise ConfigError(f"unknown PBX '{pbx_id}'",
+                              expected=f"a [[pbx]] id of {self.path}: " + (", ".join(self.pbxs) or "none configured"))
+        return self.pbxs[pbx_id]
+
     def trunks_of(self, pbx_id: str) -> tuple[Trunk, ...]:
         return tuple(t for t in self.trunks if t.pbx == pbx_id)
 

@@ -1,13 +1,45 @@
-"""One exception tree for callcost.
+"""One exception tree for callcost: every error it raises on purpose, and where each is defined.
 
-    CallcostError
-    ├── ConfigError        a config, tariff or directory file is wrong: names file, line/key, field
-    ├── ParseError         a vendor record cannot be read: names source, line/offset, field
-    ├── RatingError        the rating engine was handed something it cannot price as a whole batch
-    └── StorageError       the lake or the SQL database refused a write
+    CallcostError                        warehouse.errors               base of every error callcost raises on purpose
+    ├── LocatedError                     warehouse.errors               file:line: field: message (expected …)
+    │   ├── ConfigError                  warehouse.errors               a config, tariff or directory file is wrong
+    │   └── ParseError                   warehouse.errors               a vendor record cannot be read (quarantined)
+    ├── ConfigErrors                     warehouse.errors               every ConfigError of one validation pass
+    ├── RatingError                      warehouse.errors               the engine cannot price a batch at all
+    ├── StorageError                     warehouse.errors               the lake or the SQL database refused a write
+    ├── BackupError                      warehouse.backup               cannot proceed, or a file fails its manifest
+    ├── MoneyFormatError (+ValueError)   warehouse.money                not a plain decimal, or too many decimals
+    ├── RawDumpError (+ValueError)       collector.rawdump              not a raw-dump frame (file and byte offset)
+    ├── WireError (+ValueError)          collector.wire                 not a remote batch (the centre answers 400)
+    ├── ForwardError                     collector.remote.forwarder     the centre did not acknowledge a batch
+    ├── PeriodError (+ValueError)        analytics.calls                a period or date that cannot be read
+    ├── FilterValueError (+ValueError)   analytics.selection            a filter value nothing knows (site='NCY')
+    ├── ExportError (+ValueError)        analytics.export_formats       format, column, no calls, too big
+    ├── RerateError (+ValueError)        analytics.rerate               a date range that cannot be re-rated
+    ├── UnknownCallError (+LookupError)  analytics.explain_call         no stored call has that id
+    ├── ReportError (+ValueError)        reports.base                   an unknown report, parameter or format
+    ├── DeliveryError                    reports.delivery               the SMTP server did not take a message
+    └── UsageError                       callcost.cli_common            a command-line value a verb cannot use
 
 Every error carries *where* (file, line, field) and *what is expected*, so a user can fix the input
-without reading our code.
+without reading our code.  Names are unique across the code base, so a name in a log is one class.
+
+Why some errors are also a ``ValueError`` or ``LookupError`` (``+``): they are raised by functions an
+analyst calls from a notebook with a bad argument value (a period, a filter, a call id), where the
+standard exception is what Python code expects to catch; the callcost base is what the CLI catches.
+
+The CLI (``callcost/cli.py``) turns these into messages in one place: each ``CallcostError`` prints as
+``error: <message>`` (each error of a ``ConfigErrors`` on its own line) and exits 1; an ``OSError``
+(a file or port the user named) exits 1 naming the file; anything else is a bug in callcost and exits 3
+with one line and a hint to rerun with ``--debug`` for the traceback.
+
+Signals, not errors: control flow inside one module of the collector, caught where they are raised,
+never shown to a user.
+
+    Closed                               collector.channel              a channel was closed and is empty
+    SlowPathNeeded                       collector.connectors.csvtable  the fast read cannot vouch for line numbers
+    _LineNumbersUnknown                  collector.connectors.csvtable  take the row-by-row path (read_strings)
+    _Stopped                             collector.pipeline             another stage failed: stop quietly
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ from decimal import Decimal
 import numpy as np
 import pyarrow as pa
 
+from warehouse.errors import CallcostError
+
 #: Decimals the rating engine keeps for tariff amounts (10⁻⁶ of the currency).
 INTERNAL_SCALE = 6
 
@@ -30,7 +32,7 @@ _DECIMAL = re.compile(r"^(?P<sign>[-+]?)(?P<int>\d*)(?:\.(?P<frac>\d*))?$")
 _DECIMAL128_MAX = 10**18  # decimal128(18, s) holds |unscaled| < 10**18
 
 
-class MoneyFormatError(ValueError):
+class MoneyFormatError(CallcostError, ValueError):
     """A money string is not a plain decimal, or has more decimals than allowed."""
 
     def __init__(self, message: str, expected: str) -> None:

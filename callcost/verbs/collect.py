@@ -1,4 +1,8 @@
-"""Verbs of the live collector: ``collect`` (the service), ``status`` (ingest accounting and alerts), ``replay``."""
+"""Verbs that bring calls in: ``collect`` (the live service), ``import`` (files), ``replay`` (raw dumps), ``status``.
+
+Thin shells over :class:`collector.service.CollectorService` (and :class:`collector.remote.unit.RemoteUnit`),
+:func:`collector.importer.import_files`, :func:`collector.replay.replay` and :mod:`collector.status`.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +14,49 @@ from typing import Annotated
 
 import typer
 
-from callcost.cli_common import ConfigOpt, console, enterprise, err, fail
-from warehouse.errors import CallcostError
+from callcost.cli_common import ConfigOpt, console, enterprise, err, note, progress_bar
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``import``, ``collect``, ``status`` and ``replay`` to the CLI."""
+    app.command("import")(import_)
     app.command("collect")(collect)
     app.command("status")(status)
     app.command("replay")(replay_cmd)
 
 
+def import_(
+    files: Annotated[list[Path], typer.Argument(help="CDR files to import.", exists=True, dir_okay=False)],
+    pbx: Annotated[str, typer.Option("--pbx", help="The [[pbx]] id the files come from.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Import CDR files through the same parse → rate → store path as live collection (idempotent).
+
+    Example: callcost import --pbx nyc-cucm incoming/nyc-cucm/cdr_*
+    """
+    from collector.importer import import_files
+    from warehouse.store import Store
+
+    ent = enterprise(config)
+    ent.pbx(pbx)  # an unknown id fails here, naming the configured ones
+    with progress_bar() as progress:
+        task = progress.add_task(f"importing {pbx}", total=len(files))
+        report = import_files(ent, pbx, files, store=Store(ent), progress=lambda n: progress.advance(task, n))
+    for q in report.problems[:50]:
+        note("quarantined:", q)
+    # every record is stored, already stored (an identical record imported before) or quarantined with a reason
+    console.print(
+        f"{report.files} file(s), {report.records} records: {report.stored} stored, "
+        f"{report.duplicates} already stored, {report.quarantined} quarantined; {report.unrated} unrated "
+        f"({report.calls_per_s:,.0f} calls/s)"
+    )
+
+
 def collect(
     config: ConfigOpt = None,
     pbx: Annotated[list[str] | None, typer.Option("--pbx", help="Only these [[pbx]] ids (default: every live source).")] = None,
-    health_port: Annotated[int | None, typer.Option("--health-port", help="Serve /health (JSON) and /metrics (Prometheus) on this port.")] = None,
+    health_port: Annotated[int | None, typer.Option("--health-port", min=0, max=65535,
+                                                    help="Serve /health (JSON) and /metrics (Prometheus) on this port.")] = None,
     remote_unit: Annotated[bool, typer.Option("--remote-unit", help="Run beside the PBXs: batches go to a durable outbox and on to the centre named in the remote table, over HTTPS (docs/remote-unit.md).")] = False,
 ) -> None:
     """Run the collector for every PBX with a live source until Ctrl-C / SIGTERM, then drain gracefully.
@@ -36,23 +69,21 @@ def collect(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ent = enterprise(config)
-    try:
-        if remote_unit:
-            from collector.remote.unit import RemoteUnit
+    if remote_unit:
+        from collector.remote.unit import RemoteUnit
 
-            service = RemoteUnit(ent, pbx_ids=pbx)
-            err.print(f"remote unit {service.settings.unit}: forwarding to {service.settings.centre}, "
-                      f"outbox {service.settings.outbox}", highlight=False)
-        else:
-            service = CollectorService(ent, pbx_ids=pbx)
-        if not service.transports:
-            err.print("no [[pbx]] has a live source (folder:, ftp:, tcp:, rsp:, serial:); nothing to collect")
-            raise typer.Exit(code=1)
-        for pid, t in service.transports.items():
-            err.print(f"collecting {pid} from {t.pbx.source}", highlight=False)
-        asyncio.run(service.run(health_port=health_port))
-    except CallcostError as exc:
-        fail(exc)
+        service = RemoteUnit(ent, pbx_ids=pbx)
+        err.print(f"remote unit {service.settings.unit}: forwarding to {service.settings.centre}, "
+                  f"outbox {service.settings.outbox}", highlight=False, markup=False)
+    else:
+        service = CollectorService(ent, pbx_ids=pbx)
+    if not service.transports:
+        err.print("no [[pbx]] has a live source (folder:, ftp:, tcp:, rsp:, serial:); nothing to collect",
+                  markup=False)
+        raise typer.Exit(code=1)
+    for pid, t in service.transports.items():
+        err.print(f"collecting {pid} from {t.pbx.source}", highlight=False, markup=False)
+    asyncio.run(service.run(health_port=health_port))
     err.print("stopped; every queued record was " + ("put in the outbox" if remote_unit else "stored"))
 
 
@@ -73,15 +104,14 @@ def status(
     ent = enterprise(config)
     backlog = offline_backlog(ent)
     if backlog["backlog_batches"]:  # on stderr, so --json output keeps its shape
-        err.print(f"[yellow]alert[/yellow] offline spool {ent.storage.offline}: {backlog['backlog_batches']} batches, "
-                  f"{backlog['backlog_rows']} calls waiting for the main database, oldest "
-                  f"{backlog['oldest_age_s']:.0f}s", highlight=False, soft_wrap=True)
+        note("alert", f"offline spool {ent.storage.offline}: {backlog['backlog_batches']} batches, "
+                      f"{backlog['backlog_rows']} calls waiting for the main database, oldest "
+                      f"{backlog['oldest_age_s']:.0f}s")
+    db = Database(ent.storage.database, ent.scale)
     try:
-        db = Database(ent.storage.database, ent.scale)
         rows = collector_status(ent, db.engine)
+    finally:
         db.close()
-    except CallcostError as exc:
-        fail(exc)
     if as_json:
         console.print_json(json.dumps([{k: (v.isoformat() if hasattr(v, "isoformat") else v)
                                         for k, v in vars(r).items()} for r in rows]))
@@ -96,7 +126,7 @@ def status(
         console.print(table)
         for r in rows:
             for a in r.alerts:
-                err.print(f"[yellow]alert[/yellow] {r.pbx}: {a}", highlight=False, soft_wrap=True)
+                note("alert", f"{r.pbx}: {a}")
     if any(r.alerts for r in rows) or backlog["backlog_batches"]:
         raise typer.Exit(code=2)
 
@@ -111,10 +141,6 @@ def replay_cmd(
     """
     from collector.replay import replay
 
-    ent = enterprise(config)
-    try:
-        report = replay(ent, dumps)
-    except (CallcostError, ValueError) as exc:
-        fail(exc if isinstance(exc, CallcostError) else CallcostError(str(exc)))
+    report = replay(enterprise(config), dumps)
     console.print(f"replayed {report.files} file(s), {report.sessions} session(s), {report.bytes} bytes: "
                   f"{report.received} records, {report.stored_new} new calls stored", highlight=False)

@@ -11,72 +11,60 @@ from typing import Annotated
 
 import typer
 
-from callcost.cli_common import ConfigOpt, console, enterprise, fail, progress_bar, usage_error
-from warehouse.errors import CallcostError
+from callcost.cli_common import ConfigOpt, check_order, console, enterprise, parse_day, progress_bar
 
 __all__ = ["register"]
 
 
-def _date(text: str, option: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        usage_error(f"{option} '{text}' is not a date (expected YYYY-MM-DD, e.g. 2026-10-01)")
-
-
 def register(app: typer.Typer) -> None:
-    @app.command()
-    def explain(
-        call_id: Annotated[str, typer.Argument(help="The stored call's call_id (see `callcost export`).")],
-        config: ConfigOpt = None,
-    ) -> None:
-        """Explain step by step how a stored call's actual and reference cost were computed.
+    """Add ``explain`` and ``rerate`` to the CLI."""
+    app.command("explain")(explain)
+    app.command("rerate")(rerate)
 
-        Shows the classification, the tariff row used (file and line), the local time and band (DST,
-        holidays), billable seconds, connect fee, half-up rounding and split-band parts, and whether the
-        stored figures still match today's config.
 
-        Example: callcost explain cucm:nyc-cucm:1:1234567
-        """
-        from analytics.explain_call import explain_stored_call
+def explain(
+    call_id: Annotated[str, typer.Argument(help="The stored call's call_id (see `callcost export`).")],
+    config: ConfigOpt = None,
+) -> None:
+    """Explain step by step how a stored call's actual and reference cost were computed.
 
-        ent = enterprise(config)
-        try:
-            result = explain_stored_call(ent, call_id)
-        except CallcostError as exc:
-            fail(exc)
-        for line in result.lines:
-            console.print(line, highlight=False, markup=False, soft_wrap=True)
+    Shows the classification, the tariff row used (file and line), the local time and band (DST,
+    holidays), billable seconds, connect fee, half-up rounding and split-band parts, and whether the
+    stored figures still match today's config.
 
-    @app.command()
-    def rerate(
-        start: Annotated[str, typer.Option("--from", help="First UTC date to re-rate, YYYY-MM-DD.")],
-        end: Annotated[str, typer.Option("--to", help="Last UTC date to re-rate (inclusive), YYYY-MM-DD.")],
-        config: ConfigOpt = None,
-    ) -> None:
-        """Re-price stored calls of a date range with the current tariffs, config and directory (idempotent).
+    Example: callcost explain cucm:nyc-cucm:1:1234567
+    """
+    from analytics.explain_call import explain_stored_call
 
-        Only calls whose figures change are rewritten, in the database and the lake; a second run changes
-        nothing.  Prints the calls re-rated, the previously unrated calls now priced and the totals
-        before and after.
+    result = explain_stored_call(enterprise(config), call_id)
+    for line in result.lines:
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
 
-        Example: callcost rerate --from 2026-10-01 --to 2026-10-31
-        """
-        from analytics.rerate import rerate as run
 
-        lo, hi = _date(start, "--from"), _date(end, "--to")
-        if hi < lo:
-            usage_error(f"--from {lo} is after --to {hi}")
-        ent = enterprise(config)
-        try:
-            with progress_bar() as progress:
-                task = progress.add_task("re-rating", total=(hi - lo).days + 1)
+def rerate(
+    start: Annotated[str, typer.Option("--from", help="First UTC date to re-rate, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option("--to", help="Last UTC date to re-rate (inclusive), YYYY-MM-DD.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Re-price stored calls of a date range with the current tariffs, config and directory (idempotent).
 
-                def step(day: date, calls: int) -> None:
-                    progress.update(task, completed=(day - lo).days + 1, description=f"re-rating {day} ({calls:,} calls)")
+    Only calls whose figures change are rewritten, in the database and the lake; a second run changes
+    nothing.  Prints the calls re-rated, the previously unrated calls now priced and the totals
+    before and after.
 
-                result = run(ent, lo, hi, progress=step)
-        except CallcostError as exc:
-            fail(exc)
-        for line in result.summary_lines(ent.currency):
-            console.print(line, highlight=False, markup=False, soft_wrap=True)
+    Example: callcost rerate --from 2026-10-01 --to 2026-10-31
+    """
+    from analytics.rerate import rerate as run
+
+    lo, hi = parse_day(start, "--from"), parse_day(end, "--to")
+    check_order(lo, hi)
+    ent = enterprise(config)
+    with progress_bar() as progress:
+        task = progress.add_task("re-rating", total=(hi - lo).days + 1)
+
+        def step(day: date, calls: int) -> None:
+            progress.update(task, completed=(day - lo).days + 1, description=f"re-rating {day} ({calls:,} calls)")
+
+        result = run(ent, lo, hi, progress=step)
+    for line in result.summary_lines(ent.currency):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)

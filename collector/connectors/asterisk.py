@@ -82,6 +82,15 @@ class AsteriskConnector(Connector):
     """Asterisk cdr_csv / cdr_custom Master.csv files."""
 
     type = "asterisk"
+    options = {
+        "columns": "cdr_csv (default) | cdr_custom (legacy sample mapping) | a list of CDR variable names",
+        "usegmtime": "cdr.conf [csv] usegmtime: times in UTC (default: the site's local time)",
+        "loguniqueid": "cdr.conf [csv] flag; with loguserfield and newcdrcolumns it fixes the cdr_csv columns",
+        "loguserfield": "cdr.conf [csv] flag (see loguniqueid)",
+        "newcdrcolumns": "cdr.conf [csv] flag (see loguniqueid)",
+        "trunk_channels": "globs on the channel peer that are trunks (outbound through it, inbound from it)",
+        "inbound_contexts": "globs on dcontext that mean the call came from outside",
+    }
     stream_state = True  # repeats are numbered along a stream (Connector.for_stream)
     fields = frozenset({
         "call_id", "pbx", "source_format", "start_utc", "answer_utc", "end_utc", "duration_s", "ring_s",

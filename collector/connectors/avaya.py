@@ -104,6 +104,14 @@ class AvayaConnector(Connector):
     """Avaya CM CDR over TCP (CDR1/CDR2 links) or from a captured file; layouts as data."""
 
     type = "avaya"
+    options = {
+        "layout": "customized (the default with fields or sat_screen) | teleseer | printer | expanded | int-isdn "
+                  "| unformatted",
+        "fields": "customized layout: [[item, length], …] as on the SAT form, or a preset name",
+        "sat_screen": "customized layout: the SAT screen `display system-parameters cdr` page 2, pasted",
+        "date_format": "CDR Date Format: mmdd or ddmm",
+        "reference_date": "anchor of year inference for date records, YYYY-MM-DD (default: today)",
+    }
     stream_state = True  # the last date record and repeat numbers follow one stream (Connector.for_stream)
     fields = frozenset({
         "call_id", "pbx", "source_format", "start_utc", "end_utc", "duration_s", "calling_number", "called_number",

@@ -11,6 +11,7 @@ source, the line (or byte offset), the field and the reason, and the good record
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
@@ -119,6 +120,10 @@ class Connector(abc.ABC):
     #: record) or number repeats of identical records: each live stream then parses with its own
     #: instance (:meth:`for_stream`).
     stream_state: ClassVar[bool] = False
+    #: The ``[[pbx]]`` keys this format reads, name → what it means (beside ``id``, ``type``, ``site``,
+    #: ``source`` and the collector's transport keys).  Data, so ``docs/connectors.md`` is checked against
+    #: it (``tests/test_docs.py``) and a test checks a connector reads no key it does not declare.
+    options: ClassVar[Mapping[str, str]] = {}
     #: Repeat counts of the one stream this instance parses; None on a shared instance (files, probes),
     #: where repeats are numbered within each input.
     repeats: RepeatCounts | None = None

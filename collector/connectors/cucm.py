@@ -230,6 +230,10 @@ class CucmConnector(Connector):
     """Cisco Unified CM CDR flat files (pushed by the CDR Repository Manager to a billing server)."""
 
     type = "cucm"
+    options = {
+        "trunk_devices": "globs on device names that are trunks or gateways (win over the built-in hints)",
+        "endpoint_devices": "regexes of device names that are phones, beside the built-in SEP/CSF/… patterns",
+    }
     fields = frozenset({
         "call_id", "pbx", "source_format", "start_utc", "answer_utc", "end_utc", "duration_s", "ring_s",
         "calling_number", "called_number", "original_called_number", "direction", "trunk", "account_code",

@@ -103,6 +103,11 @@ class FreeswitchConnector(Connector):
     """FreeSWITCH mod_cdr_csv Master.csv (and per-account) files."""
 
     type = "freeswitch"
+    options = {
+        "template": "a shipped mod_cdr_csv template name (default example), a template string, or a column list",
+        "legs": "mod_cdr_csv legs: a (default) | b | ab",
+        "inbound_contexts": "contexts that mean the call came from outside (default: public)",
+    }
     stream_state = True  # repeats are numbered along a stream (Connector.for_stream)
     fields = frozenset({
         "call_id", "pbx", "source_format", "start_utc", "answer_utc", "end_utc", "duration_s", "ring_s",

@@ -86,6 +86,14 @@ class SmdrConnector(Connector):
     """One-line-per-call SMDR over serial or TCP, vendor layouts as data."""
 
     type = "smdr"
+    options = {
+        "layout": "nec | panasonic | hipath | ipo, or an inline layout table",
+        "date_format": "strptime format of the layout's dates, overriding it (Panasonic sites print dd/mm/yy)",
+        "time_format": "strptime format of the layout's times, overriding it",
+        "start_format": "strptime format of a combined start date-time, overriding the layout's",
+        "end_format": "strptime format of a combined end date-time, overriding the layout's",
+        "default_direction": "the direction of a record whose layout marks none (inbound | outbound | internal)",
+    }
     stream_state = True  # repeats are numbered along a stream (Connector.for_stream)
     #: Everything some shipped layout can fill; each instance narrows this to what *its* layout has.
     fields = frozenset(_ALWAYS | set().union(*_ROLE_FIELDS.values()) | {"answer_utc"})

@@ -24,13 +24,16 @@ from typing import Any
 from collector import wire
 from collector.remote.outbox import Outbox, OutboxItem
 from collector.remote.settings import RemoteSettings
-from warehouse.errors import first_line
+from warehouse.errors import CallcostError, first_line
 
 log = logging.getLogger("callcost.collector.remote")
 
 
-class DeliveryError(Exception):
-    """The centre did not acknowledge a batch (the message never contains the token)."""
+class ForwardError(CallcostError):
+    """The centre did not acknowledge a batch (the message never contains the token).
+
+    Not ``DeliveryError``: that is the SMTP server refusing a report email (``reports.delivery``).
+    """
 
 
 class Forwarder:
@@ -93,7 +96,7 @@ class Forwarder:
             try:
                 answer = self._send(item)
             except Exception as exc:  # noqa: BLE001 - whatever it was, the batch stays and is retried
-                if not isinstance(exc, (DeliveryError, OSError, http.client.HTTPException)):
+                if not isinstance(exc, (ForwardError, OSError, http.client.HTTPException)):
                     log.exception("unexpected error sending batch %d", item.batch_id)
                 self._disconnect()
                 self.centre_online = False
@@ -138,7 +141,7 @@ class Forwarder:
         if response.will_close:
             self._disconnect()
         if not 200 <= response.status < 300:
-            raise DeliveryError(f"HTTP {response.status} {text[:200].decode('utf-8', 'replace').strip()}")
+            raise ForwardError(f"HTTP {response.status} {text[:200].decode('utf-8', 'replace').strip()}")
         try:
             return json.loads(text or b"{}")
         except ValueError:
