@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "benchmarks" / "support"))  # the harness shared with tests
 
 from crashkit import (
     CollectorProcess,
@@ -326,7 +326,7 @@ def _accounted(url: str) -> tuple[int, int]:
 def remote_unit(ctx: Ctx, pg) -> Outcome:
     """PBX --tcp--> ``collect --remote-unit`` --HTTPS via :class:`Link`--> centre ``collect`` --> PostgreSQL + lake;
     the link cut, the centre SIGSTOPped, then SIGKILLed and restarted, while the PBX keeps sending."""
-    from test_remote_unit import make_tls
+    from remotekit import make_tls
 
     ctx.root.mkdir(parents=True)
     os.environ.setdefault("CALLCOST_REMOTE_TOKEN", "faults-remote-unit-token")  # inherited by both processes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -40,3 +41,31 @@ def test_every_module_has_a_docstring():
             if not (text.startswith('"""') or text.startswith("'''")):
                 missing.append(str(path.relative_to(ROOT)))
     assert not missing, f"modules without a docstring saying why they exist: {missing}"
+
+
+def _imported_roots(path: Path) -> set[str]:
+    """Top-level names *path* imports anywhere (module level or inside functions); relative imports skipped."""
+    roots = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def test_benchmarks_depend_on_the_product_only():
+    """A benchmark runs without the test suite: no test module, no tests/ helper, no pytest or Hypothesis.
+
+    What benchmarks and tests share (throw-away PostgreSQL, crash harness, synthetic calls) lives in
+    ``benchmarks/support/``, which the tests reach through pytest's ``pythonpath``.
+    """
+    test_modules = {path.stem for path in (ROOT / "tests").glob("*.py")} | {"tests", "pytest", "hypothesis", "conftest"}
+    offenders = {}
+    for path in sorted((ROOT / "benchmarks").rglob("*.py")):
+        bad = _imported_roots(path) & test_modules
+        if '"tests"' in path.read_text() or "'tests'" in path.read_text():
+            bad.add("the tests/ folder on sys.path")
+        if bad:
+            offenders[str(path.relative_to(ROOT))] = sorted(bad)
+    assert not offenders, f"benchmarks importing test code: {offenders}"
