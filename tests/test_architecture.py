@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -69,3 +70,14 @@ def test_benchmarks_depend_on_the_product_only():
         if bad:
             offenders[str(path.relative_to(ROOT))] = sorted(bad)
     assert not offenders, f"benchmarks importing test code: {offenders}"
+
+
+def test_every_doc_the_readme_and_the_code_point_to_exists():
+    """Performance notes live in docs/dev/; the README's table and the code's pointers must follow a move."""
+    named = set(re.findall(r"`(docs/[\w./-]+\.md)`", (ROOT / "README.md").read_text()))
+    for pkg in ("callcost", "collector", "warehouse", "analytics", "reports", "dashboards", "benchmarks"):
+        for path in (ROOT / pkg).rglob("*.py"):
+            named.update(re.findall(r"\b(docs/[\w./-]+\.md)\b", path.read_text()))
+    assert named, "the README names no docs"
+    assert not sorted(n for n in named if not (ROOT / n).is_file()), "docs named but missing"
+    assert not list((ROOT / "docs").glob("*-performance.md")), "performance notes belong in docs/dev/"

@@ -5,15 +5,15 @@ Tables: ``calls`` (every column of ``calls_schema(scale)``, ``call_id`` the prim
 (one row per file or stream segment: received, parsed, quarantined, stored, its SHA-256).
 
 Writes are idempotent on ``call_id`` (``INSERT … ON CONFLICT (call_id) DO NOTHING`` on both
-backends), one transaction per call, and go the fastest way each backend offers — measured in
-``benchmarks/bench_storage.py``:
+backends), one transaction per call, and go the fastest way each backend offers
+(``benchmarks/bench_storage.py``; figures in ``docs/dev/storage-performance.md``):
 
 * PostgreSQL: the batch is rendered to CSV by Arrow (vectorised), ``COPY``-ed into a temp table and
   moved with one ``INSERT … SELECT … ON CONFLICT``;
 * SQLite: the batch is converted column-wise by Arrow to the values SQLite stores (money as integer
   minor units, timestamps as text), bulk-loaded by Arrow ADBC (``adbc-driver-sqlite``) into a scratch
   file (:class:`_SqliteStage`) and moved with one ``INSERT … SELECT … ON CONFLICT`` in the caller's
-  transaction — about half the CPU of binding Python tuples.  Without ADBC (or for an in-memory
+  transaction — less CPU than binding Python tuples.  Without ADBC (or for an in-memory
   database) one ``executemany`` of plain tuples, the values prepared column-wise by Arrow/numpy.
   Both store exactly the same rows (``tests/test_database_fast_insert.py``).
 
@@ -580,8 +580,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     # A batch inserts ~100k calls at random places of the call_id and start_utc indexes: with SQLite's
-    # default 2 MB page cache the transaction keeps evicting and re-reading them (measured: an insert into
-    # a table of 200k calls 16-18 -> 9.5-12 µs per call).  A maximum, not an allocation.
+    # default 2 MB page cache the transaction keeps evicting and re-reading them
+    # (docs/dev/storage-performance.md).  A maximum, not an allocation.
     cur.execute("PRAGMA cache_size=-65536")  # KiB: 64 MB
     cur.close()
 
@@ -604,7 +604,7 @@ def _unscaled_array(arr: pa.Array) -> pa.Array:
 
 
 def _sqlite_timestamps(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """``YYYY-MM-DD HH:MM:SS.000000`` (UTC) text: a plain cast of the naive UTC value, ~20× faster than strftime."""
+    """``YYYY-MM-DD HH:MM:SS.000000`` (UTC) text: a plain cast of the naive UTC value, not ``strftime`` (much slower)."""
     naive = column.cast(pa.timestamp("s", tz="UTC")).cast(pa.int64()).cast(pa.timestamp("s"))
     return pc.binary_join_element_wise(naive.cast(pa.string()), ".000000", "")
 

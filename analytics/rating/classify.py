@@ -313,7 +313,8 @@ def did_extension_arrow(numbers: pa.Array, ent: Enterprise) -> pa.Array:
 def _is_tollfree_arrow(e164: pa.Array) -> np.ndarray:
     """Toll-free by ``phonenumbers`` number type, decided once per distinct number and remembered across batches.
 
-    Inbound DIDs are few and the same every batch; ``phonenumbers.number_type`` costs ~50 µs a number.
+    Inbound DIDs are few and the same every batch, and ``phonenumbers.number_type`` is slow Python
+    (``docs/dev/rating-stage-performance.md``).
     """
     uniq = [u for u in pc.unique(e164).to_pylist() if u is not None]
     known = _TOLLFREE
