@@ -133,7 +133,7 @@ def pg_crash(ctx: Ctx, pg) -> Outcome:
 
 
 def kill_file(ctx: Ctx, pg) -> Outcome:
-    from collector.simulate.writers import write_canonical_csv
+    from collector.simulate.cucm_and_canonical_csv import write_canonical_csv
 
     url = pg.create_database("faults")
     ent = crash_enterprise(ctx.root, url, {"lon-csv": "folder:incoming/lon-csv"}, collector=COLLECTOR,

@@ -79,5 +79,6 @@ def test_every_doc_the_readme_and_the_code_point_to_exists():
         for path in (ROOT / pkg).rglob("*.py"):
             named.update(re.findall(r"\b(docs/[\w./-]+\.md)\b", path.read_text()))
     assert named, "the README names no docs"
-    assert not sorted(n for n in named if not (ROOT / n).is_file()), "docs named but missing"
+    missing = sorted(n for n in named if not (ROOT / n).is_file())
+    assert not missing, f"docs named but missing: {missing}"
     assert not list((ROOT / "docs").glob("*-performance.md")), "performance notes belong in docs/dev/"

@@ -9,7 +9,7 @@ import pytest
 
 from collector.connectors.base import PbxContext, connector_for
 from collector.connectors.canonical_csv import CanonicalCsvConnector
-from collector.simulate.writers import write_canonical_csv
+from collector.simulate.cucm_and_canonical_csv import write_canonical_csv
 from test_connector_conformance import known_calls
 from warehouse.errors import ParseError
 from warehouse.schema import PARSED_SCHEMA

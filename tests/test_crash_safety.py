@@ -82,7 +82,7 @@ def test_kill9_mid_tcp_stream_loses_and_doubles_nothing(tmp_path, own_pg):
 
 
 def test_kill9_mid_file_loses_and_doubles_nothing(tmp_path, own_pg):
-    from collector.simulate.writers import write_cucm_files
+    from collector.simulate.cucm_and_canonical_csv import write_cucm_files
 
     url = own_pg.create_database("crash_folder")
     # small batches: a file spans several commits, so the kill lands inside one even on a fast machine

@@ -17,7 +17,7 @@ import pytest
 
 from collector.connectors.base import PbxContext
 from collector.connectors.cucm import CucmConnector
-from collector.simulate.writers import write_cucm_files
+from collector.simulate.cucm_and_canonical_csv import write_cucm_files
 from test_connector_conformance import known_calls
 from warehouse.errors import ParseError
 
