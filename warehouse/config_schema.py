@@ -354,7 +354,9 @@ CORE: tuple[Table, ...] = (
         Key("dids", "list of strings", "Public number ranges owned by the site, \"+12125550000-+12125559999\".", []),
         Key("extensions", "list of strings", "Internal number ranges, \"1000-1999\".", []),
         Key("access_code", _S, "Digits dialled to reach the PSTN (\"9\"), stripped before normalising.", ""),
-        Key("local_prefixes", "list of strings", "E.164 prefixes counted as local calls from this site.", []),
+        Key("local_prefixes", "list of strings", "E.164 prefixes that are local calls from this site (the demo's "
+                                                 "traffic generator uses them; a call's category is its tariff "
+                                                 "row's).", []),
         Key("voicemail_devices", "list of strings", "Globs naming the site's voicemail / auto-attendant devices: "
                                                     "a leg to one is internal, never a carrier call.", []),
     ), array=True, owner="warehouse.config"),
