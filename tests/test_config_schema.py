@@ -10,6 +10,7 @@ declared schema (warehouse/config_schema.py) each of these configs was "ok" — 
 from __future__ import annotations
 
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from typer.testing import CliRunner
 from callcost.checks import check
 from callcost.cli import app
 from callcost.demo import SAMPLE
-from warehouse.config_schema import Key, Schema, Table, TomlLines, registered_schema, suggest, validate_toml
+from warehouse.config_schema import TYPES, Key, Schema, Table, TomlLines, registered_schema, suggest, validate_toml
 
 runner = CliRunner()
 
@@ -157,8 +158,6 @@ def test_the_sample_and_every_declared_default_pass_their_own_types():
         for part in parts:
             for key in part.keys:
                 if key.default is not None:
-                    from warehouse.config_schema import TYPES
-
                     assert TYPES[key.type](key.default), (document, name, key.name)
     assert check(SAMPLE / "callcost.toml").errors == []
 
@@ -177,8 +176,6 @@ def test_the_schema_is_assembled_from_entry_points_and_connector_options_per_typ
 def test_validate_toml_and_suggest_directly():
     schema = Schema([Table("a", "t", (Key("timezone", "string", "m"),)), Table("b", "t", (), array=True)])
     text = '[a]\ntimzone = "x"\n\n[[b]]\n[[b]]\nzz = 1\n'
-    import tomllib
-
     report = validate_toml(tomllib.loads(text), text, "f.toml", schema)
     assert [(e.line, e.field) for e in report.errors] == [(2, "a.timzone"), (6, "b[1].zz")]
     assert report.misspelt == {"a.timezone"}
