@@ -61,6 +61,7 @@ TYPOS = {
     "alerts watch": ("callcost.toml", "[alerts.premium]", "[alerts.premum]", "alerts.premum", "'premium'"),
     "connector option": ("callcost.toml", None, 'layot = "nec"', "pbx[3].layot", "'layout'"),
     "tariff header": ("tariffs/acme.csv", None, "conect_fee", "conect_fee", "'connect_fee'"),
+    "directory header": ("directory.csv", None, "departmnet", "departmnet", "'department'"),
     "chargeback table": ("chargeback.toml", "[[department]]", "[[departmen]]", "departmen", "[department]"),
     "chargeback key": ("chargeback.toml", 'surcharge_per_call = "0.02"', 'surcharge_per_cal = "0.02"',
                        "department[1].surcharge_per_cal", "'surcharge_per_call'"),
@@ -78,9 +79,9 @@ def _apply(config: Path, case: str) -> tuple[Path, int]:
         text = config.read_text() + '\n[[pbx]]\nid = "bos-nec"\ntype = "smdr"\nsite = "NYC"\n' + new + "\n"
         config.write_text(text)
         return path, len(text.splitlines())
-    if case == "tariff header":
+    if case in ("tariff header", "directory header"):
         lines = path.read_text().splitlines()
-        lines[0] = lines[0].replace("connect_fee", new)
+        lines[0] = lines[0].replace("connect_fee" if case == "tariff header" else "department", new)
         path.write_text("\n".join(lines) + "\n")
         return path, 1
     return path, _edit(path, old, new)
