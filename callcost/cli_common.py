@@ -43,9 +43,18 @@ class UsageError(CallcostError):
     """
 
 
-def enterprise(config: Path | None) -> Enterprise:
-    """The enterprise config the user pointed at (``--config``, ``$CALLCOST_CONFIG``, ``./callcost.toml``)."""
-    return load_config(find_config(config))
+def enterprise(config: Path | None, *, checked_for: str | None = None) -> Enterprise:
+    """The enterprise config the user pointed at (``--config``, ``$CALLCOST_CONFIG``, ``./callcost.toml``).
+
+    ``checked_for="collect"`` (``import``, ``schedule``): the verb runs unattended or stores data, so it
+    refuses to start unless the whole config passes ``callcost check-config`` (every error, once).
+    """
+    path = find_config(config)
+    if checked_for is None:
+        return load_config(path)
+    from callcost.checks import checked_enterprise  # the full check loads every area: only verbs that need it
+
+    return checked_enterprise(path, checked_for)
 
 
 def parse_day(value: str, option: str) -> date:

@@ -37,7 +37,7 @@ def import_(
     from collector.importer import import_files
     from warehouse.store import Store
 
-    ent = enterprise(config)
+    ent = enterprise(config, checked_for="import")
     ent.pbx(pbx)  # an unknown id fails here, naming the configured ones
     with progress_bar() as progress:
         task = progress.add_task(f"importing {pbx}", total=len(files))
@@ -68,7 +68,7 @@ def collect(
     from collector.service import CollectorService
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ent = enterprise(config)
+    ent = enterprise(config, checked_for="collect")
     if remote_unit:
         from collector.remote.unit import RemoteUnit
 
