@@ -19,6 +19,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from warehouse.config import Enterprise, find_config, load_config
 from warehouse.errors import CallcostError
 
+#: Exit status of a command that did its work but quarantined records or whole files on the way
+#: (``import``, ``quarantine retry``): nothing was lost, but someone should look (``callcost quarantine``).
+EXIT_QUARANTINED = 4
+
 console = Console()
 err = Console(stderr=True)
 
