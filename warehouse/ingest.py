@@ -183,25 +183,52 @@ def _quarantined(conn: sa.Connection, pbx: str) -> int:
                             .where(quarantine.c.pbx == pbx)).scalar_one())
 
 
-def record_retry(conn: sa.Connection, pbx: str, moved: Sequence[int], saved: Saved) -> int:
+def record_retry(conn: sa.Connection, pbx: str, moved: Sequence[int], requarantined: Sequence[dict[str, Any]],
+                 saved: Saved, *, extra_received: int = 0) -> int:
     """Quarantined records of *pbx* (ids *moved*) now parse and were stored: out of quarantine, into the account.
 
-    The account row has ``received`` 0 (they were counted when they came in), the stored / already
-    stored calls they became, and ``quarantined`` minus the records moved, so every PBX's counts still
-    add up and its quarantined total still equals its rows in ``quarantine``.
+    *requarantined*: bad records the moved ones still hold (a file quarantined whole that now parses
+    but for a few records), quarantined here by position; *extra_received*: how many more records the
+    moved ones turned out to be than they were counted as (a file quarantined whole counted as one).
+    The account row (path ``retry``) has ``received`` = *extra_received* (the records were counted when
+    they came in), the calls they became as stored / already stored, and ``quarantined`` = new rows
+    minus moved ones, so every PBX's counts still add up and its quarantined total still equals its
+    rows in ``quarantine``.  Returns how many of *requarantined* were new to the quarantine.
     """
     if not moved:
         return 0
     gone = 0
     for k in range(0, len(moved), 500):
-        gone += conn.execute(quarantine.delete().where(quarantine.c.id.in_(moved[k:k + 500]))).rowcount
-    row = {"pbx": pbx, "path": RETRY, "received": 0, "parsed": saved.inserted + saved.skipped,
-           "stored": saved.inserted, "already_stored": saved.skipped, "quarantined": -gone,
-           "already_quarantined": gone - (saved.inserted + saved.skipped),
-           "rated": saved.inserted + saved.skipped - saved.unrated, "unrated": saved.unrated,
+        gone += conn.execute(quarantine.delete().where(quarantine.c.id.in_(list(moved[k:k + 500])))).rowcount
+    new_q = add_quarantine(conn, requarantined).get(pbx, 0)
+    parsed = saved.inserted + saved.skipped
+    row = {"pbx": pbx, "path": RETRY, "received": extra_received, "parsed": parsed, "stored": saved.inserted,
+           "already_stored": saved.skipped, "quarantined": new_q - gone,
+           "already_quarantined": extra_received + gone - parsed - new_q,
+           "rated": parsed - saved.unrated, "unrated": saved.unrated,
            "rate_s": 0.0, "store_s": 0.0, "stored_at": datetime.now(UTC)}
     conn.execute(account.insert().values(**row))
-    return gone
+    return new_q
+
+
+def quarantined(conn: sa.Connection, *, pbx: str | None = None, since: datetime | None = None,
+                reason: str | None = None, with_raw: bool = False, limit: int | None = None) -> list[sa.Row]:
+    """Quarantined records, oldest first: of *pbx*, received at or after *since*, whose reason contains
+    *reason* (any case).  Without *with_raw* the raw bytes are left in the database (a listing needs
+    only their size: ``raw_bytes``)."""
+    q = quarantine.c
+    cols = [q.id, q.pbx, q.source, q.line, q.offset, q.field, q.reason, q.received_at,
+            sa.func.length(q.raw).label("raw_bytes")]
+    query = sa.select(*cols, *([q.raw] if with_raw else [])).order_by(q.received_at, q.id)
+    if pbx is not None:
+        query = query.where(q.pbx == pbx)
+    if since is not None:
+        query = query.where(q.received_at >= since)
+    if reason:
+        query = query.where(q.reason.ilike(f"%{reason}%"))
+    if limit is not None:
+        query = query.limit(limit)
+    return list(conn.execute(query).all())
 
 
 def totals(conn: sa.Connection) -> dict[str, dict[str, int]]:
