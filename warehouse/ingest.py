@@ -172,15 +172,9 @@ def add_quarantine(conn: sa.Connection, rows: Iterable[dict[str, Any]]) -> dict[
     insert = insert.on_conflict_do_nothing(index_elements=["pbx", "source", "position"])
     new: dict[str, int] = {}
     for pbx, mine in by_pbx.items():
-        before = _quarantined(conn, pbx)
-        conn.execute(insert, mine)
-        new[pbx] = _quarantined(conn, pbx) - before  # rowcount of an executemany is not portable
+        # the ids RETURNING gives are the rows inserted (rowcount is -1 through psycopg here)
+        new[pbx] = len(conn.execute(insert.returning(quarantine.c.id), mine).all())
     return new
-
-
-def _quarantined(conn: sa.Connection, pbx: str) -> int:
-    return int(conn.execute(sa.select(sa.func.count()).select_from(quarantine)
-                            .where(quarantine.c.pbx == pbx)).scalar_one())
 
 
 def record_retry(conn: sa.Connection, pbx: str, moved: Sequence[int], requarantined: Sequence[dict[str, Any]],
@@ -199,7 +193,8 @@ def record_retry(conn: sa.Connection, pbx: str, moved: Sequence[int], requaranti
         return 0
     gone = 0
     for k in range(0, len(moved), 500):
-        gone += conn.execute(quarantine.delete().where(quarantine.c.id.in_(list(moved[k:k + 500])))).rowcount
+        gone += len(conn.execute(quarantine.delete().where(quarantine.c.id.in_(list(moved[k:k + 500])))
+                                 .returning(quarantine.c.id)).all())
     new_q = add_quarantine(conn, requarantined).get(pbx, 0)
     parsed = saved.inserted + saved.skipped
     row = {"pbx": pbx, "path": RETRY, "received": extra_received, "parsed": parsed, "stored": saved.inserted,
