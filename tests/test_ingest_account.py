@@ -108,3 +108,28 @@ def test_an_empty_account_reads_as_zero(tmp_path, db_url):
     assert all((s.received, s.stored, s.quarantined, s.alerts) == (0, 0, 0, []) for s in statuses)
 
 
+
+
+def test_a_live_records_quarantine_position_is_its_stream_offset():
+    """Without a raw dump, a bad live record is quarantined at its offset in the stream, not in the chunk
+    it was parsed in: two chunks of one stream with a bad record at the same place in each are two
+    records, not one the idempotent quarantine would keep once."""
+    from datetime import UTC, datetime
+
+    from collector.connectors.base import PbxContext, connector_for
+    from collector.parsing import parse_group
+    from collector.parts import Part
+
+    connector = connector_for("canonical-csv", PbxContext(pbx_id="lon-csv", site="LON", timezone="Europe/London"))
+    chunk = csv_records(3) + BAD[:BAD.index(b"\n") + 1]
+
+    def part(first: int) -> Part:
+        return Part(pbx="lon-csv", transport="tcp", stream="tcp:peer#1", connector=connector, data=chunk,
+                    preamble=HEADER, first_offset=first, range_start=first, range_end=first + len(chunk),
+                    sha256="-", received_at=datetime.now(UTC))
+
+    a, b = parse_group([part(len(HEADER))]), parse_group([part(len(HEADER) + len(chunk))])
+    [qa], [qb] = a.quarantined, b.quarantined
+    bad_at = len(csv_records(3))
+    assert (qa.source, qa.offset) == ("tcp:peer#1", len(HEADER) + bad_at)
+    assert (qb.source, qb.offset) == ("tcp:peer#1", len(HEADER) + len(chunk) + bad_at)

@@ -138,12 +138,13 @@ def write_batch(conn: sa.Connection, path: str, segments_: Sequence[SegmentRow],
     """
     now = datetime.now(UTC)
     new_quarantined = add_quarantine(conn, quarantined)
-    pbxs = sorted({s.pbx for s in segments_} | {q["pbx"] for q in quarantined} | set(saved))
+    seen: dict[str, list[int]] = {p: [0, 0] for p in {q["pbx"] for q in quarantined} | set(saved)}
+    for seg in segments_:
+        counts = seen.setdefault(seg.pbx, [0, 0])
+        counts[0] += seg.received
+        counts[1] += seg.quarantined
     ids: dict[str, int] = {}
-    for pbx in pbxs:
-        mine = [s for s in segments_ if s.pbx == pbx]
-        received = sum(s.received for s in mine)
-        seen_quarantined = sum(s.quarantined for s in mine)
+    for pbx, (received, seen_quarantined) in sorted(seen.items()):
         s = saved.get(pbx)
         stored, already, unrated = (s.inserted, s.skipped, s.unrated) if s is not None else (0, 0, 0)
         new_q = new_quarantined.get(pbx, 0)

@@ -45,7 +45,8 @@ def import_(
     with progress_bar() as progress:
         task = progress.add_task(f"importing {pbx}", total=len(files))
         report = import_files(ent, pbx, files, store=Store(ent), progress=lambda n: progress.advance(task, n))
-    for q in report.problems[:50]:
+    whole = {id(q) for q in report.files_quarantined}  # listed below, after the summary
+    for q in [q for q in report.problems if id(q) not in whole][:50]:
         note("quarantined:", q)
     # every record is stored, already stored (an identical record imported before) or quarantined with a reason
     again = f" ({report.already_quarantined} of them already before)" if report.already_quarantined else ""
