@@ -6,13 +6,12 @@ Thin shells over :func:`warehouse.ingest.quarantined` and :func:`collector.retry
 from __future__ import annotations
 
 import json
-from datetime import datetime, time, timezone
 from enum import Enum
 from typing import Annotated
 
 import typer
 
-from callcost.cli_common import EXIT_QUARANTINED, ConfigOpt, UsageError, console, enterprise, note
+from callcost.cli_common import EXIT_QUARANTINED, ConfigOpt, console, enterprise, note, parse_moment
 
 
 class Action(str, Enum):
@@ -51,7 +50,7 @@ def quarantine(
     ent = enterprise(config)
     if pbx is not None:
         ent.pbx(pbx)  # an unknown id fails here, naming the configured ones
-    moment = _since(since)
+    moment = parse_moment(since, "--since") if since is not None else None
     store = Store(ent)
     if action is Action.retry:
         from collector.retry import retry_quarantined
@@ -80,15 +79,3 @@ def quarantine(
                       f"[{r.raw_bytes or 0} bytes]", highlight=False, markup=False, soft_wrap=True)
     console.print(f"{len(rows)} quarantined record(s)", highlight=False, markup=False)
 
-
-def _since(value: str | None) -> datetime | None:
-    """``--since`` as a UTC moment: a day is its midnight UTC; a moment without offset is UTC."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"--since '{value}' is not a day or a moment (YYYY-MM-DD or YYYY-MM-DDTHH:MM)") from None
-    if len(value) == 10:
-        moment = datetime.combine(moment.date(), time(), timezone.utc)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
