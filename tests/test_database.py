@@ -207,3 +207,29 @@ def test_money_totals_are_exact_sums(db):
         assert totals[column].as_tuple().exponent == -2
     with pytest.raises(StorageError, match="not money"):
         db.money_totals(("duration_s",))
+
+
+def test_a_quarantine_table_from_before_positions_is_brought_up_to_date(db_url):
+    """A database written before quarantine was idempotent: its rows get positions, the repeats (the
+    27 → 54 of issue 16, item 3) are dropped to one, and new rows are idempotent from then on."""
+    now = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
+    engine = sa.create_engine(db_url)
+    old = sa.MetaData()
+    table = sa.Table("quarantine", old, sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+                     *[sa.Column(n, sa.Text, nullable=False) for n in ("pbx", "source", "reason")],
+                     sa.Column("line", sa.Integer), sa.Column("offset", sa.BigInteger), sa.Column("field", sa.Text),
+                     sa.Column("raw", sa.LargeBinary), sa.Column("received_at", sa.DateTime(timezone=True)))
+    row = {"pbx": "p", "source": "f.txt", "reason": "bad", "line": 3, "offset": 30, "field": None, "raw": b"r",
+           "received_at": now}
+    try:
+        old.create_all(engine)
+        with engine.begin() as conn:
+            conn.execute(table.insert(), [row, row, {**row, "line": None, "offset": None}, {**row, "line": 4}])
+        ingest.create_tables(engine)
+        ingest.create_tables(engine)  # once only
+        with engine.begin() as conn:
+            assert ingest.add_quarantine(conn, [row, {**row, "line": 5}]) == {"p": 1}
+            positions = sorted(r[0] for r in conn.execute(sa.text("select position from quarantine")))
+    finally:
+        engine.dispose()
+    assert positions == ["3@30", "4@30", "5@30", "@"]

@@ -114,8 +114,27 @@ class SegmentRow:
     dump_ref: str | None = None
 
 
-def create_tables(engine: sa.Engine | sa.Connection) -> None:
-    metadata.create_all(engine)
+def create_tables(engine: sa.Engine) -> None:
+    """The account's tables; a ``quarantine`` table from before positions is brought up to date first."""
+    with engine.begin() as conn:
+        if "quarantine" in sa.inspect(conn).get_table_names():
+            _add_positions(conn)
+        metadata.create_all(conn)
+
+
+def _add_positions(conn: sa.Connection) -> None:
+    """A ``quarantine`` table without ``position`` (written before quarantine was idempotent): add the
+    column, fill it from line and offset, keep the first of rows quarantined more than once, and index it."""
+    if "position" in {c["name"] for c in sa.inspect(conn).get_columns("quarantine")}:
+        return
+    q = conn.dialect.identifier_preparer.quote
+    text = "VARCHAR" if conn.dialect.name == "sqlite" else "TEXT"
+    conn.exec_driver_sql(f"ALTER TABLE quarantine ADD COLUMN position {text}")
+    conn.exec_driver_sql(f"UPDATE quarantine SET position = COALESCE(CAST(line AS {text}), '') || '@' || "
+                         f"COALESCE(CAST({q('offset')} AS {text}), '')")
+    conn.exec_driver_sql("DELETE FROM quarantine WHERE id NOT IN "
+                         "(SELECT MIN(id) FROM quarantine GROUP BY pbx, source, position)")
+    conn.exec_driver_sql("CREATE UNIQUE INDEX uq_quarantine_position ON quarantine (pbx, source, position)")
 
 
 def position(line: int | None, offset: int | None) -> str:
