@@ -119,7 +119,7 @@ def import_files(
     parsed = _in_background(_parsed_batches(connector, files, batch_size, bundle_bytes))
     rated = _in_background(_rated(parsed, stage, store), discard=_release_staged)
     try:
-        for batch, calls, staged in rated:
+        for batch, calls, staged, rate_s in rated:
             saved = None
             stored_at = time.perf_counter()
             try:
@@ -129,9 +129,10 @@ def import_files(
                     report.duplicates += saved.skipped
                     report.unrated += saved.unrated
             finally:
-                _release_staged((batch, calls, staged))  # used up by the insert, or never inserted
+                _release_staged((batch, calls, staged, rate_s))  # used up by the insert, or never inserted
             # stored, then accounted: a crash in between makes a re-import count them as already stored
-            new_q = store.record_import(pbx_id, batch.files, saved, store_s=time.perf_counter() - stored_at)
+            new_q = store.record_import(pbx_id, batch.files, saved, rate_s=rate_s,
+                                        store_s=time.perf_counter() - stored_at)
             report.already_quarantined += sum(len(f.quarantined) for f in batch.files) - new_q
             for f in batch.files:
                 report.files += 1
@@ -155,10 +156,11 @@ def _rated(parsed: Iterator[_Batch], stage: RatingStage, store: Store) -> Iterat
     """Rate each batch and do the store's early share of it (:meth:`Store.stage`) on this thread."""
     for b in parsed:
         if not b.calls.num_rows:
-            yield b, None, None
+            yield b, None, None, 0.0
             continue
+        started = time.perf_counter()
         calls = stage.rate_batch(b.calls)
-        yield b, calls, store.stage(calls)
+        yield b, calls, store.stage(calls), time.perf_counter() - started
 
 
 def _release_staged(item: tuple) -> None:
