@@ -71,8 +71,8 @@ class LakeOnlyStore(Store):
         unrated = int(pc.sum(pc.equal(rated.column("rating_status"), "unrated")).as_py() or 0)
         return SaveResult(inserted=written.new_rows, skipped=written.skipped_rows, unrated=unrated)
 
-    def record_files(self, pbx: str, files: list[FileIngest]) -> None:
-        return None
+    def record_import(self, pbx: str, files: list[FileIngest], saved: SaveResult | None, **_timings: float) -> int:
+        return 0
 
 
 def load() -> str:

@@ -317,8 +317,8 @@ def _accounted(url: str) -> tuple[int, int]:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            return (int(conn.execute(sa.text("select coalesce(sum(records), 0) from collector_batches")).scalar_one()),
-                    int(conn.execute(sa.text("select coalesce(sum(parsed), 0) from collector_segments")).scalar_one()))
+            return (int(conn.execute(sa.text("select coalesce(sum(received), 0) from ingest_account")).scalar_one()),
+                    int(conn.execute(sa.text("select coalesce(sum(parsed), 0) from ingest_segments")).scalar_one()))
     finally:
         engine.dispose()
 

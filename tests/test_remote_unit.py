@@ -59,8 +59,8 @@ def _check_exactly_once(ent: Enterprise, url: str, expected: set[str]) -> None:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         ids = {r[0] for r in conn.execute(sa.text("select call_id from calls"))}
-        records = conn.execute(sa.text("select coalesce(sum(records), 0) from collector_batches")).scalar_one()
-        parsed = conn.execute(sa.text("select coalesce(sum(parsed), 0) from collector_segments")).scalar_one()
+        records = conn.execute(sa.text("select coalesce(sum(received), 0) from ingest_account")).scalar_one()
+        parsed = conn.execute(sa.text("select coalesce(sum(parsed), 0) from ingest_segments")).scalar_one()
     engine.dispose()
     assert ids == expected
     assert records == parsed == len(expected)  # accounting counted every batch once
@@ -137,7 +137,7 @@ def test_centre_down_mid_stream_then_back_every_call_exactly_once(tmp_path, tls,
         # the link's end (its last segment, and the "closed" event) travels as batches of their own
         with running(centre, db_url, pbx_ids=["lon-csv"]):
             wait_for(lambda: count(db_url, "select count(*) from collector_events where kind = 'closed'") == 1
-                     and count(db_url, "select count(*) from collector_segments where final") == 1
+                     and count(db_url, "select count(*) from ingest_segments where final") == 1
                      and status()["backlog_batches"] == 0, what="link end delivered", state=status)
     _check_exactly_once(centre, db_url, _ids(before, during, after))
     assert count(db_url, "select count(*) from collector_events where kind = 'closed' and pbx = 'lon-csv'") == 1
@@ -198,19 +198,19 @@ def test_unit_process_restarted_with_a_backlog_delivers_it_once_and_replays_are_
         units = svc.transports["lon-csv"].describe()["units"]["lon-unit-1"]
         assert units["last_batch"] == int((outbox / "last_id").read_text())
         # a replay of an already stored batch, to the same centre: acknowledged, counted once
-        batches = count(url, "select count(*) from collector_batches")
+        batches = count(url, "select count(*) from ingest_account")
         assert _post(port, replay, unit="lon-unit-1", batch_id=int(backlog[0].stem), token=TOKEN,
                      ca=tls["ca"]) == (200, {"status": "duplicate", "batch": int(backlog[0].stem)})
     with running(centre, url, pbx_ids=["lon-csv"]):  # and to a restarted centre (dedupe from the DB)
         status, answer = _post(port, replay, unit="lon-unit-1", batch_id=int(backlog[0].stem), token=TOKEN,
                                ca=tls["ca"])
         assert (status, answer["status"]) == (200, "duplicate")
-    assert count(url, "select count(*) from collector_batches") == batches
+    assert count(url, "select count(*) from ingest_account") == batches
     assert count(url, "select count(*) from collector_batch_commits where batch_key like 'remote:lon-unit-1:%'") \
         == int((outbox / "last_id").read_text())  # every batch (calls and events) committed once
     _check_exactly_once(centre, url, _ids(first, second))
     unit_db = f"sqlite:///{unit_ent.path.parent / 'callcost.db'}"  # the unit's own accounting: what went out
-    assert count(unit_db, "select coalesce(sum(parsed), 0) from collector_segments") == 300
+    assert count(unit_db, "select coalesce(sum(parsed), 0) from ingest_segments") == 300
     assert count(unit_db, "select count(*) from calls") == 0
 
 
@@ -233,7 +233,7 @@ def test_unit_killed_with_a_backlog_resends_nothing_twice(tmp_path, tls):
         with socket.create_connection(("127.0.0.1", tcp_port)) as pbx:
             pbx.sendall(HEADER + first)
             wait_for(lambda: _outbox_rows(outbox) == 200
-                     and count(unit_db, "select coalesce(sum(parsed), 0) from collector_segments") == 200,
+                     and count(unit_db, "select coalesce(sum(parsed), 0) from ingest_segments") == 200,
                      what="calls in the outbox and accounted on the unit")
             unit.kill()  # SIGKILL, the link still open
             unit.communicate(timeout=30)
@@ -275,8 +275,8 @@ def test_wrong_token_is_refused_and_nothing_is_stored(tmp_path, tls, monkeypatch
         assert "not-the-token" not in json.dumps(unit.writer.status())
         assert unit.writer.status()["backlog_rows"] == 50  # kept for when the token is fixed
     assert count(url, "select count(*) from calls") == 0
-    assert count(url, "select count(*) from collector_batches") == 0
-    assert count(url, "select count(*) from collector_segments") == 0
+    assert count(url, "select count(*) from ingest_account") == 0
+    assert count(url, "select count(*) from ingest_segments") == 0
 
 
 def test_unit_verifies_the_centre_certificate(tmp_path, tls):

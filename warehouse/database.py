@@ -1,8 +1,7 @@
-"""The SQL database (SQLite or PostgreSQL through SQLAlchemy Core): rated calls, quarantine, ingest accounting.
+"""The SQL database (SQLite or PostgreSQL through SQLAlchemy Core): rated calls.
 
-Tables: ``calls`` (every column of ``calls_schema(scale)``, ``call_id`` the primary key),
-``quarantine`` (records no connector could read, with the raw bytes and why) and ``ingest_batches``
-(one row per file or stream segment: received, parsed, quarantined, stored, its SHA-256).
+Table: ``calls`` (every column of ``calls_schema(scale)``, ``call_id`` the primary key).  The ingest
+account and the quarantine beside it are :mod:`warehouse.ingest`'s (created by ``Store``).
 
 Writes are idempotent on ``call_id`` (``INSERT … ON CONFLICT (call_id) DO NOTHING`` on both
 backends), one transaction per call, and go the fastest way each backend offers
@@ -158,7 +157,7 @@ _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def build_metadata(scale: int) -> sa.MetaData:
-    """The three tables for a currency of *scale* decimals."""
+    """The ``calls`` table for a currency of *scale* decimals."""
     md = sa.MetaData()
     schema = calls_schema(scale)
     sa.Table("calls", md, *[
@@ -166,28 +165,6 @@ def build_metadata(scale: int) -> sa.MetaData:
                   nullable=f.nullable and f.name != "call_id")
         for f in schema
     ], sa.Index("ix_calls_start_utc", "start_utc"))
-    sa.Table(
-        "quarantine", md,
-        sa.Column("id", _ID, primary_key=True, autoincrement=True),
-        sa.Column("pbx", sa.Text, nullable=False),
-        sa.Column("source", sa.Text, nullable=False),
-        sa.Column("line", sa.Integer),
-        sa.Column("offset", sa.BigInteger),
-        sa.Column("field", sa.Text),
-        sa.Column("reason", sa.Text, nullable=False),
-        sa.Column("raw", sa.LargeBinary),
-        sa.Column("received_at", UtcDateTime, nullable=False),
-    )
-    sa.Table(
-        "ingest_batches", md,
-        sa.Column("id", _ID, primary_key=True, autoincrement=True),
-        sa.Column("pbx", sa.Text, nullable=False),
-        sa.Column("source", sa.Text, nullable=False),
-        *[sa.Column(name, sa.BigInteger) for name in ("received", "parsed", "quarantined", "stored", "rated", "bytes")],
-        sa.Column("sha256", sa.Text),
-        sa.Column("started_at", UtcDateTime),
-        sa.Column("finished_at", UtcDateTime),
-    )
     return md
 
 
@@ -215,8 +192,6 @@ class Database:
         self._spares_closed = False
         self.metadata = build_metadata(scale)
         self.calls = self.metadata.tables["calls"]
-        self.quarantine = self.metadata.tables["quarantine"]
-        self.batches = self.metadata.tables["ingest_batches"]
         self.schema = calls_schema(scale)
         try:
             backend = sa.engine.make_url(url).get_backend_name()
@@ -372,31 +347,6 @@ class Database:
             else:  # all-null columns would otherwise come back as object
                 frame[f.name] = frame[f.name].astype(pd.StringDtype(na_value=np.nan))
         return frame
-
-    # --- ingest accounting -------------------------------------------------------------------------
-
-    def record_quarantine(self, rows: list[dict[str, Any]]) -> int:
-        """Keep records that could not be parsed: pbx, source, line, offset, field, reason, raw, received_at."""
-        if not rows:
-            return 0
-        with self._writing("record quarantined records") as conn:
-            conn.execute(self.quarantine.insert(), rows)
-        return len(rows)
-
-    def record_ingest(self, batches: list[dict[str, Any]], quarantine: list[dict[str, Any]]) -> None:
-        """Many ingest batches (``record_batch`` rows) and their quarantined records, in one transaction."""
-        if not batches and not quarantine:
-            return
-        with self._writing("record ingest batches") as conn:
-            if quarantine:
-                conn.execute(self.quarantine.insert(), quarantine)
-            if batches:
-                conn.execute(self.batches.insert(), batches)
-
-    def record_batch(self, batch: dict[str, Any]) -> int:
-        """One ingest batch (a file or stream segment) and its counts; returns the batch id."""
-        with self._writing("record an ingest batch") as conn:
-            return int(conn.execute(self.batches.insert().values(**batch)).inserted_primary_key[0])
 
     # --- internals ---------------------------------------------------------------------------------
 
