@@ -90,8 +90,11 @@ def test_retry_of_a_file_quarantined_whole_after_a_type_fix(tmp_path):
     assert run("import", "--pbx", "lon-ast", "--config", str(reference.path), str(source)).exit_code == 0
     expected = count(reference, "select count(*) from calls")
 
-    block = 'id = "lon-ast"\ntype = "asterisk"'
-    ent.path.write_text(ent.path.read_text().replace(block, 'id = "lon-ast"\ntype = "canonical-csv"'))
+    block = ('id = "lon-ast"\ntype = "asterisk"\nsite = "LON"\nusegmtime = true\n'
+             'trunk_channels = ["SIP/carrier"]\ninbound_contexts = ["from-pstn"]\n')
+    wrong = 'id = "lon-ast"\ntype = "canonical-csv"\nsite = "LON"\n'  # the Asterisk options would be unknown keys
+    assert block in ent.path.read_text()
+    ent.path.write_text(ent.path.read_text().replace(block, wrong))
     first = run("import", "--pbx", "lon-ast", "--config", cfg, str(source))
     assert first.exit_code == EXIT_QUARANTINED and "file quarantined whole" in first.output, first.output
     assert count(ent, "select count(*) from quarantine where line is null and \"offset\" is null") == 1
@@ -99,7 +102,7 @@ def test_retry_of_a_file_quarantined_whole_after_a_type_fix(tmp_path):
     still = run("quarantine", "retry", "--config", cfg)  # not fixed yet
     assert still.exit_code == EXIT_QUARANTINED and "1 still quarantined" in still.output, still.output
 
-    ent.path.write_text(ent.path.read_text().replace('id = "lon-ast"\ntype = "canonical-csv"', block))
+    ent.path.write_text(ent.path.read_text().replace(wrong, block))
     fixed = run("quarantine", "retry", "--pbx", "lon-ast", "--config", cfg)
     assert fixed.exit_code == 0 and "1 now parse" in fixed.output, fixed.output
     assert count(ent, "select count(*) from calls") == expected
