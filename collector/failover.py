@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from collector import accounting
+from collector.batch_writer import BatchWriter, WriteOutcome
 from warehouse.database import StagedCalls, UtcDateTime, is_outage
 from warehouse.errors import first_line
 from collector.spool import Spool
@@ -53,14 +54,10 @@ commits = sa.Table(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class WriteOutcome:
-    inserted: int
-    duplicates: int
-    spooled: bool
+__all__ = ["FailoverWriter", "WriteOutcome"]
 
 
-class FailoverWriter:
+class FailoverWriter(BatchWriter):
     """Writes the store stage's batches to the main DB, or to the offline spool while the DB is down."""
 
     def __init__(self, store: Store, spool_dir: Path | str, *, retry_initial_s: float = 0.5,
@@ -72,7 +69,7 @@ class FailoverWriter:
         self._lock = threading.Lock()  # held by a direct write, and to switch back online
         self._wake = threading.Event()
         self._stopping = False
-        self.online = self.spool.head() is None  # a backlog from before a restart is drained first
+        self._online = self.spool.head() is None  # a backlog from before a restart is drained first
         self.last_error: str | None = None
         self.offline_since: float | None = None if self.online else time.time()
         self.drained_batches = 0
@@ -89,6 +86,15 @@ class FailoverWriter:
         self._thread.start()
 
     # --- the store stage ---------------------------------------------------------------------------
+
+    @property
+    def online(self) -> bool:
+        """False while the database is down (or a backlog from before is still draining): writes go to the spool."""
+        return self._online
+
+    @online.setter
+    def online(self, value: bool) -> None:
+        self._online = value
 
     def stage(self, rated: pa.Table) -> StagedCalls | None:
         """The store's early share of writing *rated* (:meth:`Store.stage`), while the database answers."""

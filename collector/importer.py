@@ -26,8 +26,7 @@ from typing import TypeVar
 
 import pyarrow as pa
 
-from collector.connectors.base import Connector, PbxContext, Quarantined, connector_for
-from collector.connectors.csvtable import FileTally
+from collector.connectors.base import Connector, FileTally, PbxContext, Quarantined, connector_for
 from warehouse.config import Enterprise
 from analytics.rating.stage import RatingStage
 from warehouse.store import FileIngest, Store
@@ -175,15 +174,10 @@ def _parsed_batches(connector: Connector, files: Iterable[Path], batch_size: int
 
 
 def _parse(connector: Connector, units: list[tuple[bytes, str]]) -> tuple[pa.Table, list[FileTally]]:
-    """One bundle through the connector: ``parse_many`` when it has one, else file by file."""
-    parse_many = getattr(connector, "parse_many", None)
-    if parse_many is not None:
-        batch = parse_many(units)
-        return batch.calls, batch.files
-    results = [connector.parse(data, source) for data, source in units]
-    tallies = [FileTally(source, r.records_seen, r.calls.num_rows, r.quarantined)
-               for (_, source), r in zip(units, results)]
-    return _concat([r.calls for r in results]), tallies
+    """One bundle through the connector (:meth:`Connector.parse_many`: file by file unless the format reads
+    bundles)."""
+    batch = connector.parse_many(units)
+    return batch.calls, batch.files
 
 
 def _bundles(files: Iterable[Path], bundle_bytes: int) -> Iterator[list[tuple[bytes, str]]]:

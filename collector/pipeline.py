@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 
 from collector import accounting
 from collector.channel import Channel, Closed
-from collector.failover import FailoverWriter
+from collector.batch_writer import BatchWriter
 from collector.parsing import group_parts, parse_group
 from collector.parts import ParsedGroup, Part, RatedBatch
 from analytics.rating.stage import RatingStage
@@ -101,7 +101,7 @@ class Pipeline:
     """One per enterprise; every PBX's transports feed :attr:`parts`."""
 
     def __init__(self, store: Store, stage: RatingStage, config: PipelineConfig | None = None,
-                 writer: FailoverWriter | None = None) -> None:
+                 writer: BatchWriter | None = None) -> None:
         self.store = store
         self.writer = writer  # None: write straight to the store (a DB outage then stops the pipeline)
         self.stage = stage
@@ -324,8 +324,8 @@ class Pipeline:
         offsets = np.cumsum([0] + [len(g.parts) for g in groups[:-1]])
         row_part = np.concatenate([g.row_part + off for g, off in zip(groups, offsets)]) if groups else np.zeros(0)
         # the database's bulk load of this batch, here, while the store thread moves the previous one
-        staging = getattr(self.writer if self.writer is not None else self.store, "stage", None)
-        staged = staging(rated) if staging is not None and rated.num_rows else None
+        staging = self.writer.stage if self.writer is not None else self.store.stage
+        staged = staging(rated) if rated.num_rows else None
         return RatedBatch(groups, rated, row_part.astype(np.int64), time.perf_counter() - started, staged)
 
     def _store_loop(self) -> None:

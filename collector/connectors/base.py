@@ -11,7 +11,7 @@ source, the line (or byte offset), the field and the reason, and the good record
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
@@ -54,6 +54,24 @@ class ParseResult:
 
     def __post_init__(self) -> None:
         self.calls = conform(self.calls, PARSED_SCHEMA)
+
+
+@dataclass(slots=True)
+class FileTally:
+    """What one file of a many-file parse yielded: the counts ingest accounting keeps per file."""
+
+    source: str
+    records_seen: int
+    parsed: int
+    quarantined: list[Quarantined]
+
+
+@dataclass(slots=True)
+class BatchParse:
+    """Many files parsed at once: all their calls in one table, and a tally per file (in input order)."""
+
+    calls: pa.Table
+    files: list[FileTally]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +132,9 @@ class Connector(abc.ABC):
 
     #: The ``[[pbx]] type`` value that selects this connector.
     type: ClassVar[str]
-    #: Canonical columns this format carries (capabilities as data: tests read this, not if-chains).
-    fields: ClassVar[frozenset[str]]
+    #: Canonical columns this format carries (capabilities as data: tests read this, not if-chains).  Set on
+    #: the class; an instance narrows it when its ``[[pbx]]`` options decide (an SMDR layout).
+    fields: frozenset[str]
     #: True for formats that carry state from one chunk of a stream to the next (Avaya's last date
     #: record) or number repeats of identical records: each live stream then parses with its own
     #: instance (:meth:`for_stream`).
@@ -158,6 +177,19 @@ class Connector(abc.ABC):
         end a record at LF; framed formats (STX/ETX, fixed-length) override this.
         """
         return buffer.rfind(b"\n") + 1
+
+    def parse_many(self, units: Sequence[tuple[bytes, str]]) -> BatchParse:
+        """Parse many files (``(bytes, source)`` pairs) at once: the same calls, quarantine and counts as
+        :meth:`parse` file by file, which is what this default does.
+
+        A format whose per-file fixed cost dominates small files (CUCM's one-minute flat files)
+        overrides it to read a bundle of files in one vectorised call; the importer always calls this.
+        """
+        results = [self.parse(data, source) for data, source in units]
+        tallies = [FileTally(source, r.records_seen, r.calls.num_rows, r.quarantined)
+                   for (_, source), r in zip(units, results)]
+        calls = pa.concat_tables([r.calls for r in results]) if results else PARSED_SCHEMA.empty_table()
+        return BatchParse(calls, tallies)
 
 
 @cache

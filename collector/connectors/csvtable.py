@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from collector.connectors.base import Quarantined
+from collector.connectors.base import FileTally, Quarantined
 
 _BOM = b"\xef\xbb\xbf"
 _THREADED_FROM = 8 << 20  # bytes
@@ -144,24 +144,6 @@ def read_strings(
             raise SlowPathNeeded(source)
         return _read_slow(data, source, names, first_line, lines, delimiter, include)
     return StringTable(table, good, quarantined, lines)
-
-
-@dataclass(slots=True)
-class FileTally:
-    """What one file of a many-file parse yielded: the counts ingest accounting keeps per file."""
-
-    source: str
-    records_seen: int
-    parsed: int
-    quarantined: list[Quarantined]
-
-
-@dataclass(slots=True)
-class BatchParse:
-    """Many files parsed at once: all their calls in one table, and a tally per file (in input order)."""
-
-    calls: pa.Table
-    files: list[FileTally]
 
 
 class Bundle:

@@ -28,9 +28,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collector.connectors import cucm_fields as F
-from collector.connectors.base import Connector, ParseResult, PbxContext, Quarantined
+from collector.connectors.base import BatchParse, Connector, FileTally, ParseResult, PbxContext, Quarantined
 from collector.connectors.csvtable import (
-    BatchParse, Bundle, FileTally, Lines, SlowPathNeeded, StringTable, normalise_text, read_strings, sniff_delimiter,
+    Bundle, Lines, SlowPathNeeded, StringTable, normalise_text, read_strings, sniff_delimiter,
     split_line,
 )
 from warehouse.errors import ParseError
@@ -316,7 +316,9 @@ class CucmConnector(Connector):
             for (k, _), tally in zip(members, files):
                 tallies[k] = tally
         calls = pa.concat_tables(tables) if tables else PARSED_SCHEMA.empty_table()
-        return BatchParse(calls, tallies)  # type: ignore[arg-type]
+        done = [t for t in tallies if t is not None]
+        assert len(done) == len(units), "every file is tallied, by a bundle or one by one"
+        return BatchParse(calls, done)
 
     def _simple_head(self, data: bytes, source: str) -> tuple[bytes, _Layout, int] | None:
         """(group key, layout, byte offset of the first data line) for a plain CDR file; ``None`` sends it to

@@ -105,7 +105,7 @@ class SmdrConnector(Connector):
         filled = set(_ALWAYS).union(*(_ROLE_FIELDS[r] for r in roles if r in _ROLE_FIELDS))
         if "ring" in roles and ({"start", "start_date"} & roles):
             filled.add("answer_utc")
-        self.fields = frozenset(filled)  # type: ignore[misc]  # per-layout capabilities (instance attribute)
+        self.fields = frozenset(filled)  # per-layout capabilities (Connector.fields may be set per instance)
         self._framed = self.layout.get("framing") == "stx_etx"
 
     def complete_prefix(self, buffer: bytes) -> int:
@@ -121,7 +121,8 @@ class SmdrConnector(Connector):
             skip = self.layout.get("skip")
             if skip and len(recs):
                 recs = recs.take(~to_numpy_bool(pc.match_substring_regex(recs.text, skip)))
-            cols, ok, reason = getattr(self, f"_{kind}")(recs)
+            decode = {"fixed": self._fixed, "regex": self._regex, "sections": self._sections}[kind]
+            cols, ok, reason = decode(recs)
             where, seen, pre_bad = recs, len(recs), []
             cols["__ok"], cols["__reason"] = ok, reason
         return self._finish(cols, where, seen, pre_bad, source)
