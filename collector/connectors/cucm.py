@@ -245,7 +245,7 @@ class CucmConnector(Connector):
         self._kind_cache: dict[str | None, int] = {}  # device name → kind, across the files of this PBX
         self._head_cache: dict[bytes, _Layout] = {}  # header + type line → layout, across files (parse_many)
 
-    def parse(self, data: bytes, source: str) -> ParseResult:
+    def decode(self, data: bytes, source: str) -> ParseResult:
         layout = _layout(data, source)
         if layout is None:
             return ParseResult(PARSED_SCHEMA.empty_table(), [], 0)
@@ -277,14 +277,14 @@ class CucmConnector(Connector):
         quarantined = sorted(rows.quarantined + bad, key=lambda q: q.line or 0)
         return ParseResult(calls, quarantined, seen)
 
-    def parse_many(self, units: Sequence[tuple[bytes, str]]) -> BatchParse:
-        """Parse many files at once: the same calls, quarantine and counts as :meth:`parse` file by file.
+    def decode_many(self, units: Sequence[tuple[bytes, str]]) -> BatchParse:
+        """Decode many files at once: the same calls, quarantine and counts as :meth:`decode` file by file.
 
         Files whose first two lines (header and type line) are byte-identical share a layout; their data
         lines are joined into one :class:`Bundle`, read by one Arrow call and mapped once — the fixed
         cost per file (a few milliseconds) would otherwise dominate a month of one-minute files.  Files
         the fast path does not cover (BOM, non-ASCII bytes, blank or missing header lines, CMR files,
-        quoted newlines) go through :meth:`parse` one by one.  Calls come grouped by layout, each file's
+        quoted newlines) go through :meth:`decode` one by one.  Calls come grouped by layout, each file's
         rows in file order.
         """
         tallies: list[FileTally | None] = [None] * len(units)
@@ -293,7 +293,7 @@ class CucmConnector(Connector):
         layouts: dict[bytes, _Layout] = {}
 
         def one_by_one(k: int) -> None:
-            result = self.parse(*units[k])
+            result = self.decode(*units[k])
             tables.append(result.calls)
             tallies[k] = FileTally(units[k][1], result.records_seen, result.calls.num_rows, result.quarantined)
 

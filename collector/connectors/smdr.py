@@ -112,7 +112,7 @@ class SmdrConnector(Connector):
         return complete_frames(buffer) if self._framed else super().complete_prefix(buffer)
 
     # ------------------------------------------------------------------------------------------------
-    def parse(self, data: bytes, source: str) -> ParseResult:
+    def decode(self, data: bytes, source: str) -> ParseResult:
         kind = self.layout["kind"]
         if kind == "csv":
             cols, where, seen, pre_bad = self._csv(data, source)
