@@ -108,8 +108,8 @@ class Violation:
 def violations(calls: pa.Table) -> list[Violation]:
     """The rows of *calls* (``PARSED_SCHEMA``) outside their fields' domains, the first field that fails each.
 
-    Vectorised: each rule is one or two compute kernels over a column; Python runs only for the rows that
-    fail (to word their reason), which on good input is none.
+    Vectorised: each rule is a numpy scan or one or two compute kernels over a column; Python runs only
+    for the rows that fail (to word their reason), which on good input is none.
     """
     if calls.num_rows == 0:
         return []
@@ -128,14 +128,21 @@ def violations(calls: pa.Table) -> list[Violation]:
 
 
 def _field_rules(name: str, col: pa.ChunkedArray, d: Domain):
-    """(violation mask, reason) pairs for one column; a reason may name the value via ``{value}``."""
-    if d.max_length is not None and (_max(pc.utf8_length(col)) or 0) > d.max_length:
-        yield pc.greater(pc.utf8_length(col), d.max_length), f"longer than {d.max_length} characters"
-    if d.forbidden is not None:
+    """(violation mask, reason) pairs for one column; a reason may name the value via ``{value}``.
+
+    String rules first scan the column's bytes with numpy (:func:`_may_violate`): on good input that
+    settles it, and the Arrow kernels that find the rows (and count characters, not bytes) run only
+    when some byte could break a rule.
+    """
+    if d.max_length is not None and _may_be_longer(col, d.max_length):
+        lengths = pc.utf8_length(col)
+        if (_max(lengths) or 0) > d.max_length:
+            yield pc.greater(lengths, d.max_length), f"longer than {d.max_length} characters"
+    if d.forbidden is not None and _may_violate(col, _NUMBER_BYTES if d.number else _TEXT_BYTES):
         bad = pc.match_substring_regex(col, d.forbidden)
         if pc.any(bad).as_py():
-            what = "not a number (digits, +, *, # or an ASCII dialplan address)" if d.number else "holds a control character or an " \
-                "undecodable byte"
+            what = ("not a number (digits, +, *, # or an ASCII dialplan address)" if d.number
+                    else "holds a control character or an undecodable byte")
             yield bad, what + ": {value}"
     if d.values is not None:
         bad = pc.invert(pc.is_in(col, value_set=pa.array(sorted(d.values), col.type)))
@@ -146,6 +153,55 @@ def _field_rules(name: str, col: pa.ChunkedArray, d: Domain):
         yield pc.less(col, d.min_value), f"below {d.min_value}: {{value}}"
     if d.max_value is not None and (_max(col) or 0) > d.max_value:
         yield pc.greater(col, d.max_value), f"above {d.max_value}: {{value}}"
+
+
+def _byte_table(allowed: bytes) -> np.ndarray:
+    table = np.zeros(256, bool)
+    table[np.frombuffer(allowed, np.uint8)] = True
+    return table
+
+
+#: Bytes that settle a value as in-domain on their own.  Text: printable ASCII, tab, LF, CR (a byte from
+#: 0x80 up starts a character that may be C1 or U+FFFD: the regex decides).  Numbers: the allowed ASCII.
+_TEXT_BYTES = _byte_table(bytes(range(0x20, 0x7F)) + b"\t\n\r")
+_NUMBER_BYTES = _byte_table(b"0123456789+*#._@-abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _string_buffers(col: pa.ChunkedArray):
+    """(offsets, data bytes) of each chunk of a ``string`` column, as numpy views (no copy)."""
+    for chunk in col.chunks:
+        if len(chunk) == 0:
+            continue
+        _, offsets_buf, data_buf = chunk.buffers()
+        offsets = np.frombuffer(offsets_buf, np.int32, count=len(chunk) + 1, offset=chunk.offset * 4)
+        data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+        yield offsets, data[offsets[0]:offsets[-1]]
+
+
+def _may_be_longer(col: pa.ChunkedArray, limit: int) -> bool:
+    """Whether some value may have more than *limit* characters: it has more than *limit* bytes."""
+    if col.type != pa.string():
+        return True
+    return any(len(offsets) > 1 and int(np.diff(offsets).max()) > limit for offsets, _ in _string_buffers(col))
+
+
+def _may_violate(col: pa.ChunkedArray, allowed: np.ndarray) -> bool:
+    """Whether some byte of the column is not in *allowed* (null slots' bytes too: then the regex decides).
+
+    The bytes' minimum and maximum first (a SIMD reduction, twenty times the speed of a table look-up):
+    all printable ASCII, or all digits, is settled by them.
+    """
+    if col.type != pa.string():
+        return True
+    for _, data in _string_buffers(col):
+        if not len(data):
+            continue
+        low, high = int(data.min()), int(data.max())
+        if allowed[low:high + 1].all():
+            continue
+        if not allowed[data].all():
+            return True
+    return False
 
 
 def _time_rules(calls: pa.Table):
