@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from collector import accounting
-from warehouse.database import StagedCalls
+from warehouse.database import PreloadedCalls
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ class BatchWriter(abc.ABC):
         """Whether a write now reaches its final home (the database); a writer without one is always online."""
         return True
 
-    def stage(self, rated: pa.Table) -> StagedCalls | None:
+    def preload(self, rated: pa.Table) -> PreloadedCalls | None:
         """The database's early share of writing *rated*, done on the rating thread; None when there is none.
 
         The default: nothing to do ahead (an outbox has no database).  Whoever gets a result releases it.
@@ -46,7 +46,7 @@ class BatchWriter(abc.ABC):
     @abc.abstractmethod
     def write(self, rated: pa.Table, quarantine: list[dict[str, Any]], batch: dict[str, Any],
               segments: list[accounting.SegmentRow], started: float, key: str | None = None,
-              staged: StagedCalls | None = None) -> WriteOutcome:
+              preloaded: PreloadedCalls | None = None) -> WriteOutcome:
         """Store one batch — rated calls, quarantined records, its accounting — durably, under *key*."""
 
     @abc.abstractmethod

@@ -36,7 +36,7 @@ import sqlalchemy as sa
 
 from collector import accounting
 from collector.batch_writer import BatchWriter, WriteOutcome
-from warehouse.database import StagedCalls, UtcDateTime, is_outage
+from warehouse.database import PreloadedCalls, UtcDateTime, is_outage
 from warehouse.errors import first_line
 from collector.spool import Spool
 from warehouse.store import Store
@@ -96,22 +96,22 @@ class FailoverWriter(BatchWriter):
     def online(self, value: bool) -> None:
         self._online = value
 
-    def stage(self, rated: pa.Table) -> StagedCalls | None:
-        """The store's early share of writing *rated* (:meth:`Store.stage`), while the database answers."""
-        return self.store.stage(rated) if self.online else None
+    def preload(self, rated: pa.Table) -> PreloadedCalls | None:
+        """The store's early share of writing *rated* (:meth:`Store.preload`), while the database answers."""
+        return self.store.preload(rated) if self.online else None
 
     def write(self, rated: pa.Table, quarantine: list[dict[str, Any]], batch: dict[str, Any],
               segments: list[accounting.SegmentRow], started: float, key: str | None = None,
-              staged: StagedCalls | None = None) -> WriteOutcome:
+              preloaded: PreloadedCalls | None = None) -> WriteOutcome:
         """Commit one batch, or spool it durably; either way it may be acknowledged when this returns.
 
         *key* (default: a fresh one) names the batch in ``collector_batch_commits``: a batch written
-        twice under the same key (a remote unit's resend) is counted once.  *staged*: :meth:`stage`'s
-        result for *rated* (a spooled batch does not use it: the caller that staged it releases it).
+        twice under the same key (a remote unit's resend) is counted once.  *preloaded*: :meth:`preload`'s
+        result for *rated* (a spooled batch does not use it: the caller that preloaded it releases it).
         """
         key = key or uuid.uuid4().hex
         inserted = self._commit_or_spool(
-            lambda: self._commit(key, rated, quarantine, batch, segments, started, staged), rated,
+            lambda: self._commit(key, rated, quarantine, batch, segments, started, preloaded), rated,
             {"key": key, "quarantine": [accounting.quarantine_to_json(q) for q in quarantine], "batch": batch,
              "segments": [_encode_segment(s) for s in segments]})
         return WriteOutcome(0, 0, True) if inserted is None else WriteOutcome(inserted, rated.num_rows - inserted, False)
@@ -174,10 +174,10 @@ class FailoverWriter(BatchWriter):
         self._schema_ready = True
 
     def _commit(self, key: str, rated: pa.Table, quarantine: list[dict[str, Any]], batch: dict[str, Any],
-                segments: list[accounting.SegmentRow], started: float, staged: StagedCalls | None = None) -> int:
+                segments: list[accounting.SegmentRow], started: float, preloaded: PreloadedCalls | None = None) -> int:
         """Calls (DB + lake, idempotent), then quarantine + accounting + marker in one transaction."""
         self._ensure_schema()
-        inserted = self.store.save(rated, staged).inserted if rated.num_rows else 0
+        inserted = self.store.save(rated, preloaded).inserted if rated.num_rows else 0
         with self.engine.begin() as conn:
             if not self._already(conn, key):
                 if quarantine:

@@ -99,20 +99,20 @@ def import_files(
     report = ImportReport()
 
     parsed = _in_background(_parsed_batches(connector, files, batch_size, bundle_bytes))
-    rated = _in_background(_rated(parsed, stage, store), discard=_release_staged)
+    rated = _in_background(_rated(parsed, stage, store), discard=_release_preloaded)
     try:
-        for batch, calls, staged in rated:
+        for batch, calls, preloaded in rated:
             try:
                 # accounting first: a crash while saving leaves files recorded as parsed but not stored,
                 # never the reverse
                 store.record_files(pbx_id, batch.files)
                 if calls is not None:
-                    saved = store.save(calls, staged)
+                    saved = store.save(calls, preloaded)
                     report.stored += saved.inserted
                     report.duplicates += saved.skipped
                     report.unrated += saved.unrated
             finally:
-                _release_staged((batch, calls, staged))  # used up by the insert, or never inserted
+                _release_preloaded((batch, calls, preloaded))  # used up by the insert, or never inserted
             for f in batch.files:
                 report.files += 1
                 report.records += f.records
@@ -131,20 +131,20 @@ def import_files(
 
 
 def _rated(parsed: Iterator[_Batch], stage: RatingStage, store: Store) -> Iterator[tuple]:
-    """Rate each batch and do the store's early share of it (:meth:`Store.stage`) on this thread."""
+    """Rate each batch and do the store's early share of it (:meth:`Store.preload`) on this thread."""
     for b in parsed:
         if not b.calls.num_rows:
             yield b, None, None
             continue
         calls = stage.rate_batch(b.calls)
-        yield b, calls, store.stage(calls)
+        yield b, calls, store.preload(calls)
 
 
-def _release_staged(item: tuple) -> None:
-    """A rated batch that will not be saved (the import failed): its stage file goes back to the database."""
-    staged = item[2]
-    if staged is not None:
-        staged.release()
+def _release_preloaded(item: tuple) -> None:
+    """A rated batch that will not be saved (the import failed): its preload file goes back to the database."""
+    preloaded = item[2]
+    if preloaded is not None:
+        preloaded.release()
 
 
 def _parsed_batches(connector: Connector, files: Iterable[Path], batch_size: int,
@@ -214,7 +214,7 @@ def _in_background(items: Iterator[T], depth: int = 1,
 
     An exception in the producer is re-raised in the consumer; a consumer that stops early (an
     exception downstream) stops the producer at its next item.  Items made but never consumed then go
-    to *discard* (a rated batch holds a stage file of the database until saved or released).
+    to *discard* (a rated batch holds a preload file of the database until saved or released).
     """
     drop = discard or (lambda _item: None)
     q: queue.Queue = queue.Queue(maxsize=depth)

@@ -324,9 +324,9 @@ class Pipeline:
         offsets = np.cumsum([0] + [len(g.parts) for g in groups[:-1]])
         row_part = np.concatenate([g.row_part + off for g, off in zip(groups, offsets)]) if groups else np.zeros(0)
         # the database's bulk load of this batch, here, while the store thread moves the previous one
-        staging = self.writer.stage if self.writer is not None else self.store.stage
-        staged = staging(rated) if rated.num_rows else None
-        return RatedBatch(groups, rated, row_part.astype(np.int64), time.perf_counter() - started, staged)
+        staging = self.writer.preload if self.writer is not None else self.store.preload
+        preloaded = staging(rated) if rated.num_rows else None
+        return RatedBatch(groups, rated, row_part.astype(np.int64), time.perf_counter() - started, preloaded)
 
     def _store_loop(self) -> None:
         while True:
@@ -340,15 +340,15 @@ class Pipeline:
                     self._store(batch)
                 finally:
                     self._storing = False
-                    if batch.staged is not None:  # staged by the rating thread: used up, or given back here
-                        batch.staged.release()
+                    if batch.preloaded is not None:  # preloaded by the rating thread: used up, or given back here
+                        batch.preloaded.release()
 
     def _store(self, batch: RatedBatch) -> None:
         started = time.perf_counter()
         rated = batch.rated
         inserted = duplicates = 0
         if rated.num_rows and self.writer is None:
-            saved = self.store.save(rated, batch.staged)
+            saved = self.store.save(rated, batch.preloaded)
             inserted, duplicates = saved.inserted, saved.skipped
         now = datetime.now(UTC)
         quarantine_rows = []
@@ -386,7 +386,7 @@ class Pipeline:
         if self.writer is None:
             accounting.record_batch(self.engine, fields, rows)
         else:  # the DB or, while it is down, the offline spool: durable either way
-            self.writer.write(rated, quarantine_rows, fields, rows, started, staged=batch.staged)
+            self.writer.write(rated, quarantine_rows, fields, rows, started, preloaded=batch.preloaded)
         wall = time.time()
         for k, p in enumerate(parts):
             m = self.metrics[p.pbx]

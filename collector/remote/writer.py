@@ -3,7 +3,7 @@
 It is a :class:`~collector.batch_writer.BatchWriter`, like :class:`collector.failover.FailoverWriter`, so
 the unit runs the unchanged pipeline: a batch in the outbox is durable, so checkpoints and link
 acknowledgements advance as they would after a DB commit.  It keeps the base's defaults for what only a
-database has: it is always ``online`` (the outbox is local) and has nothing to ``stage``.
+database has: it is always ``online`` (the outbox is local) and has nothing to ``preload``.
 
 After the outbox append, the batch's accounting (segments, checkpoints, events) is also written to the
 unit's own SQL database.  That is what the unit's folder sources (files already taken), raw-dump crash
@@ -26,7 +26,7 @@ from collector.batch_writer import BatchWriter, WriteOutcome
 from collector.remote.forwarder import Forwarder
 from collector.remote.outbox import Outbox
 from collector.remote.settings import RemoteSettings
-from warehouse.database import StagedCalls
+from warehouse.database import PreloadedCalls
 from warehouse.schema import PARSED_SCHEMA
 
 
@@ -43,8 +43,8 @@ class OutboxWriter(BatchWriter):
 
     def write(self, rated: pa.Table, quarantine: list[dict[str, Any]], batch: dict[str, Any],
               segments: list[accounting.SegmentRow], started: float, key: str | None = None,
-              staged: StagedCalls | None = None) -> WriteOutcome:
-        """Append the batch to the outbox: durable, not in a database (*staged* is always None here)."""
+              preloaded: PreloadedCalls | None = None) -> WriteOutcome:
+        """Append the batch to the outbox: durable, not in a database (*preloaded* is always None here)."""
         calls = wire.parsed_columns(rated)
         self.outbox.append(lambda batch_id: wire.encode(wire.RemoteBatch(
             self.settings.unit, batch_id, calls, quarantine, batch, segments)), calls.num_rows)
