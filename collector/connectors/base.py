@@ -213,7 +213,7 @@ class Connector(abc.ABC):
             return batch
         tallies = {t.source: t for t in batch.files}
         for source, q in _out_of_domain(batch.calls, found, {source: data for data, source in units}):
-            tally = tallies[source]
+            tally = tallies.get(source, batch.files[0])  # a raw_ref naming no input: counted with the first
             tally.parsed -= 1
             tally.quarantined = sorted(tally.quarantined + [q], key=_position)
         return BatchParse(_without(batch.calls, found), batch.files)
