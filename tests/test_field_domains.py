@@ -129,3 +129,37 @@ def test_import_quarantines_them_in_the_database_and_stores_the_rest(type_name, 
         rows = conn.execute(store.db.quarantine.select()).mappings().all()
     assert sorted(r["field"] for r in rows) == ["calling_number", "calling_number"]
     assert any(HUGE in r["raw"] for r in rows) and any(UNDECODABLE in r["raw"] for r in rows)
+
+
+def test_a_live_stream_quarantines_them_at_their_dump_bytes(tmp_path):
+    """The live path (several sessions' parts parsed together): the bad records are quarantined and
+    accounted to their own part, pointing at their bytes in the raw dump; the good ones are kept."""
+    from datetime import UTC, datetime
+
+    from collectorkit import HEADER, csv_records, enterprise_with
+
+    from collector.connectors.base import connector_for
+    from collector.importer import pbx_context
+    from collector.parsing import parse_group
+    from collector.parts import Part
+
+    ent = enterprise_with(tmp_path, {})
+    conn = connector_for(ent.pbxs["lon-csv"].type, pbx_context(ent, "lon-csv"))
+    good = csv_records(20, prefix="g")
+    bad = csv_records(3, prefix="b").replace(b",2001,", b"," + HUGE + b",", 1)
+    bad = bad.replace(b",2001,", b"," + UNDECODABLE + b",", 1)
+    dump = tmp_path / "b.raw"
+    dump.write_bytes(b"z" * 100 + bad)
+    parts = [Part(pbx="lon-csv", transport="tcp", stream=stream, connector=conn, data=data, preamble=HEADER,
+                  first_offset=0, range_start=0, range_end=len(data), sha256="", received_at=datetime.now(UTC),
+                  blocks=blocks)
+             for stream, data, blocks in (("tcp-g", good, ()), ("tcp-b", bad, ((0, str(dump), 100),)))]
+    group = parse_group(parts)
+    assert group.parsed.tolist() == [20, 1] and group.n_quarantined.tolist() == [0, 2]
+    assert group.received.tolist() == [20, 3]
+    assert violations(group.calls) == []
+    quarantined = sorted(group.quarantined, key=lambda q: q.offset)
+    assert [(q.source, q.field) for q in quarantined] == [(str(dump), "calling_number")] * 2
+    data = dump.read_bytes()
+    for q in quarantined:
+        assert data[q.offset:].startswith(q.raw) and (HUGE in q.raw or UNDECODABLE in q.raw)
