@@ -63,10 +63,10 @@ class LakeOnlyStore(Store):
         self.ent = ent
         self.lake_root = ent.storage.lake
 
-    def stage(self, rated: pa.Table) -> None:
+    def preload(self, rated: pa.Table) -> None:
         return None
 
-    def save(self, rated: pa.Table, staged: None = None) -> SaveResult:
+    def save(self, rated: pa.Table, preloaded: None = None) -> SaveResult:
         written = lake.write_calls(self.lake_root, rated)
         unrated = int(pc.sum(pc.equal(rated.column("rating_status"), "unrated")).as_py() or 0)
         return SaveResult(inserted=written.new_rows, skipped=written.skipped_rows, unrated=unrated)

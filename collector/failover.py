@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,8 +35,9 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from collector import checkpoints
+from collector.batch_writer import BatchWriter, WriteOutcome
 from warehouse import ingest
-from warehouse.database import StagedCalls, UtcDateTime, is_outage
+from warehouse.database import PreloadedCalls, UtcDateTime, is_outage
 from warehouse.errors import first_line
 from collector.spool import Spool
 from warehouse.store import Store
@@ -54,14 +55,10 @@ commits = sa.Table(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class WriteOutcome:
-    inserted: int
-    duplicates: int
-    spooled: bool
+__all__ = ["FailoverWriter", "WriteOutcome"]
 
 
-class FailoverWriter:
+class FailoverWriter(BatchWriter):
     """Writes the store stage's batches to the main DB, or to the offline spool while the DB is down."""
 
     def __init__(self, store: Store, spool_dir: Path | str, *, retry_initial_s: float = 0.5,
@@ -73,7 +70,7 @@ class FailoverWriter:
         self._lock = threading.Lock()  # held by a direct write, and to switch back online
         self._wake = threading.Event()
         self._stopping = False
-        self.online = self.spool.head() is None  # a backlog from before a restart is drained first
+        self._online = self.spool.head() is None  # a backlog from before a restart is drained first
         self.last_error: str | None = None
         self.offline_since: float | None = None if self.online else time.time()
         self.drained_batches = 0
@@ -91,22 +88,31 @@ class FailoverWriter:
 
     # --- the store stage ---------------------------------------------------------------------------
 
-    def stage(self, rated: pa.Table) -> StagedCalls | None:
-        """The store's early share of writing *rated* (:meth:`Store.stage`), while the database answers."""
-        return self.store.stage(rated) if self.online else None
+    @property
+    def online(self) -> bool:
+        """False while the database is down (or a backlog from before is still draining): writes go to the spool."""
+        return self._online
+
+    @online.setter
+    def online(self, value: bool) -> None:
+        self._online = value
+
+    def preload(self, rated: pa.Table) -> PreloadedCalls | None:
+        """The store's early share of writing *rated* (:meth:`Store.preload`), while the database answers."""
+        return self.store.preload(rated) if self.online else None
 
     def write(self, rated: pa.Table, quarantine: list[dict[str, Any]], batch: dict[str, Any],
               segments: list[ingest.SegmentRow], started: float, key: str | None = None,
-              staged: StagedCalls | None = None) -> WriteOutcome:
+              preloaded: PreloadedCalls | None = None) -> WriteOutcome:
         """Commit one batch, or spool it durably; either way it may be acknowledged when this returns.
 
         *key* (default: a fresh one) names the batch in ``collector_batch_commits``: a batch written
-        twice under the same key (a remote unit's resend) is counted once.  *staged*: :meth:`stage`'s
-        result for *rated* (a spooled batch does not use it: the caller that staged it releases it).
+        twice under the same key (a remote unit's resend) is counted once.  *preloaded*: :meth:`preload`'s
+        result for *rated* (a spooled batch does not use it: the caller that preloaded it releases it).
         """
         key = key or uuid.uuid4().hex
         inserted = self._commit_or_spool(
-            lambda: self._commit(key, rated, quarantine, batch, segments, started, staged), rated,
+            lambda: self._commit(key, rated, quarantine, batch, segments, started, preloaded), rated,
             {"key": key, "quarantine": [ingest.quarantine_to_json(q) for q in quarantine], "batch": batch,
              "segments": [_encode_segment(s) for s in segments]})
         return WriteOutcome(0, 0, True) if inserted is None else WriteOutcome(inserted, rated.num_rows - inserted, False)
@@ -169,14 +175,14 @@ class FailoverWriter:
         self._schema_ready = True
 
     def _commit(self, key: str, rated: pa.Table, quarantine: list[dict[str, Any]], batch: dict[str, Any],
-                segments: list[ingest.SegmentRow], started: float, staged: StagedCalls | None = None) -> int:
+                segments: list[ingest.SegmentRow], started: float, preloaded: PreloadedCalls | None = None) -> int:
         """Calls (DB + lake, idempotent), then quarantine + ingest account + checkpoints + marker in one transaction.
 
         *batch*: ``rate_s``, the seconds the batch took to rate (the rest of what a sender puts there is
         recomputed: what is stored and already stored is known only now).
         """
         self._ensure_schema()
-        saved = self.store.save_by_pbx(rated, staged) if rated.num_rows else {}
+        saved = self.store.save_by_pbx(rated, preloaded) if rated.num_rows else {}
         with self.engine.begin() as conn:
             if not self._already(conn, key):
                 checkpoints.write_batch(conn, ingest.LIVE, segments, quarantine, saved,

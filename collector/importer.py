@@ -33,8 +33,7 @@ from typing import TypeVar
 
 import pyarrow as pa
 
-from collector.connectors.base import Connector, PbxContext, Quarantined, connector_for
-from collector.connectors.csvtable import FileTally
+from collector.connectors.base import Connector, FileTally, PbxContext, Quarantined, connector_for
 from warehouse.config import Enterprise
 from warehouse.schema import PARSED_SCHEMA
 from warehouse.errors import CallcostError
@@ -117,19 +116,19 @@ def import_files(
     report = ImportReport()
 
     parsed = _in_background(_parsed_batches(connector, files, batch_size, bundle_bytes))
-    rated = _in_background(_rated(parsed, stage, store), discard=_release_staged)
+    rated = _in_background(_rated(parsed, stage, store), discard=_release_preloaded)
     try:
-        for batch, calls, staged, rate_s in rated:
+        for batch, calls, preloaded, rate_s in rated:
             saved = None
             stored_at = time.perf_counter()
             try:
                 if calls is not None:
-                    saved = store.save(calls, staged)
+                    saved = store.save(calls, preloaded)
                     report.stored += saved.inserted
                     report.duplicates += saved.skipped
                     report.unrated += saved.unrated
             finally:
-                _release_staged((batch, calls, staged, rate_s))  # used up by the insert, or never inserted
+                _release_preloaded((batch, calls, preloaded, rate_s))  # used up by the insert, or never inserted
             # stored, then accounted: a crash in between makes a re-import count them as already stored
             new_q = store.record_import(pbx_id, batch.files, saved, rate_s=rate_s,
                                         store_s=time.perf_counter() - stored_at)
@@ -153,21 +152,21 @@ def import_files(
 
 
 def _rated(parsed: Iterator[_Batch], stage: RatingStage, store: Store) -> Iterator[tuple]:
-    """Rate each batch and do the store's early share of it (:meth:`Store.stage`) on this thread."""
+    """Rate each batch and do the store's early share of it (:meth:`Store.preload`) on this thread."""
     for b in parsed:
         if not b.calls.num_rows:
             yield b, None, None, 0.0
             continue
         started = time.perf_counter()
         calls = stage.rate_batch(b.calls)
-        yield b, calls, store.stage(calls), time.perf_counter() - started
+        yield b, calls, store.preload(calls), time.perf_counter() - started
 
 
-def _release_staged(item: tuple) -> None:
-    """A rated batch that will not be saved (the import failed): its stage file goes back to the database."""
-    staged = item[2]
-    if staged is not None:
-        staged.release()
+def _release_preloaded(item: tuple) -> None:
+    """A rated batch that will not be saved (the import failed): its preload file goes back to the database."""
+    preloaded = item[2]
+    if preloaded is not None:
+        preloaded.release()
 
 
 def _parsed_batches(connector: Connector, files: Iterable[Path], batch_size: int,
@@ -197,19 +196,18 @@ def _parsed_batches(connector: Connector, files: Iterable[Path], batch_size: int
 
 
 def _parse(connector: Connector, units: list[tuple[bytes, str]]) -> tuple[pa.Table, list[FileTally]]:
-    """One bundle through the connector: ``parse_many`` when it has one, else file by file.
+    """One bundle through the connector (:meth:`Connector.parse_many`: file by file unless the format reads
+    bundles).
 
     A bundle ``parse_many`` refuses is parsed again file by file, so only the file it refused is
     quarantined (whole, by :func:`_parse_file`).
     """
-    parse_many = getattr(connector, "parse_many", None)
-    if parse_many is not None:
-        try:
-            batch = parse_many(units)
-            return batch.calls, batch.files
-        except Exception:  # noqa: BLE001 — which file it was is found file by file
-            if len(units) == 1:
-                return _parse_file(connector, *units[0])
+    try:
+        batch = connector.parse_many(units)
+        return batch.calls, batch.files
+    except Exception:  # noqa: BLE001 — which file it was is found file by file
+        if len(units) == 1:
+            return _parse_file(connector, *units[0])
     calls, tallies = [], []
     for data, source in units:
         c, t = _parse_file(connector, data, source)
@@ -271,7 +269,7 @@ def _in_background(items: Iterator[T], depth: int = 1,
 
     An exception in the producer is re-raised in the consumer; a consumer that stops early (an
     exception downstream) stops the producer at its next item.  Items made but never consumed then go
-    to *discard* (a rated batch holds a stage file of the database until saved or released).
+    to *discard* (a rated batch holds a preload file of the database until saved or released).
     """
     drop = discard or (lambda _item: None)
     q: queue.Queue = queue.Queue(maxsize=depth)

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from collector.connectors.base import Connector, Quarantined
 from collector.rawdump import RawDumpWriter
-from warehouse.database import StagedCalls
+from warehouse.database import PreloadedCalls
 
 
 @dataclass(slots=True)
@@ -115,4 +115,4 @@ class RatedBatch:
     rated: pa.Table
     row_part: np.ndarray  # global part index per rated row (over all parts of all groups, in order)
     rate_s: float
-    staged: StagedCalls | None = None  # the store's early share, done on the rating thread
+    preloaded: PreloadedCalls | None = None  # the store's early share, done on the rating thread

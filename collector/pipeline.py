@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 
 from collector import checkpoints
 from collector.channel import Channel, Closed
-from collector.failover import FailoverWriter
+from collector.batch_writer import BatchWriter
 from collector.parsing import group_parts, parse_group
 from collector.parts import ParsedGroup, Part, RatedBatch
 from analytics.rating.stage import RatingStage
@@ -102,7 +102,7 @@ class Pipeline:
     """One per enterprise; every PBX's transports feed :attr:`parts`."""
 
     def __init__(self, store: Store, stage: RatingStage, config: PipelineConfig | None = None,
-                 writer: FailoverWriter | None = None) -> None:
+                 writer: BatchWriter | None = None) -> None:
         self.store = store
         self.writer = writer  # None: write straight to the store (a DB outage then stops the pipeline)
         self.stage = stage
@@ -325,9 +325,9 @@ class Pipeline:
         offsets = np.cumsum([0] + [len(g.parts) for g in groups[:-1]])
         row_part = np.concatenate([g.row_part + off for g, off in zip(groups, offsets)]) if groups else np.zeros(0)
         # the database's bulk load of this batch, here, while the store thread moves the previous one
-        staging = getattr(self.writer if self.writer is not None else self.store, "stage", None)
-        staged = staging(rated) if staging is not None and rated.num_rows else None
-        return RatedBatch(groups, rated, row_part.astype(np.int64), time.perf_counter() - started, staged)
+        staging = self.writer.preload if self.writer is not None else self.store.preload
+        preloaded = staging(rated) if rated.num_rows else None
+        return RatedBatch(groups, rated, row_part.astype(np.int64), time.perf_counter() - started, preloaded)
 
     def _store_loop(self) -> None:
         while True:
@@ -341,13 +341,13 @@ class Pipeline:
                     self._store(batch)
                 finally:
                     self._storing = False
-                    if batch.staged is not None:  # staged by the rating thread: used up, or given back here
-                        batch.staged.release()
+                    if batch.preloaded is not None:  # preloaded by the rating thread: used up, or given back here
+                        batch.preloaded.release()
 
     def _store(self, batch: RatedBatch) -> None:
         started = time.perf_counter()
         rated = batch.rated
-        saved = self.store.save_by_pbx(rated, batch.staged) if rated.num_rows and self.writer is None else {}
+        saved = self.store.save_by_pbx(rated, batch.preloaded) if rated.num_rows and self.writer is None else {}
         now = datetime.now(UTC)
         quarantine_rows = [ingest.quarantine_row(g.parts[0].pbx, q, now) for g in batch.groups for q in g.quarantined]
         parts = [p for g in batch.groups for p in g.parts]
@@ -373,7 +373,7 @@ class Pipeline:
             checkpoints.record_batch(self.engine, ingest.LIVE, rows, quarantine_rows, saved, rate_s=batch.rate_s,
                                      store_s=time.perf_counter() - started)
         else:  # the DB or, while it is down, the offline spool: durable either way
-            self.writer.write(rated, quarantine_rows, {"rate_s": batch.rate_s}, rows, started, staged=batch.staged)
+            self.writer.write(rated, quarantine_rows, {"rate_s": batch.rate_s}, rows, started, preloaded=batch.preloaded)
         wall = time.time()
         for k, p in enumerate(parts):
             m = self.metrics[p.pbx]

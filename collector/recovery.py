@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from collector import checkpoints
 from collector.connectors.base import Connector
 from collector.pipeline import Pipeline
-from collector.rawdump import dump_files, read_frames, session_meta
+from collector.rawdump import DumpRef, dump_files, read_frames, session_meta
 from collector.streams import Intake, StreamSession
 from warehouse.database import is_outage
 from warehouse.errors import CallcostError
@@ -167,7 +167,7 @@ class _RecoveredSession(StreamSession):
         super().__init__(intake, transport, stream, meta)
         self.position = position
 
-    def feed_blocking(self, data, ref=None) -> None:  # type: ignore[override]
+    def feed_blocking(self, data: bytes, ref: DumpRef | None = None) -> None:
         part = self.take(data, ref)
         if part is None:
             return

@@ -125,7 +125,8 @@ class Spool:
             items = list(self._items)
         return SpoolStats(len(items), sum(i.rows for i in items), items[0].spooled_at if items else None)
 
-    def _describe(self, path: Path) -> SpoolItem:
+    @staticmethod
+    def _describe(path: Path) -> SpoolItem:
         try:
             md = pq.read_metadata(path)
             doc = json.loads((md.metadata or {})[_META_KEY])
@@ -162,7 +163,7 @@ def spool_stats(folder: Path | str) -> SpoolStats:
     for path in sorted(folder.glob(f"*{_SUFFIX}")) if folder.is_dir() else []:
         if path.stem.isdigit():
             try:
-                items.append(Spool._describe(None, path))  # type: ignore[arg-type]
+                items.append(Spool._describe(path))
             except StorageError:
                 continue  # drained (deleted) while we looked
     return SpoolStats(len(items), sum(i.rows for i in items), items[0].spooled_at if items else None)

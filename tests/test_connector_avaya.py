@@ -393,9 +393,10 @@ class _SlowFirstParse(AvayaConnector):
     """Avaya, but the first parse of a stream's instance takes a second (a big part, a busy core)."""
 
     started = None  # threading.Event set when a slow parse has begun
+    _warmed = False  # this instance's first parse is done
 
     def parse(self, data: bytes, source: str):
-        if self.repeats is not None and not getattr(self, "_warmed", False):
+        if self.repeats is not None and not self._warmed:
             self._warmed = True
             type(self).started.set()
             time.sleep(1.0)

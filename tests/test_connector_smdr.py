@@ -183,13 +183,28 @@ def test_ip_office_csv_hand_made():
 def test_inline_layout_from_the_configuration():
     """A site's own printer format is a [[pbx]] table with the same keys as the shipped layouts."""
     layout = {"kind": "regex", "framing": "line", "name": "mitel-lite",
+              "pattern": r"^(?P<d>\d\d/\d\d/\d\d) (?P<t>\d\d:\d\d) (?P<dur>\d\d:\d\d:\d\d) (?P<ext>\d+) (?P<num>\S+)$",
+              "roles": {"start_date": ["d"], "start_time": ["t"], "duration": ["dur"], "extension": ["ext"],
+                        "number": ["num"]},
+              "date_format": "%m/%d/%y", "time_format": "%H:%M", "duration_format": "hh:mm:ss",
+              "default_direction": "outbound"}
+    row = _smdr(layout).parse(b"01/15/26 10:15 00:01:05 201 912125550123\n", "x").calls.to_pylist()[0]
+    assert (row["duration_s"], row["called_number"], row["calling_number"]) == (65, "912125550123", "201")
+
+
+def test_a_layout_without_the_year_is_quarantined_not_stored_in_1900():
+    """SMDR has no reference date to take a year from: a year-less date is not a plausible time."""
+    layout = {"kind": "regex", "framing": "line", "name": "mitel-lite",
               "pattern": r"^(?P<d>\d\d/\d\d) (?P<t>\d\d:\d\d) (?P<dur>\d\d:\d\d:\d\d) (?P<ext>\d+) (?P<num>\S+)$",
               "roles": {"start_date": ["d"], "start_time": ["t"], "duration": ["dur"], "extension": ["ext"],
                         "number": ["num"]},
               "date_format": "%m/%d", "time_format": "%H:%M", "duration_format": "hh:mm:ss",
               "default_direction": "outbound"}
-    row = _smdr(layout).parse(b"01/15 10:15 00:01:05 201 912125550123\n", "x").calls.to_pylist()[0]
-    assert (row["duration_s"], row["called_number"], row["calling_number"]) == (65, "912125550123", "201")
+    result = _smdr(layout).parse(b"01/15 10:15 00:01:05 201 912125550123\n", "x")
+    assert result.calls.num_rows == 0
+    [q] = result.quarantined
+    assert (q.source, q.line, q.field) == ("x", 1, "start_utc") and "plausible" in q.reason
+    assert q.raw == b"01/15 10:15 00:01:05 201 912125550123\n"
 
 
 def test_configuration_errors_name_the_key():

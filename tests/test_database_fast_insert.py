@@ -65,7 +65,7 @@ def test_both_paths_store_byte_identical_rows_and_counts(tmp_path, monkeypatch):
         db = _open(tmp_path / f"{adbc}.db", adbc=adbc)
         try:
             counts[adbc] = [getattr(db, f"{op}_calls")(table) for op, table in _batches()]
-            assert (db._stage is not None) == adbc  # the fast path really ran (and the other did not)
+            assert (db._preload is not None) == adbc  # the fast path really ran (and the other did not)
         finally:
             db.close()
     assert counts[True] == counts[False] == [3_000, 2_000, 700, 0, 1_200, 10]
@@ -76,18 +76,18 @@ def test_both_paths_store_byte_identical_rows_and_counts(tmp_path, monkeypatch):
     assert kinds == {"text", "integer", "null"}  # money as integer minor units, timestamps as text: no real, no blob
 
 
-def test_batches_staged_ahead_store_byte_identical_rows(tmp_path, monkeypatch):
+def test_batches_preloaded_ahead_store_byte_identical_rows(tmp_path, monkeypatch):
     monkeypatch.setattr(database, "CHUNK", 1_000)
     inserts = [table for op, table in _batches() if op == "insert"]
     counts = {}
     for ahead in (True, False):
         db = _open(tmp_path / f"ahead-{ahead}.db", adbc=True)
         try:
-            staged = [db.stage_calls(t) if ahead else None for t in inserts[:2]]  # two batches ahead at once
-            counts[ahead] = [db.insert_calls(t, staged[k] if k < 2 else db.stage_calls(t))
+            preloaded = [db.preload_calls(t) if ahead else None for t in inserts[:2]]  # two batches ahead at once
+            counts[ahead] = [db.insert_calls(t, preloaded[k] if k < 2 else db.preload_calls(t))
                              for k, t in enumerate(inserts)]
             if ahead:
-                assert all(s is not None and s.stage is None for s in staged)  # used, then released
+                assert all(s is not None and s.preload is None for s in preloaded)  # used, then released
                 assert len(db._spares) == 2 and len(db._spare_free) == 2
         finally:
             db.close()
@@ -95,17 +95,17 @@ def test_batches_staged_ahead_store_byte_identical_rows(tmp_path, monkeypatch):
     assert _stored(tmp_path / "ahead-True.db") == _stored(tmp_path / "ahead-False.db")
 
 
-def test_staging_ahead_declines_when_both_spare_stages_are_taken_and_recovers(tmp_path):
+def test_preloading_ahead_declines_when_both_spare_preloads_are_taken_and_recovers(tmp_path):
     db = _open(tmp_path / "d.db", adbc=True)
     try:
         a, b, c = (rated_calls(300, seed=90 + k, prefix=f"d{k}-") for k in range(3))
-        sa_, sb = db.stage_calls(a), db.stage_calls(b)
-        assert sa_ is not None and sb is not None and sa_.stage is not sb.stage
-        assert db.stage_calls(c) is None  # no third file: the insert then does the whole job itself
+        sa_, sb = db.preload_calls(a), db.preload_calls(b)
+        assert sa_ is not None and sb is not None and sa_.preload is not sb.preload
+        assert db.preload_calls(c) is None  # no third file: the insert then does the whole job itself
         assert db.insert_calls(c) == 300
-        # a stage handed in with another table is not used (the rows come from the table given), but freed
+        # a preload handed in with another table is not used (the rows come from the table given), but freed
         assert db.insert_calls(rated_calls(50, seed=99, prefix="x-"), sa_) == 50
-        assert sa_.stage is None and db.stage_calls(c) is not None
+        assert sa_.preload is None and db.preload_calls(c) is not None
         sb.release()
         sb.release()  # twice is harmless
         assert db.insert_calls(b) == 300 and db.insert_calls(a) == 300
@@ -113,24 +113,24 @@ def test_staging_ahead_declines_when_both_spare_stages_are_taken_and_recovers(tm
         spares = [s.path for s in db._spares]
     finally:
         db.close()
-    assert spares and not any(os.path.exists(p) for p in spares)  # spare stage files removed on close
+    assert spares and not any(os.path.exists(p) for p in spares)  # spare preload files removed on close
 
 
-def test_staging_ahead_waits_for_a_spare_stage_the_insert_frees(tmp_path):
+def test_preloading_ahead_waits_for_a_spare_preload_the_insert_frees(tmp_path):
     db = _open(tmp_path / "w.db", adbc=True)
     try:
         a, b, c = (rated_calls(200, seed=70 + k, prefix=f"w{k}-") for k in range(3))
-        held = [db.stage_calls(a), db.stage_calls(b)]
+        held = [db.preload_calls(a), db.preload_calls(b)]
         got: list = []
-        waiter = threading.Thread(target=lambda: got.append(db.stage_calls(c, wait_s=30)))
+        waiter = threading.Thread(target=lambda: got.append(db.preload_calls(c, wait_s=30)))
         waiter.start()
         time.sleep(0.3)
         assert not got  # both spares hold batches not yet inserted: it waits …
         assert db.insert_calls(a, held[0]) == 200  # … until an insert frees one
         waiter.join(10)
-        assert got and got[0] is not None and got[0].stage is not None
+        assert got and got[0] is not None and got[0].preload is not None
         assert db.insert_calls(c, got[0]) == 200 and db.insert_calls(b, held[1]) == 200
-        assert db.stage_calls(c, wait_s=0.1) is not None  # spares free again (c is a duplicate: 0 new)
+        assert db.preload_calls(c, wait_s=0.1) is not None  # spares free again (c is a duplicate: 0 new)
     finally:
         db.close()
 
@@ -181,7 +181,7 @@ def test_wal_and_busy_timeout_still_hold(tmp_path):
         db.close()
 
 
-def test_concurrent_writers_share_one_stage(tmp_path):
+def test_concurrent_writers_share_one_preload(tmp_path):
     db = _open(tmp_path / "c.db", adbc=True)
     try:
         results: list[int] = []
@@ -196,13 +196,13 @@ def test_concurrent_writers_share_one_stage(tmp_path):
         db.close()
 
 
-def test_the_stage_file_goes_away_on_close(tmp_path):
+def test_the_preload_file_goes_away_on_close(tmp_path):
     db = _open(tmp_path / "s.db", adbc=True)
     db.insert_calls(rated_calls(10, seed=61))
-    stage = db._stage.path
-    assert os.path.exists(stage)
+    preload = db._preload.path
+    assert os.path.exists(preload)
     db.close()
-    assert not os.path.exists(stage)
+    assert not os.path.exists(preload)
 
 
 def test_bulk_writes_leave_the_wal_copy_to_a_background_checkpointer(tmp_path):
@@ -249,39 +249,39 @@ def test_without_adbc_the_executemany_path_stores_the_batch(tmp_path, monkeypatc
     db = _open(tmp_path / "n.db", adbc=True)
     try:
         assert db.insert_calls(rated_calls(800, seed=71)) == 800
-        assert db._stage is None and db.sqlite_adbc is False
+        assert db._preload is None and db.sqlite_adbc is False
     finally:
         db.close()
 
 
-def test_a_failing_stage_falls_back_to_executemany(tmp_path, monkeypatch, caplog):
+def test_a_failing_preload_falls_back_to_executemany(tmp_path, monkeypatch, caplog):
     def broken(self, chunks):
         raise OSError("no space left on device")
 
-    monkeypatch.setattr(database._SqliteStage, "load", broken)
+    monkeypatch.setattr(database._SqlitePreload, "load", broken)
     db = _open(tmp_path / "f.db", adbc=True)
     try:
         assert db.insert_calls(rated_calls(800, seed=81)) == 800
-        assert db.count_calls() == 800 and db._stage is None
+        assert db.count_calls() == 800 and db._preload is None
         assert "no space left on device" in caplog.text
     finally:
         db.close()
 
 
-def test_stage_files_of_dead_processes_are_removed_live_ones_kept(tmp_path, monkeypatch):
+def test_preload_files_of_dead_processes_are_removed_live_ones_kept(tmp_path, monkeypatch):
     import subprocess
 
     monkeypatch.setattr(database.tempfile, "tempdir", str(tmp_path))
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    orphan = tmp_path / f"callcost-stage-{dead.stdout.strip()}-abc.sqlite"  # its process has exited
-    mine = tmp_path / f"callcost-stage-{os.getpid()}-def.sqlite"  # this (live) process's
-    unrelated = tmp_path / "callcost-stage-notes.txt"
+    orphan = tmp_path / f"callcost-preload-{dead.stdout.strip()}-abc.sqlite"  # its process has exited
+    mine = tmp_path / f"callcost-preload-{os.getpid()}-def.sqlite"  # this (live) process's
+    unrelated = tmp_path / "callcost-preload-notes.txt"
     for f in (orphan, mine, unrelated):
         f.write_bytes(b"x")
     db = _open(tmp_path / "o.db", adbc=True)
     try:
-        assert db.insert_calls(rated_calls(20, seed=5)) == 20  # opening a stage sweeps the temp folder
-        assert db._stage.path.startswith(str(tmp_path / f"callcost-stage-{os.getpid()}-"))
+        assert db.insert_calls(rated_calls(20, seed=5)) == 20  # opening a preload sweeps the temp folder
+        assert db._preload.path.startswith(str(tmp_path / f"callcost-preload-{os.getpid()}-"))
     finally:
         db.close()
     assert not orphan.exists() and mine.exists() and unrelated.exists()

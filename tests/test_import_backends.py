@@ -79,9 +79,9 @@ def test_an_import_starts_with_small_batches_and_grows_to_the_batch_size(tmp_pat
     sizes: list[int] = []
 
     class Recording(Store):
-        def save(self, rated, staged=None):
+        def save(self, rated, preloaded=None):
             sizes.append(rated.num_rows)
-            return super().save(rated, staged)
+            return super().save(rated, preloaded)
 
     store = Recording(ent, database_url=f"sqlite:///{tmp_path}/s.db")
     try:
@@ -93,10 +93,10 @@ def test_an_import_starts_with_small_batches_and_grows_to_the_batch_size(tmp_pat
     assert sizes[0] <= 2_000 and sizes[0] < sizes[1] < sizes[2] and max(sizes) == 8_000, sizes
 
 
-def test_a_failed_save_gives_back_the_stage_files_of_the_batches_rated_ahead(tmp_path, monkeypatch):
-    """The rating thread bulk-loads the next batches into the database's two spare stage files while the
+def test_a_failed_save_gives_back_the_preload_files_of_the_batches_rated_ahead(tmp_path, monkeypatch):
+    """The rating thread bulk-loads the next batches into the database's two spare preload files while the
     first is saved; when that save fails, the import stops and the batches loaded ahead are released —
-    the database can stage again at once, instead of holding both spares until it is closed."""
+    the database can preload again at once, instead of holding both spares until it is closed."""
     import gc
     import threading
 
@@ -104,26 +104,26 @@ def test_a_failed_save_gives_back_the_stage_files_of_the_batches_rated_ahead(tmp
 
     from warehouse import store as store_module
 
-    monkeypatch.setattr(store_module, "_OVERLAP_FROM", 1)  # stage every batch, however small
+    monkeypatch.setattr(store_module, "_OVERLAP_FROM", 1)  # preload every batch, however small
     ent = enterprise_with(tmp_path, {})
     files = _csv_files(tmp_path, count=12)
     seen: list = []
-    second_staged = threading.Event()
+    second_preloaded = threading.Event()
 
     class LakeOnAFile(Store):
-        staged_count = 0
+        preloaded_count = 0
 
-        def stage(self, rated):
-            staged = super().stage(rated)
-            if self.staged_count == 1:
-                second_staged.set()
-            self.staged_count += staged is not None
-            return staged
+        def preload(self, rated):
+            preloaded = super().preload(rated)
+            if self.preloaded_count == 1:
+                second_preloaded.set()
+            self.preloaded_count += preloaded is not None
+            return preloaded
 
-        def save(self, rated, staged=None):
-            seen.append((rated, staged))
-            assert second_staged.wait(30)  # the next batch is loaded ahead before this save fails
-            return super().save(rated, staged)
+        def save(self, rated, preloaded=None):
+            seen.append((rated, preloaded))
+            assert second_preloaded.wait(30)  # the next batch is loaded ahead before this save fails
+            return super().save(rated, preloaded)
 
     store = LakeOnAFile(ent, database_url=f"sqlite:///{tmp_path}/s.db")
     store.lake_root = tmp_path / "lake-is-a-file"
@@ -132,11 +132,11 @@ def test_a_failed_save_gives_back_the_stage_files_of_the_batches_rated_ahead(tmp
     try:
         with pytest.raises(Exception, match="lake-is-a-file"):
             import_files(ent, "lon-csv", files, store=store, batch_size=1_000, bundle_bytes=files[0].stat().st_size)
-        assert len(seen) == 1 and seen[0][1] is not None  # the failed batch had been staged ahead
-        again = [store.db.stage_calls(seen[0][0]) for _ in range(2)]  # no wait: both spares must be free
+        assert len(seen) == 1 and seen[0][1] is not None  # the failed batch had been preloaded ahead
+        again = [store.db.preload_calls(seen[0][0]) for _ in range(2)]  # no wait: both spares must be free
         assert None not in again
-        for staged in again:
-            staged.release()
+        for preloaded in again:
+            preloaded.release()
     finally:
         gc.enable()
         store.db.close()

@@ -259,11 +259,11 @@ def test_writer_killed_after_its_journal_record_is_completed_by_the_next_write(t
 
 
 def test_writer_killed_before_its_journal_record_is_rolled_back(tmp_path):
-    """SIGKILL with every partition's file staged but no record: nothing of the batch is visible; a retry writes it all."""
+    """SIGKILL with every partition's file written but no record: nothing of the batch is visible; a retry writes it all."""
     root = tmp_path / "lake"
     lake.write_calls(root, rated_calls(300, seed=1, days=3))
     batch = rated_calls(3_000, seed=2, days=3, prefix="b")
-    _killed_writer(tmp_path, batch, "staged")
+    _killed_writer(tmp_path, batch, "written")
     assert lake.read_calls(root).num_rows == 300
     assert _figures_duckdb(calls_relation(root))[0] == 300
     temps = [p for p in (root / "calls").rglob(".*.tmp")]

@@ -11,7 +11,7 @@ backends), one transaction per call, and go the fastest way each backend offers
   moved with one ``INSERT … SELECT … ON CONFLICT``;
 * SQLite: the batch is converted column-wise by Arrow to the values SQLite stores (money as integer
   minor units, timestamps as text), bulk-loaded by Arrow ADBC (``adbc-driver-sqlite``) into a scratch
-  file (:class:`_SqliteStage`) and moved with one ``INSERT … SELECT … ON CONFLICT`` in the caller's
+  file (:class:`_SqlitePreload`) and moved with one ``INSERT … SELECT … ON CONFLICT`` in the caller's
   transaction — less CPU than binding Python tuples.  Without ADBC (or for an in-memory
   database) one ``executemany`` of plain tuples, the values prepared column-wise by Arrow/numpy.
   Both store exactly the same rows (``tests/test_database_fast_insert.py``).
@@ -52,33 +52,33 @@ from warehouse.lake import unique_calls
 from warehouse.schema import calls_schema, conform
 from warehouse.sqlite_checkpoint import BACKSTOP_PAGES, WalCheckpointer
 
-__all__ = ["Database", "Money", "StagedCalls", "UtcDateTime", "is_outage"]
+__all__ = ["Database", "Money", "PreloadedCalls", "UtcDateTime", "is_outage"]
 
 log = logging.getLogger("callcost.warehouse.database")
 
 UTC = timezone.utc
 #: Rows per round of conversion and transfer: bounds memory, not transactions (one per call).
 CHUNK = 50_000
-#: Stage files :meth:`Database.stage_calls` may hold at once (batch n being moved, batch n+1 loaded).
-SPARE_STAGES = 2
+#: Preload files :meth:`Database.preload_calls` may hold at once (batch n being moved, batch n+1 loaded).
+SPARE_PRELOADS = 2
 
 
-class StagedCalls:
-    """A batch bulk-loaded into a stage file by :meth:`Database.stage_calls`, waiting for ``insert_calls``.
+class PreloadedCalls:
+    """A batch bulk-loaded into a preload file by :meth:`Database.preload_calls`, waiting for ``insert_calls``.
 
-    Holds its stage file until ``insert_calls`` uses it up or :meth:`release` (safe to call twice) gives
-    it back.  Whoever staged a batch releases it once it is done with it, inserted or not (spooled
+    Holds its preload file until ``insert_calls`` uses it up or :meth:`release` (safe to call twice) gives
+    it back.  Whoever preloaded a batch releases it once it is done with it, inserted or not (spooled
     while the database is down, or a failed save): the collector's store loop and ``import_files``.
     """
 
-    def __init__(self, db: Database, source: pa.Table, table: pa.Table, stage: _SqliteStage,
+    def __init__(self, db: Database, source: pa.Table, table: pa.Table, preload: _SqlitePreload,
                  names: list[str]) -> None:
-        self.db, self.source, self.table, self.stage, self.names = db, source, table, stage, names
+        self.db, self.source, self.table, self.preload, self.names = db, source, table, preload, names
 
     def release(self) -> None:
-        stage, self.stage = self.stage, None
-        if stage is not None:
-            self.db._give_back(stage)
+        preload, self.preload = self.preload, None
+        if preload is not None:
+            self.db._give_back(preload)
 
 
 _SQLITE_TS = "%Y-%m-%d %H:%M:%S.000000"  # SQLAlchemy's own SQLite DATETIME text, so Core reads it back
@@ -181,12 +181,12 @@ class Database:
         self.scale = scale
         self.pg_copy = pg_copy
         self.sqlite_adbc = sqlite_adbc
-        self._stage: _SqliteStage | None = None
-        self._stage_lock = threading.Lock()  # one batch at a time goes through the stage
+        self._preload: _SqlitePreload | None = None
+        self._preload_lock = threading.Lock()  # one batch at a time goes through the preload
         self._checkpointer: WalCheckpointer | None = None  # started by the first bulk write (SQLite)
         self._checkpointer_lock = threading.Lock()
-        self._spares: list[_SqliteStage] = []  # stages for stage_calls, each held by one batch until inserted
-        self._spare_free: list[_SqliteStage] = []
+        self._spares: list[_SqlitePreload] = []  # preloads for preload_calls, each held by one batch until inserted
+        self._spare_free: list[_SqlitePreload] = []
         self._spare_lock = threading.Lock()
         self._spare_cond = threading.Condition(self._spare_lock)
         self._spares_closed = False
@@ -202,7 +202,7 @@ class Database:
             raise StorageError(f"cannot open database '{url}': {exc}") from exc
         if backend == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        # Pooled connections (and the SQLite stage) are closed when the Database goes away, not left to the GC.
+        # Pooled connections (and the SQLite preload) are closed when the Database goes away, not left to the GC.
         self._finalizer = weakref.finalize(self, _close, self.engine, self.__dict__)
 
     @property
@@ -227,52 +227,53 @@ class Database:
 
     # --- calls -------------------------------------------------------------------------------------
 
-    def insert_calls(self, table: pa.Table, staged: StagedCalls | None = None) -> int:
+    def insert_calls(self, table: pa.Table, preloaded: PreloadedCalls | None = None) -> int:
         """Store new calls; calls whose ``call_id`` is already stored are skipped.  Returns rows inserted.
 
-        *staged*: what :meth:`stage_calls` returned for this same *table* — the bulk load is then done
-        and only the move into ``calls`` remains (the stage is released either way).
+        *preloaded*: what :meth:`preload_calls` returned for this same *table* — the bulk load is then done
+        and only the move into ``calls`` remains (the preload is released either way).
         """
-        if staged is not None:
+        if preloaded is not None:
             try:
-                if staged.stage is not None and staged.source is table and self._stage_ready(staged.stage):
-                    if staged.table.num_rows == 0:
+                scratch = preloaded.preload
+                if scratch is not None and preloaded.source is table and self._preload_ready(scratch):
+                    if preloaded.table.num_rows == 0:
                         return 0
                     with self._writing("insert calls") as conn:
-                        return self._from_stage(conn, staged.names, False, staged.stage)
+                        return self._from_preload(conn, preloaded.names, False, scratch)
             finally:
-                staged.release()
+                preloaded.release()
         return self._write_calls(table, update=False)
 
-    def stage_calls(self, table: pa.Table, wait_s: float = 0.0) -> StagedCalls | None:
+    def preload_calls(self, table: pa.Table, wait_s: float = 0.0) -> PreloadedCalls | None:
         """Bulk-load *table* ahead of :meth:`insert_calls`, on the caller's thread (SQLite only).
 
         Why: the ADBC load is a third of a SQLite insert, and the collector's store thread is the one
-        thread every call passes through; its rating thread stages batch *n+1* while the store thread
-        moves batch *n*.  Two spare stage files alternate; when both hold batches not yet inserted (after
+        thread every call passes through; its rating thread preloads batch *n+1* while the store thread
+        moves batch *n*.  Two spare preload files alternate; when both hold batches not yet inserted (after
         waiting up to *wait_s* for one), or this is not a file SQLite database with ADBC, None
         (``insert_calls`` then does everything).
         """
         if self.dialect != "sqlite" or not self.sqlite_adbc or self.engine.url.database in (None, "", ":memory:"):
             return None
-        stage = self._take_spare(wait_s)
-        if stage is None:
+        preload = self._take_spare(wait_s)
+        if preload is None:
             return None
-        staged = StagedCalls(self, table, unique_calls(self._conform(table), keep="first"), stage, [])
+        preloaded = PreloadedCalls(self, table, unique_calls(self._conform(table), keep="first"), preload, [])
         try:
-            if staged.table.num_rows:
-                staged.names = stage.load(self._sqlite_values(chunk) for chunk in _chunks(staged.table))
-            return staged
+            if preloaded.table.num_rows:
+                preloaded.names = preload.load(self._sqlite_values(chunk) for chunk in _chunks(preloaded.table))
+            return preloaded
         except Exception as exc:  # noqa: BLE001 — an optimisation only: insert_calls will do it all
             log.warning("SQLite bulk load (ADBC) ahead of the insert failed; the insert loads it itself: %s", exc)
-            staged.release()
+            preloaded.release()
             return None
 
-    def _take_spare(self, wait_s: float) -> _SqliteStage | None:
-        """A free spare stage (opening one while fewer than SPARE_STAGES exist), waiting up to *wait_s*."""
+    def _take_spare(self, wait_s: float) -> _SqlitePreload | None:
+        """A free spare preload (opening one while fewer than SPARE_PRELOADS exist), waiting up to *wait_s*."""
         deadline = time_.monotonic() + wait_s
         with self._spare_cond:
-            while not self._spare_free and len(self._spares) >= SPARE_STAGES and not self._spares_closed:
+            while not self._spare_free and len(self._spares) >= SPARE_PRELOADS and not self._spares_closed:
                 remaining = deadline - time_.monotonic()
                 if remaining <= 0:
                     return None
@@ -282,23 +283,24 @@ class Database:
             if self._spare_free:
                 return self._spare_free.pop()
             try:
-                stage = _SqliteStage.open(self.schema.names, schema=f"{_SqliteStage.SCHEMA}_{len(self._spares) + 1}")
+                preload = _SqlitePreload.open(self.schema.names,
+                                              schema=f"{_SqlitePreload.SCHEMA}_{len(self._spares) + 1}")
             except Exception as exc:  # noqa: BLE001
-                log.warning("cannot open a SQLite stage file: %s", exc)
+                log.warning("cannot open a SQLite preload file: %s", exc)
                 return None
-            if stage is not None:
-                self._spares.append(stage)
-            return stage
+            if preload is not None:
+                self._spares.append(preload)
+            return preload
 
-    def _give_back(self, stage: _SqliteStage) -> None:
+    def _give_back(self, preload: _SqlitePreload) -> None:
         with self._spare_cond:
-            if stage in self._spares and stage not in self._spare_free:
-                self._spare_free.append(stage)
+            if preload in self._spares and preload not in self._spare_free:
+                self._spare_free.append(preload)
                 self._spare_cond.notify()
 
-    def _stage_ready(self, stage: _SqliteStage) -> bool:
+    def _preload_ready(self, preload: _SqlitePreload) -> bool:
         with self._spare_cond:
-            return stage in self._spares and stage not in self._spare_free
+            return preload in self._spares and preload not in self._spare_free
 
     def upsert_calls(self, table: pa.Table) -> int:
         """Store calls after re-rating: a stored call with the same ``call_id`` is overwritten.  Returns rows written."""
@@ -357,37 +359,37 @@ class Database:
             return 0
         what = "upsert calls" if update else "insert calls"
         if self.dialect == "sqlite":
-            with self._stage_lock:
-                names = self._staged(table)
+            with self._preload_lock:
+                names = self._preloaded(table)
                 if names is not None:
                     with self._writing(what) as conn:
-                        return self._from_stage(conn, names, update)
+                        return self._from_preload(conn, names, update)
         with self._writing(what) as conn:
             if self.dialect == "postgresql" and self.pg_copy:
                 return self._pg_copy(conn, table, update)
             return self._executemany(conn, table, update)
 
-    def _staged(self, table: pa.Table) -> list[str] | None:
-        """Bulk-load *table* into the SQLite stage; the columns staged, or None to take ``executemany``.
+    def _preloaded(self, table: pa.Table) -> list[str] | None:
+        """Bulk-load *table* into the SQLite preload; the columns preloaded, or None to take ``executemany``.
 
-        None when ADBC is off or not installed, for an in-memory database (no file for the stage to sit
-        beside, and such databases are small), or when the stage fails (logged; the batch still goes in).
-        The caller holds ``_stage_lock`` until the rows are moved.
+        None when ADBC is off or not installed, for an in-memory database (no file for the preload to sit
+        beside, and such databases are small), or when the preload fails (logged; the batch still goes in).
+        The caller holds ``_preload_lock`` until the rows are moved.
         """
         if not self.sqlite_adbc or self.engine.url.database in (None, "", ":memory:"):
             return None
         try:
-            if self._stage is None:
-                self._stage = _SqliteStage.open(self.schema.names)
-                if self._stage is None:
+            if self._preload is None:
+                self._preload = _SqlitePreload.open(self.schema.names)
+                if self._preload is None:
                     self.sqlite_adbc = False  # ADBC not installed: do not look again
                     return None
-            return self._stage.load(self._sqlite_values(chunk) for chunk in _chunks(table))
-        except Exception as exc:  # noqa: BLE001 — an optimisation only: a failing stage must not stop the batch
+            return self._preload.load(self._sqlite_values(chunk) for chunk in _chunks(table))
+        except Exception as exc:  # noqa: BLE001 — an optimisation only: a failing preload must not stop the batch
             log.warning("SQLite bulk load (ADBC) failed, storing with executemany instead: %s", exc)
-            if self._stage is not None:
-                self._stage.close()
-            self._stage, self.sqlite_adbc = None, False
+            if self._preload is not None:
+                self._preload.close()
+            self._preload, self.sqlite_adbc = None, False
             return None
 
     def _sqlite_values(self, chunk: pa.Table) -> pa.Table:
@@ -408,20 +410,21 @@ class Database:
                 columns[f.name] = col
         return pa.table(columns)
 
-    def _from_stage(self, conn: Connection, names: list[str], update: bool, stage: _SqliteStage | None = None) -> int:
-        """Move the staged calls into ``calls`` in the caller's transaction: one atomic, idempotent write."""
-        stage = stage or self._stage
-        assert stage is not None
+    def _from_preload(self, conn: Connection, names: list[str], update: bool,
+                      preload: _SqlitePreload | None = None) -> int:
+        """Move the preloaded calls into ``calls`` in the caller's transaction: one atomic, idempotent write."""
+        preload = preload or self._preload
+        assert preload is not None
         record = conn.connection  # the pooled DBAPI connection: ATTACH holds for its lifetime
-        if record.info.get(f"callcost_stage:{stage.schema}") != stage.path:
+        if record.info.get(f"callcost_preload:{preload.schema}") != preload.path:
             # Outside any transaction still: pysqlite begins one only before the first INSERT/UPDATE/DELETE.
-            if record.info.get(f"callcost_stage:{stage.schema}") is not None:
-                conn.exec_driver_sql(f"DETACH DATABASE {stage.schema}")
-            conn.exec_driver_sql(f"ATTACH DATABASE ? AS {stage.schema}", (stage.path,))
-            record.info[f"callcost_stage:{stage.schema}"] = stage.path
+            if record.info.get(f"callcost_preload:{preload.schema}") is not None:
+                conn.exec_driver_sql(f"DETACH DATABASE {preload.schema}")
+            conn.exec_driver_sql(f"ATTACH DATABASE ? AS {preload.schema}", (preload.path,))
+            record.info[f"callcost_preload:{preload.schema}"] = preload.path
             self._checkpoint_in_background(conn)
         cols = self._quoted(names)
-        sql = (f"INSERT INTO main.calls ({cols}) SELECT {cols} FROM {stage.schema}.{_SqliteStage.TABLE} "
+        sql = (f"INSERT INTO main.calls ({cols}) SELECT {cols} FROM {preload.schema}.{_SqlitePreload.TABLE} "
                f"WHERE true ORDER BY rowid {self._conflict_clause(update, self.schema.names)}")
         return max(conn.exec_driver_sql(sql).rowcount, 0)
 
@@ -585,7 +588,7 @@ def _pylist(column: pa.ChunkedArray | pa.Array) -> list[Any]:
     return values[codes].tolist()
 
 
-class _SqliteStage:
+class _SqlitePreload:
     """A scratch SQLite file that Arrow ADBC bulk-loads calls into, for the main connection to move in.
 
     Why a second file: ADBC's SQLite driver opens its own connection (with its own SQLite library), which
@@ -597,13 +600,13 @@ class _SqliteStage:
     database therefore sees exactly what ``executemany`` gave it: one transaction, all or nothing,
     idempotent on ``call_id``, with the connection's WAL, ``synchronous`` and ``busy_timeout``.
 
-    The stage's columns have no declared type, so they keep each value exactly as ADBC binds it (integer,
+    The preload's columns have no declared type, so they keep each value exactly as ADBC binds it (integer,
     text, NULL); the ``calls`` table's own column affinities apply on the move, as on a direct insert.
-    One per :class:`Database` (plus two spares for :meth:`Database.stage_calls`), in the system's temp
-    folder, removed on close — or, after a crash, by the next stage any process opens.
+    One per :class:`Database` (plus two spares for :meth:`Database.preload_calls`), in the system's temp
+    folder, removed on close — or, after a crash, by the next preload any process opens.
     """
 
-    SCHEMA = "callcost_stage"
+    SCHEMA = "callcost_preload"
     TABLE = "calls_in"
 
     def __init__(self, conn: Any, path: str, names: list[str], schema: str = SCHEMA) -> None:
@@ -616,14 +619,14 @@ class _SqliteStage:
             cur.execute(f'CREATE TABLE IF NOT EXISTS "{self.TABLE}" ({cols})')
 
     @classmethod
-    def open(cls, names: list[str], schema: str = SCHEMA) -> _SqliteStage | None:
-        """A new stage, or None when ``adbc-driver-sqlite`` is not installed."""
+    def open(cls, names: list[str], schema: str = SCHEMA) -> _SqlitePreload | None:
+        """A new preload, or None when ``adbc-driver-sqlite`` is not installed."""
         try:
             import adbc_driver_sqlite.dbapi as adbc_sqlite
         except ImportError:
             return None
-        _remove_orphaned_stages()
-        fd, path = tempfile.mkstemp(prefix=f"{_STAGE_PREFIX}{os.getpid()}-", suffix=".sqlite")
+        _remove_orphaned_preloads()
+        fd, path = tempfile.mkstemp(prefix=f"{_PRELOAD_PREFIX}{os.getpid()}-", suffix=".sqlite")
         os.close(fd)  # an empty file is an empty SQLite database
         conn = None
         try:
@@ -636,7 +639,7 @@ class _SqliteStage:
             raise
 
     def load(self, chunks: Iterator[pa.Table]) -> list[str]:
-        """Replace the staged rows with *chunks* (in order, one commit); the columns any chunk holds."""
+        """Replace the preloaded rows with *chunks* (in order, one commit); the columns any chunk holds."""
         names: list[str] = []
         with self.conn.cursor() as cur:
             cur.execute("BEGIN")
@@ -662,20 +665,20 @@ class _SqliteStage:
                     pass
 
 
-_STAGE_PREFIX = "callcost-stage-"
+_PRELOAD_PREFIX = "callcost-preload-"
 
 
-def _remove_orphaned_stages(folder: str | None = None) -> None:
-    """Delete stage files left in the temp folder by processes that died without closing their
-    database (``kill -9``, power loss): each holds up to a batch of calls.  A stage's name carries its
+def _remove_orphaned_preloads(folder: str | None = None) -> None:
+    """Delete preload files left in the temp folder by processes that died without closing their
+    database (``kill -9``, power loss): each holds up to a batch of calls.  A preload's name carries its
     process id; a file whose process no longer runs is nobody's."""
     folder = folder or tempfile.gettempdir()
     try:
-        names = [n for n in os.listdir(folder) if n.startswith(_STAGE_PREFIX)]
+        names = [n for n in os.listdir(folder) if n.startswith(_PRELOAD_PREFIX)]
     except OSError:
         return
     for name in names:
-        pid = name[len(_STAGE_PREFIX):].split("-", 1)[0]
+        pid = name[len(_PRELOAD_PREFIX):].split("-", 1)[0]
         if not pid.isdigit() or _process_alive(int(pid)):
             continue
         try:
@@ -695,16 +698,16 @@ def _process_alive(pid: int) -> bool:
 
 
 def _close(engine: sa.Engine, state: dict[str, Any]) -> None:
-    """Close a :class:`Database`: its pooled connections, then its SQLite stages (see ``__init__``)."""
+    """Close a :class:`Database`: its pooled connections, then its SQLite preloads (see ``__init__``)."""
     checkpointer = state.get("_checkpointer")
     if checkpointer is not None:
         state["_checkpointer"] = None
         checkpointer.stop()
     engine.dispose()
-    stage = state.get("_stage")
-    if stage is not None:
-        state["_stage"] = None
-        stage.close()
+    preload = state.get("_preload")
+    if preload is not None:
+        state["_preload"] = None
+        preload.close()
     with state["_spare_cond"]:
         spares, state["_spares"], state["_spare_free"] = state.get("_spares", []), [], []
         state["_spares_closed"] = True

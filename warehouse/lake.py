@@ -81,7 +81,7 @@ MAX_GRACE_S = 60.0
 #: How long a record of superseded (and already deleted) files is kept after their deletion: a reader
 #: that listed the folder just before the deletion still finds the record when it reads it.
 _RECORD_KEEP_S = 600.0
-#: Test hook: ``staged`` or ``committed:N`` kills the writing process with SIGKILL at that point of a batch.
+#: Test hook: ``written`` or ``committed:N`` kills the writing process with SIGKILL at that point of a batch.
 KILL_ENV = "CALLCOST_LAKE_KILL_AT"
 #: How the hive partition key reads: a real date, so ``date >= 2026-10-01`` prunes folders.
 PARTITIONING = ds.partitioning(pa.schema([("date", pa.date32())]), flavor="hive")
@@ -263,7 +263,7 @@ def swap_files(folder: Path, rows: pa.Table, superseded: Sequence[Path], *, grac
     if not _locked:
         raise StorageError("swap_files must run under the lake writer lock (lake.writer_lock)")
     _check_grace(grace_s)
-    temp, target = _stage(folder, rows)
+    temp, target = _write_temp(folder, rows)
     old = {p.name for p in superseded} - {target.name}
     try:
         if old:
@@ -392,7 +392,7 @@ def _by_day(table: pa.Table) -> Iterator[tuple[date, pa.Table]]:
 
     A ``write_calls`` file is one row group, so sorting inside it prunes nothing, and every reader
     orders explicitly (``ORDER BY start_utc, call_id``); files that are sorted (``replace_calls``,
-    compaction) are sorted per day by ``_stage``.  When the days already come in order each day is a
+    compaction) are sorted per day by ``_write_temp``.  When the days already come in order each day is a
     zero-copy slice, otherwise its runs of consecutive rows are (``_days_interleaved``).
     """
     if table.num_rows == 0:
@@ -551,7 +551,7 @@ def _parquet_options(schema: pa.Schema) -> dict:
             "write_statistics": [n for n in _STATISTICS if n in schema.names]}
 
 
-def _stage(folder: Path, rows: pa.Table, *, sort: bool = True) -> tuple[Path, Path]:
+def _write_temp(folder: Path, rows: pa.Table, *, sort: bool = True) -> tuple[Path, Path]:
     """Write *rows* to the hidden temp name of their final file, fsynced; return (temp, final) paths.
 
     ``sort``: rows in (``start_utc``, ``call_id``) order (compaction and ``replace_calls`` files);
@@ -575,33 +575,34 @@ def _stage(folder: Path, rows: pa.Table, *, sort: bool = True) -> tuple[Path, Pa
 
 
 class _Batch:
-    """The files of one ``write_calls``: staged per partition, made visible together (see module doc)."""
+    """The files of one ``write_calls``: written per partition under temporary names, made visible together
+    (see module doc)."""
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
-        self.staged: list[tuple[Path, Path]] = []
+        self.written: list[tuple[Path, Path]] = []
 
     def __enter__(self) -> _Batch:
         recover(self.root, _locked=True)  # entered under the writer lock
         return self
 
     def write(self, folder: Path, rows: pa.Table) -> Path:
-        temp, target = _stage(folder, rows, sort=False)
-        self.staged.append((temp, target))
+        temp, target = _write_temp(folder, rows, sort=False)
+        self.written.append((temp, target))
         return target
 
     def __exit__(self, exc_type: object, *_: object) -> None:
         if exc_type is not None:
-            for temp, _target in self.staged:
+            for temp, _target in self.written:
                 temp.unlink(missing_ok=True)
             return
-        _kill_hook("staged")
+        _kill_hook("written")
         try:
-            if len(self.staged) == 1:
-                temp, target = self.staged[0]
+            if len(self.written) == 1:
+                temp, target = self.written[0]
                 os.replace(temp, target)
                 fsync_dir(target.parent)
-            elif self.staged:
+            elif self.written:
                 self._commit()
         except OSError as exc:
             raise StorageError(f"cannot write lake files under {self.root}: {exc}") from exc
@@ -611,17 +612,17 @@ class _Batch:
         journal.mkdir(exist_ok=True)
         record = journal / f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.json"
         temp_record = journal / f".{record.name}.tmp"
-        entries = [[str(t.relative_to(self.root)), str(f.relative_to(self.root))] for t, f in self.staged]
+        entries = [[str(t.relative_to(self.root)), str(f.relative_to(self.root))] for t, f in self.written]
         with open(temp_record, "w", encoding="utf-8") as fh:
             json.dump(entries, fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(temp_record, record)
         fsync_dir(journal)  # the commit point: from here on the batch is finished, by us or by recover()
-        for i, (temp, target) in enumerate(self.staged):
+        for i, (temp, target) in enumerate(self.written):
             _kill_hook(f"committed:{i}")
             os.replace(temp, target)
-        for folder in {target.parent for _, target in self.staged}:
+        for folder in {target.parent for _, target in self.written}:
             fsync_dir(folder)
         record.unlink()
         _drop_empty(journal)

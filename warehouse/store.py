@@ -27,15 +27,15 @@ import sqlalchemy as sa
 
 from warehouse import ingest, lake
 from warehouse.config import Enterprise
-from warehouse.database import Database, StagedCalls, is_outage
+from warehouse.database import Database, PreloadedCalls, is_outage
 from warehouse.errors import first_line
 
 log = logging.getLogger("callcost.warehouse.store")
 
 #: Below this many rows a second thread costs more than the overlap saves.
 _OVERLAP_FROM = 20_000
-#: How long :meth:`Store.stage` waits for a spare stage (the store thread frees one per batch it moves).
-STAGE_WAIT_S = 30.0
+#: How long :meth:`Store.preload` waits for a spare preload file (the store thread frees one per batch it moves).
+PRELOAD_WAIT_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,56 +93,56 @@ class Store:
                 ingest.create_tables(self.db.engine)
                 self.schema_ready = True
 
-    def save(self, rated: pa.Table, staged: StagedCalls | None = None) -> SaveResult:
+    def save(self, rated: pa.Table, preloaded: PreloadedCalls | None = None) -> SaveResult:
         """Store a batch of rated calls; calls already stored are skipped in both places.
 
         The lake file is written on a second thread while the database inserts: Parquet encoding and
         SQLite/PostgreSQL both release the GIL for their heavy work, so the two overlap on two cores.
         Both must succeed for the batch to count as saved; an error from either is raised.
-        *staged*: :meth:`stage`'s result for this *rated* table (the insert uses it up; on an error before
-        the insert, whoever staged it releases it).
+        *preloaded*: :meth:`preload`'s result for this *rated* table (the insert uses it up; on an error before
+        the insert, whoever preloaded it releases it).
         """
         self.ensure_schema()
         if rated.num_rows < _OVERLAP_FROM:
-            inserted = self.db.insert_calls(rated, staged)
+            inserted = self.db.insert_calls(rated, preloaded)
             lake.write_calls(self.lake_root, rated)
         else:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-writer") as pool:
                 lake_write = pool.submit(lake.write_calls, self.lake_root, rated)
                 try:
-                    inserted = self.db.insert_calls(rated, staged)
+                    inserted = self.db.insert_calls(rated, preloaded)
                 finally:
                     lake_write.result()  # always waited for: never leave a lake write running behind an error
         unrated = int(pc.sum(pc.equal(rated.column("rating_status"), "unrated")).as_py() or 0)
         return SaveResult(inserted=inserted, skipped=rated.num_rows - inserted, unrated=unrated)
 
-    def stage(self, rated: pa.Table) -> StagedCalls | None:
+    def preload(self, rated: pa.Table) -> PreloadedCalls | None:
         """Do the database's share of :meth:`save` that needs no lock on it now, on this thread (see
-        :meth:`Database.stage_calls`); pass the result to ``save``.  None when there is nothing to do early.
+        :meth:`Database.preload_calls`); pass the result to ``save``.  None when there is nothing to do early.
 
-        Waits (up to ``STAGE_WAIT_S``) while both spare stages hold earlier batches: this thread is then
-        ahead of the store anyway, and a batch it does not stage costs the store thread the bulk load.
+        Waits (up to ``PRELOAD_WAIT_S``) while both spare preload files hold earlier batches: this thread is then
+        ahead of the store anyway, and a batch it does not preload costs the store thread the bulk load.
         """
         if rated.num_rows < _OVERLAP_FROM:
             return None
-        return self.db.stage_calls(rated, wait_s=STAGE_WAIT_S)
+        return self.db.preload_calls(rated, wait_s=PRELOAD_WAIT_S)
 
-    def save_by_pbx(self, rated: pa.Table, staged: StagedCalls | None = None) -> dict[str, SaveResult]:
+    def save_by_pbx(self, rated: pa.Table, preloaded: PreloadedCalls | None = None) -> dict[str, SaveResult]:
         """:meth:`save`, with what it gave per PBX (the ingest account is per PBX).
 
         A batch of one PBX (every import batch, most live ones) is one :meth:`save`.  A live batch of
-        several PBXs is saved one PBX at a time (its stage is then not used): ``insert_calls`` counts
+        several PBXs is saved one PBX at a time (its preload is then not used): ``insert_calls`` counts
         new rows, not whose they are, and a duplicate must be charged to the PBX that sent it.
         """
         if not rated.num_rows:
-            if staged is not None:
-                staged.release()
+            if preloaded is not None:
+                preloaded.release()
             return {}
         pbxs = pc.unique(rated.column("pbx")).to_pylist()
         if len(pbxs) == 1:
-            return {pbxs[0]: self.save(rated, staged)}
-        if staged is not None:
-            staged.release()
+            return {pbxs[0]: self.save(rated, preloaded)}
+        if preloaded is not None:
+            preloaded.release()
         return {p: self.save(rated.filter(pc.equal(rated.column("pbx"), p))) for p in pbxs}
 
     def record_import(self, pbx: str, files: Sequence[FileIngest], saved: SaveResult | None,

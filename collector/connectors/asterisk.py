@@ -134,7 +134,7 @@ class AsteriskConnector(Connector):
             return cdr_csv_columns(True, True, True)
         return cdr_csv_columns(*COUNT_FLAGS[count])
 
-    def parse(self, data: bytes, source: str) -> ParseResult:
+    def decode(self, data: bytes, source: str) -> ParseResult:
         data = normalise_text(data)
         lines = Lines(data)
         names = self._columns_for(data, lines, source) if len(lines) else None

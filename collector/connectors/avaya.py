@@ -145,7 +145,7 @@ class AvayaConnector(Connector):
         return buffer.rfind(b"\n") + 1
 
     # ------------------------------------------------------------------------------------------------
-    def parse(self, data: bytes, source: str) -> ParseResult:
+    def decode(self, data: bytes, source: str) -> ParseResult:
         recs = split_lines(data)
         if not len(recs):
             return ParseResult(PARSED_SCHEMA.empty_table(), [], 0)

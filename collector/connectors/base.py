@@ -11,7 +11,7 @@ source, the line (or byte offset), the field and the reason, and the good record
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from collector.domains import Violation, violations
 from warehouse.errors import ConfigError
 from warehouse.schema import PARSED_SCHEMA, conform
 
@@ -54,6 +55,24 @@ class ParseResult:
 
     def __post_init__(self) -> None:
         self.calls = conform(self.calls, PARSED_SCHEMA)
+
+
+@dataclass(slots=True)
+class FileTally:
+    """What one file of a many-file parse yielded: the counts ingest accounting keeps per file."""
+
+    source: str
+    records_seen: int
+    parsed: int
+    quarantined: list[Quarantined]
+
+
+@dataclass(slots=True)
+class BatchParse:
+    """Many files parsed at once: all their calls in one table, and a tally per file (in input order)."""
+
+    calls: pa.Table
+    files: list[FileTally]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,12 +129,18 @@ class RepeatCounts:
 
 
 class Connector(abc.ABC):
-    """A PBX CDR format.  Subclasses set ``type`` and implement ``parse``."""
+    """A PBX CDR format.  Subclasses set ``type`` and ``fields`` and implement ``decode``.
+
+    What a connector may provide beyond that is declared here with a default, so no caller probes for
+    it: ``decode_many`` (a bundle of files in one read), ``stream_state`` (a fresh instance per live
+    stream), ``complete_prefix`` (framing of a live stream), ``options`` (the ``[[pbx]]`` keys it reads).
+    """
 
     #: The ``[[pbx]] type`` value that selects this connector.
     type: ClassVar[str]
-    #: Canonical columns this format carries (capabilities as data: tests read this, not if-chains).
-    fields: ClassVar[frozenset[str]]
+    #: Canonical columns this format carries (capabilities as data: tests read this, not if-chains).  Set on
+    #: the class; an instance narrows it when its ``[[pbx]]`` options decide (an SMDR layout).
+    fields: frozenset[str]
     #: True for formats that carry state from one chunk of a stream to the next (Avaya's last date
     #: record) or number repeats of identical records: each live stream then parses with its own
     #: instance (:meth:`for_stream`).
@@ -146,9 +171,28 @@ class Connector(abc.ABC):
         clone.repeats = RepeatCounts()
         return clone
 
-    @abc.abstractmethod
     def parse(self, data: bytes, source: str) -> ParseResult:
-        """Parse one unit of input (a file, or a framed chunk of a stream) named *source*."""
+        """Parse one unit of input (a file, or a framed chunk of a stream) named *source*.
+
+        The format's :meth:`decode`, then the canonical fields' declared domains
+        (:mod:`collector.domains`): a row outside them is quarantined with the field and the reason, so no
+        connector can hand over a 1 MB calling number or undecodable bytes.  Callers call this, never
+        ``decode``.
+        """
+        result = self.decode(data, source)
+        found = violations(result.calls)
+        if found:
+            bad = _out_of_domain(result.calls, found, {source: data})
+            result = ParseResult(_without(result.calls, found),
+                                 sorted(result.quarantined + [q for _, q in bad], key=_position), result.records_seen)
+        return result
+
+    @abc.abstractmethod
+    def decode(self, data: bytes, source: str) -> ParseResult:
+        """Read one unit of input named *source* as the format says: calls, and the records it cannot read.
+
+        What a connector implements; :meth:`parse` checks the result against the fields' domains.
+        """
 
     def complete_prefix(self, buffer: bytes) -> int:
         """How many leading bytes of a stream *buffer* hold whole records; the rest waits for more bytes.
@@ -158,6 +202,82 @@ class Connector(abc.ABC):
         end a record at LF; framed formats (STX/ETX, fixed-length) override this.
         """
         return buffer.rfind(b"\n") + 1
+
+    def parse_many(self, units: Sequence[tuple[bytes, str]]) -> BatchParse:
+        """Parse many files (``(bytes, source)`` pairs) at once: the same calls, quarantine and counts as
+        :meth:`parse` file by file — :meth:`decode_many`, then the fields' domains, as :meth:`parse` does.
+        """
+        batch = self.decode_many(units)
+        found = violations(batch.calls)
+        if not found:
+            return batch
+        tallies = {t.source: t for t in batch.files}
+        for source, q in _out_of_domain(batch.calls, found, {source: data for data, source in units}):
+            tally = tallies.get(source, batch.files[0])  # a raw_ref naming no input: counted with the first
+            tally.parsed -= 1
+            tally.quarantined = sorted(tally.quarantined + [q], key=_position)
+        return BatchParse(_without(batch.calls, found), batch.files)
+
+    def decode_many(self, units: Sequence[tuple[bytes, str]]) -> BatchParse:
+        """:meth:`decode` many files at once; file by file unless the format overrides it.
+
+        A format whose per-file fixed cost dominates small files (CUCM's one-minute flat files)
+        overrides it to read a bundle of files in one vectorised call; the importer calls :meth:`parse_many`.
+        """
+        results = [self.decode(data, source) for data, source in units]
+        tallies = [FileTally(source, r.records_seen, r.calls.num_rows, r.quarantined)
+                   for (_, source), r in zip(units, results)]
+        calls = pa.concat_tables([r.calls for r in results]) if results else PARSED_SCHEMA.empty_table()
+        return BatchParse(calls, tallies)
+
+
+def _without(calls: pa.Table, found: list[Violation]) -> pa.Table:
+    keep = np.ones(calls.num_rows, bool)
+    keep[[v.row for v in found]] = False
+    return calls.filter(pa.array(keep))
+
+
+def _position(q: Quarantined) -> tuple[int, int]:
+    return (q.line or 0, q.offset or 0)
+
+
+def _out_of_domain(calls: pa.Table, found: list[Violation],
+                   inputs: Mapping[str, bytes]) -> list[tuple[str, Quarantined]]:
+    """A quarantine entry (and its input's name) for each out-of-domain row: where it is, from its
+    ``raw_ref`` (``<source>:<line>`` or ``<source>@<offset>``), and its record's bytes, for a retry.
+
+    Runs only for the rows that fail, so it may take Python per row.
+    """
+    refs = calls.column("raw_ref").take(pa.array([v.row for v in found])).to_pylist()
+    starts: dict[str, np.ndarray] = {}
+    out = []
+    for v, ref in zip(found, refs):
+        source, line, offset = _locate(ref or "", inputs)
+        data = inputs.get(source, b"")
+        if line is not None:
+            if source not in starts:
+                nl = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
+                starts[source] = np.concatenate([[0], nl + 1]).astype(np.int64)
+            offset = int(starts[source][line - 1]) if line <= len(starts[source]) else None
+        raw = b""
+        if offset is not None and offset < len(data):
+            ends = [e for e in (data.find(b"\n", offset), data.find(b"\x03", offset)) if e >= 0]
+            raw = data[offset:min(ends) + 1 if ends else len(data)]
+        out.append((source, Quarantined(source, line, offset, v.field, v.reason, raw)))
+    return out
+
+
+def _locate(ref: str, inputs: Mapping[str, bytes]) -> tuple[str, int | None, int | None]:
+    """(source, line, offset) of a raw reference into one of *inputs*; the only input when it does not say."""
+    for source in inputs:
+        rest = ref[len(source) + 1:]
+        if ref.startswith(source) and len(ref) > len(source) + 1 and rest.isdigit():
+            kind = ref[len(source)]
+            if kind == ":":
+                return source, int(rest), None
+            if kind == "@":
+                return source, None, int(rest)
+    return (next(iter(inputs)) if len(inputs) == 1 else ref), None, None
 
 
 @cache

@@ -46,7 +46,7 @@ class CanonicalCsvConnector(Connector):
     type = "canonical-csv"
     fields = frozenset(f.name for f in PARSED_SCHEMA)
 
-    def parse(self, data: bytes, source: str) -> ParseResult:
+    def decode(self, data: bytes, source: str) -> ParseResult:
         data = normalise_text(data)
         lines = Lines(data)
         nonempty = lines.nonempty(1) if len(lines) else np.zeros(0, np.int64)

@@ -19,7 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from collector.connectors.base import Quarantined
+from collector.connectors.base import FileTally, Quarantined
+from warehouse.errors import ParseError
 
 _BOM = b"\xef\xbb\xbf"
 _THREADED_FROM = 8 << 20  # bytes
@@ -97,8 +98,11 @@ def sniff_delimiter(header: bytes) -> str:
 
 
 def split_line(line: bytes, delimiter: str = ",") -> list[str]:
-    """Fields of one CSV line (header and type lines are read this way)."""
-    rows = list(csv.reader(io.StringIO(line.decode("utf-8")), delimiter=delimiter))
+    """Fields of one CSV line (header and type lines are read this way); a ``ParseError`` when it is not CSV."""
+    try:
+        rows = list(csv.reader(io.StringIO(line.decode("utf-8"), newline=""), delimiter=delimiter))
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise ParseError(f"unreadable CSV line: {exc}") from exc
     return [f.strip() for f in rows[0]] if rows else []
 
 
@@ -144,24 +148,6 @@ def read_strings(
             raise SlowPathNeeded(source)
         return _read_slow(data, source, names, first_line, lines, delimiter, include)
     return StringTable(table, good, quarantined, lines)
-
-
-@dataclass(slots=True)
-class FileTally:
-    """What one file of a many-file parse yielded: the counts ingest accounting keeps per file."""
-
-    source: str
-    records_seen: int
-    parsed: int
-    quarantined: list[Quarantined]
-
-
-@dataclass(slots=True)
-class BatchParse:
-    """Many files parsed at once: all their calls in one table, and a tally per file (in input order)."""
-
-    calls: pa.Table
-    files: list[FileTally]
 
 
 class Bundle:
@@ -261,7 +247,9 @@ def _read_slow(data: bytes, source: str, names: list[str], first_line: int, line
                delimiter: str, include: list[str] | None = None) -> StringTable:
     """Row by row with the ``csv`` module: exact line numbers even with quoted newlines."""
     text = data.decode("utf-8", errors="replace")
-    physical = text.splitlines(keepends=True)[first_line - 1:]
+    # lines end at LF only, as :class:`Lines` numbers them (``splitlines`` also breaks at CR, VT, FF, U+2028 …)
+    pieces = text.split("\n")
+    physical = ([p + "\n" for p in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else []))[first_line - 1:]
     reader = csv.reader(physical, delimiter=delimiter)
     cols: list[list[str]] = [[] for _ in names]
     row_lines: list[int] = []

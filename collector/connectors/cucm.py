@@ -28,9 +28,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collector.connectors import cucm_fields as F
-from collector.connectors.base import Connector, ParseResult, PbxContext, Quarantined
+from collector.connectors.base import BatchParse, Connector, FileTally, ParseResult, PbxContext, Quarantined
 from collector.connectors.csvtable import (
-    BatchParse, Bundle, FileTally, Lines, SlowPathNeeded, StringTable, normalise_text, read_strings, sniff_delimiter,
+    Bundle, Lines, SlowPathNeeded, StringTable, normalise_text, read_strings, sniff_delimiter,
     split_line,
 )
 from warehouse.errors import ParseError
@@ -245,7 +245,7 @@ class CucmConnector(Connector):
         self._kind_cache: dict[str | None, int] = {}  # device name → kind, across the files of this PBX
         self._head_cache: dict[bytes, _Layout] = {}  # header + type line → layout, across files (parse_many)
 
-    def parse(self, data: bytes, source: str) -> ParseResult:
+    def decode(self, data: bytes, source: str) -> ParseResult:
         layout = _layout(data, source)
         if layout is None:
             return ParseResult(PARSED_SCHEMA.empty_table(), [], 0)
@@ -277,14 +277,14 @@ class CucmConnector(Connector):
         quarantined = sorted(rows.quarantined + bad, key=lambda q: q.line or 0)
         return ParseResult(calls, quarantined, seen)
 
-    def parse_many(self, units: Sequence[tuple[bytes, str]]) -> BatchParse:
-        """Parse many files at once: the same calls, quarantine and counts as :meth:`parse` file by file.
+    def decode_many(self, units: Sequence[tuple[bytes, str]]) -> BatchParse:
+        """Decode many files at once: the same calls, quarantine and counts as :meth:`decode` file by file.
 
         Files whose first two lines (header and type line) are byte-identical share a layout; their data
         lines are joined into one :class:`Bundle`, read by one Arrow call and mapped once — the fixed
         cost per file (a few milliseconds) would otherwise dominate a month of one-minute files.  Files
         the fast path does not cover (BOM, non-ASCII bytes, blank or missing header lines, CMR files,
-        quoted newlines) go through :meth:`parse` one by one.  Calls come grouped by layout, each file's
+        quoted newlines) go through :meth:`decode` one by one.  Calls come grouped by layout, each file's
         rows in file order.
         """
         tallies: list[FileTally | None] = [None] * len(units)
@@ -293,7 +293,7 @@ class CucmConnector(Connector):
         layouts: dict[bytes, _Layout] = {}
 
         def one_by_one(k: int) -> None:
-            result = self.parse(*units[k])
+            result = self.decode(*units[k])
             tables.append(result.calls)
             tallies[k] = FileTally(units[k][1], result.records_seen, result.calls.num_rows, result.quarantined)
 
@@ -316,7 +316,9 @@ class CucmConnector(Connector):
             for (k, _), tally in zip(members, files):
                 tallies[k] = tally
         calls = pa.concat_tables(tables) if tables else PARSED_SCHEMA.empty_table()
-        return BatchParse(calls, tallies)  # type: ignore[arg-type]
+        done = [t for t in tallies if t is not None]
+        assert len(done) == len(units), "every file is tallied, by a bundle or one by one"
+        return BatchParse(calls, done)
 
     def _simple_head(self, data: bytes, source: str) -> tuple[bytes, _Layout, int] | None:
         """(group key, layout, byte offset of the first data line) for a plain CDR file; ``None`` sends it to

@@ -139,7 +139,7 @@ class FreeswitchConnector(Connector):
             raise ConfigError(f"legs = {self.legs!r}", field="legs", expected="a, b or ab")
         self.inbound_contexts = [str(g) for g in opts.get("inbound_contexts", ["public"])]
 
-    def parse(self, data: bytes, source: str) -> ParseResult:
+    def decode(self, data: bytes, source: str) -> ParseResult:
         data = normalise_text(data)
         lines = Lines(data)
         if not len(lines):

@@ -105,14 +105,14 @@ class SmdrConnector(Connector):
         filled = set(_ALWAYS).union(*(_ROLE_FIELDS[r] for r in roles if r in _ROLE_FIELDS))
         if "ring" in roles and ({"start", "start_date"} & roles):
             filled.add("answer_utc")
-        self.fields = frozenset(filled)  # type: ignore[misc]  # per-layout capabilities (instance attribute)
+        self.fields = frozenset(filled)  # per-layout capabilities (Connector.fields may be set per instance)
         self._framed = self.layout.get("framing") == "stx_etx"
 
     def complete_prefix(self, buffer: bytes) -> int:
         return complete_frames(buffer) if self._framed else super().complete_prefix(buffer)
 
     # ------------------------------------------------------------------------------------------------
-    def parse(self, data: bytes, source: str) -> ParseResult:
+    def decode(self, data: bytes, source: str) -> ParseResult:
         kind = self.layout["kind"]
         if kind == "csv":
             cols, where, seen, pre_bad = self._csv(data, source)
@@ -121,7 +121,8 @@ class SmdrConnector(Connector):
             skip = self.layout.get("skip")
             if skip and len(recs):
                 recs = recs.take(~to_numpy_bool(pc.match_substring_regex(recs.text, skip)))
-            cols, ok, reason = getattr(self, f"_{kind}")(recs)
+            decode = {"fixed": self._fixed, "regex": self._regex, "sections": self._sections}[kind]
+            cols, ok, reason = decode(recs)
             where, seen, pre_bad = recs, len(recs), []
             cols["__ok"], cols["__reason"] = ok, reason
         return self._finish(cols, where, seen, pre_bad, source)

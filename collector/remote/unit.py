@@ -39,7 +39,7 @@ class RemoteUnit:
         if replaced is not None:
             replaced.close()
         self.writer = OutboxWriter(self.settings, self.service.pipeline.engine)
-        self.service.pipeline.writer = self.writer  # type: ignore[assignment]  # same interface (duck-typed)
+        self.service.pipeline.writer = self.writer  # a BatchWriter, like the one replaced
 
     @property
     def transports(self):

@@ -1,8 +1,9 @@
 """The remote unit's store stage: each batch goes into the outbox instead of a database.
 
-It has the pipeline's writer interface (``write``, ``record_event``, ``status``, ``close``), the same as
-:class:`collector.failover.FailoverWriter`, so the unit runs the unchanged pipeline: a batch in the
-outbox is durable, so checkpoints and link acknowledgements advance as they would after a DB commit.
+It is a :class:`~collector.batch_writer.BatchWriter`, like :class:`collector.failover.FailoverWriter`, so
+the unit runs the unchanged pipeline: a batch in the outbox is durable, so checkpoints and link
+acknowledgements advance as they would after a DB commit.  It keeps the base's defaults for what only a
+database has: it is always ``online`` (the outbox is local) and has nothing to ``preload``.
 
 After the outbox append, the batch's accounting (segments, checkpoints, events) is also written to the
 unit's own SQL database.  That is what the unit's folder sources (files already taken), raw-dump crash
@@ -21,15 +22,19 @@ import sqlalchemy as sa
 
 from collector import checkpoints
 from collector import wire
+from collector.batch_writer import BatchWriter, WriteOutcome
 from collector.remote.forwarder import Forwarder
 from collector.remote.outbox import Outbox
 from collector.remote.settings import RemoteSettings
 from warehouse import ingest
+from warehouse.database import PreloadedCalls
 from warehouse.schema import PARSED_SCHEMA
 from warehouse.store import SaveResult
 
 
-class OutboxWriter:
+class OutboxWriter(BatchWriter):
+    """Writes each batch into the unit's outbox, for the forwarder to send to the centre."""
+
     def __init__(self, settings: RemoteSettings, engine: sa.Engine) -> None:
         self.settings = settings
         self.engine = engine  # the unit's own DB: local accounting only
@@ -40,8 +45,8 @@ class OutboxWriter:
 
     def write(self, rated: pa.Table, quarantine: list[dict[str, Any]], batch: dict[str, Any],
               segments: list[ingest.SegmentRow], started: float, key: str | None = None,
-              staged: None = None) -> None:
-        """Append the batch to the outbox (there is no database share to stage: no ``stage`` method)."""
+              preloaded: PreloadedCalls | None = None) -> WriteOutcome:
+        """Append the batch to the outbox: durable, not in a database (*preloaded* is always None here)."""
         calls = wire.parsed_columns(rated)
         self.outbox.append(lambda batch_id: wire.encode(wire.RemoteBatch(
             self.settings.unit, batch_id, calls, quarantine, batch, segments)), calls.num_rows)
@@ -52,6 +57,7 @@ class OutboxWriter:
             outboxed[s.pbx] = SaveResult(o.inserted + s.parsed, 0, o.unrated + s.unrated)
         checkpoints.record_batch(self.engine, ingest.LIVE, segments, quarantine, outboxed,
                                  rate_s=float(batch.get("rate_s", 0.0)), store_s=time.perf_counter() - started)
+        return WriteOutcome(0, 0, spooled=True)
 
     def record_event(self, pbx: str, stream: str, kind: str, detail: str = "", key: str | None = None) -> None:
         """Link events travel as batches of their own, in order with the calls."""

@@ -29,7 +29,10 @@ import time
 from pathlib import Path
 
 from collector.recovery import durable_positions
+from collector.settings import Settings
+from collector.streams import Intake
 from collector.transports.base import Transport
+from warehouse.config import Enterprise, Pbx
 from warehouse.database import is_outage
 from warehouse.lake import fsync_dir
 from collector.spool import spooled_metadata
@@ -45,6 +48,11 @@ class FolderTransport(Transport):
     def folder(self) -> Path:
         return (self.ent.root / self.target).resolve()
 
+    def __init__(self, ent: Enterprise, pbx: Pbx, intake: Intake, settings: Settings) -> None:
+        super().__init__(ent, pbx, intake, settings)
+        self.in_flight: set[str] = set()
+        self.pending: dict[str, tuple[int, int, float]] = {}  # path → (size, mtime_ns, stable since)
+
     async def start(self) -> None:
         self.path = self.folder
         self.path.mkdir(parents=True, exist_ok=True)
@@ -57,8 +65,8 @@ class FolderTransport(Transport):
         self.done: set[str] = set()
         self.unfinished: dict[str, set[str]] = {}
         await asyncio.to_thread(self._load_done)
-        self.in_flight: set[str] = set()
-        self.pending: dict[str, tuple[int, int, float]] = {}  # path → (size, mtime_ns, stable since)
+        self.in_flight.clear()
+        self.pending.clear()
         self._task = asyncio.create_task(self._watch(), name=f"folder-{self.pbx.id}")
 
     async def stop(self) -> None:
@@ -183,5 +191,5 @@ class FolderTransport(Transport):
         fsync_dir(self.ledger.parent)
 
     def describe(self) -> dict:
-        return {"source": self.pbx.source, "folder": str(self.folder), "waiting": len(getattr(self, "pending", {})),
-                "in_flight": len(getattr(self, "in_flight", ()))}
+        return {"source": self.pbx.source, "folder": str(self.folder), "waiting": len(self.pending),
+                "in_flight": len(self.in_flight)}

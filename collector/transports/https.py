@@ -109,22 +109,24 @@ class UnitStatus:
 class HttpsTransport(Transport):
     scheme = "https"
     volatile = False  # the bytes stay in the unit's outbox until acknowledged, and in its raw dump
+    listener: _Listener | None = None  # from start to stop
 
     async def start(self) -> None:
         self.https = https_settings(self.ent, self.pbx, self.settings)
         self.listener = await _Listener.acquire(self.ent, self.intake.pipeline, self.https, self.pbx.id)
 
     async def stop(self) -> None:
-        if getattr(self, "listener", None) is not None:
+        if self.listener is not None:
             await self.listener.release(self.pbx.id)
             self.listener = None
 
     @property
     def address(self) -> tuple[str, int]:
+        assert self.listener is not None, "started"
         return self.listener.address
 
     def describe(self) -> dict:
-        listener = getattr(self, "listener", None)
+        listener = self.listener
         if listener is None:
             return {"source": self.pbx.source, "listening": None}
         return {"source": self.pbx.source, "listening": "{}:{}".format(*listener.address),

@@ -46,6 +46,7 @@ def port_settings(target: str) -> tuple[str, dict]:
 
 class SerialTransport(Transport):
     scheme = "serial"
+    device: str | None = None  # from start on
 
     async def start(self) -> None:
         self.device, self.kwargs = port_settings(self.target)
@@ -88,4 +89,4 @@ class SerialTransport(Transport):
             self.intake.event(session.stream, "closed", reason)
 
     def describe(self) -> dict:
-        return {"source": self.pbx.source, "device": getattr(self, "device", None)}
+        return {"source": self.pbx.source, "device": self.device}

@@ -88,4 +88,4 @@ class TcpTransport(Transport):
 
     def describe(self) -> dict:
         return {"source": self.pbx.source, "listening": "{}:{}".format(*self.address) if self.server else None,
-                "connections": len(getattr(self, "_tasks", ()))}
+                "connections": len(self._tasks) if self.server is not None else 0}
