@@ -1,0 +1,14 @@
+"""Placeholder."""
+PATH = "/quality"
+NAME = "Quality"
+SLUG = "quality"
+EXTRA_KEYS: tuple[str, ...] = ()
+
+
+def data(ctx, view, scope=None):
+    from dashboards.pages import PageData
+    return PageData()
+
+
+def render(ctx, view, data):
+    return []

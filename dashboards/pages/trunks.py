@@ -1,0 +1,14 @@
+"""Placeholder."""
+PATH = "/trunks"
+NAME = "Trunks"
+SLUG = "trunks"
+EXTRA_KEYS: tuple[str, ...] = ()
+
+
+def data(ctx, view, scope=None):
+    from dashboards.pages import PageData
+    return PageData()
+
+
+def render(ctx, view, data):
+    return []
