@@ -14,6 +14,7 @@ module and one line there.  :func:`page_data` is the cached way to get a page's 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,5 +67,8 @@ def view_of(ctx: PageContext, page: ModuleType, query: Mapping[str, str], scope:
 
 def page_data(ctx: PageContext, page: ModuleType, view: View, scope: Scope | None = None) -> PageData:
     """``page.data(ctx, view, scope)``, cached by the lake's contents, the view and the scope."""
-    key = ("data", page.SLUG, view.cache_key(), (scope or Scope()).key())
+    key: tuple = ("data", page.SLUG, view.cache_key(), (scope or Scope()).key())
+    ttl = getattr(page, "CACHE_SECONDS", None)  # pages that read the SQL DB too: the lake's key is not enough
+    if ttl:
+        key += (int(time.monotonic() // ttl),)
     return ctx.cache.get(key, lambda: page.data(ctx, view, scope))
