@@ -45,9 +45,14 @@ def filter_options(ctx: PageContext, view: View) -> dict[str, list[str]]:
 
 
 def _dropdown(key: str, label: str, options: list[str], value: str | None) -> html.Label:
+    """A filter control.  A value from the URL that is not a valid choice stays in it (marked unknown):
+    a dropdown drops a value it has no option for and would rewrite the URL without it — a silent default."""
+    choices = [{"label": o, "value": o} for o in options]
+    if value and value not in options:
+        choices.append({"label": f"{value} (unknown)", "value": value})
     return html.Label([html.Span(label, className="flt-label"),
                        dcc.Dropdown(id={"type": ids.FILTER, "key": key}, value=value, clearable=key != "month",
-                                    options=[{"label": o, "value": o} for o in options],
+                                    options=choices,
                                     placeholder="all", className="flt-dd")], className="flt")
 
 
