@@ -1,0 +1,87 @@
+"""Dashboard page data at 10M calls: each page's first (cold) and repeat (cached) load, and 10 concurrent
+viewers of the overview.
+
+    python benchmarks/bench_dashboards.py                    # 10M calls in one month
+    python benchmarks/bench_dashboards.py --calls 1000000
+
+The lake is built the way bench_export builds one: a 20k-call seed of ``lakefactory.random_calls``
+copied by DuckDB into date partitions.  "Cold" is a new app context (empty cache) — the DuckDB scans
+of the page; "cached" is the same view again (a lake listing and a dictionary lookup).  Concurrent:
+10 threads open the overview at once on a cold cache (they share one computation) and then 10 × 10
+repeat views; the p95 of their latencies is printed.  The what-if (carriers) needs a config and is
+not part of a bare lake's carriers page here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import duckdb
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from dashboards.app import PAGES, route  # noqa: E402
+from dashboards.pages import PageContext, page_data, view_of  # noqa: E402
+
+
+def build_lake(root: Path, calls: int) -> Path:
+    from lakefactory import random_calls, write_lake
+
+    seed_rows = min(calls, 20_000)
+    write_lake(root / "seed", random_calls(seed_rows, seed=1, months=("2026-10",)), files_per_partition=1)
+    copies = max(1, calls // seed_rows)
+    (root / "lake" / "calls").mkdir(parents=True)
+    with duckdb.connect() as con:
+        con.sql(f"""COPY (SELECT * REPLACE (call_id || '-' || k AS call_id),
+                            CAST(start_utc AS DATE)::VARCHAR AS date
+                          FROM read_parquet('{root}/seed/calls/*/*.parquet', hive_partitioning = false),
+                               range({copies}) AS r(k))
+                    TO '{root}/lake/calls' (FORMAT parquet, PARTITION_BY (date), COMPRESSION zstd)""")
+    return root / "lake"
+
+
+def timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--calls", type=int, default=10_000_000)
+    ap.add_argument("--lake", type=Path, help="an existing lake to use instead of building one")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.lake:
+            lake = args.lake
+        else:
+            t = time.perf_counter()
+            lake = build_lake(Path(tmp), args.calls)
+            print(f"lake: {args.calls:,} calls built in {time.perf_counter() - t:.1f}s", flush=True)
+        query = {"month": "2026-10"}
+        print(f"{'page':<14}{'cold s':>9}{'cached ms':>11}{'render ms (cached)':>20}")
+        for page in PAGES:
+            ctx = PageContext(lake, "USD")
+            cold = timed(lambda: page_data(ctx, page, view_of(ctx, page, query)))
+            warm = min(timed(lambda: page_data(ctx, page, view_of(ctx, page, query))) for _ in range(5))
+            render = min(timed(lambda: route(page.PATH, "?month=2026-10", ctx)) for _ in range(3))
+            print(f"{page.PATH:<14}{cold:>9.3f}{warm * 1000:>11.1f}{render * 1000:>20.1f}", flush=True)
+        ctx = PageContext(lake, "USD")
+        overview = PAGES[0]
+        with ThreadPoolExecutor(10) as pool:
+            cold = list(pool.map(lambda _: timed(lambda: route(overview.PATH, "?month=2026-10", ctx)), range(10)))
+            warm = list(pool.map(lambda _: timed(lambda: route(overview.PATH, "?month=2026-10", ctx)), range(100)))
+        p95 = lambda xs: statistics.quantiles(xs, n=20)[-1]  # noqa: E731
+        print(f"10 concurrent viewers, overview: cold p95 {p95(cold):.2f}s (max {max(cold):.2f}s); "
+              f"cached p95 {p95(warm) * 1000:.0f} ms over 100 views")
+
+
+if __name__ == "__main__":
+    main()
