@@ -39,6 +39,7 @@ def build_lake(root: Path, calls: int) -> Path:
     copies = max(1, calls // seed_rows)
     (root / "lake" / "calls").mkdir(parents=True)
     with duckdb.connect() as con:
+        con.execute("SET enable_progress_bar = false")
         con.sql(f"""COPY (SELECT * REPLACE (call_id || '-' || k AS call_id),
                             CAST(start_utc AS DATE)::VARCHAR AS date
                           FROM read_parquet('{root}/seed/calls/*/*.parquet', hive_partitioning = false),

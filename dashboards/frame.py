@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from types import ModuleType
 
+import pyarrow.compute as pc
 from dash import dcc, html
 
 from analytics.selection import CALL_TYPES
 from dashboards import ids
 from dashboards.filters import FILTER_KEYS, Scope, View, query_string
-from dashboards.pages import PageContext, PageData, page_data, view_of
+from dashboards.pages import PageContext, PageData, cube, page_data, view_of
 
 __all__ = ["EMPTY_LAKE", "filter_options", "page_layout"]
 
@@ -32,13 +34,10 @@ def filter_options(ctx: PageContext, view: View) -> dict[str, list[str]]:
             found["site"] |= set(ctx.ent.sites)
             found["carrier"] |= set(ctx.ent.carriers)
         if view.selection is not None:
-            unfiltered = type(view.selection)(view.selection.lake, view.selection.start, view.selection.end, {},
-                                              view.selection.timezones, view.selection.currency, view.selection.scale)
-            sql = " UNION ALL ".join(f"SELECT '{k}' AS k, CAST(\"{k}\" AS VARCHAR) AS v FROM "
-                                     f"(SELECT DISTINCT \"{k}\" FROM {{calls}} WHERE \"{k}\" IS NOT NULL)"
-                                     for k in found)
-            for row in unfiltered.query(sql).to_pylist():
-                found[row["k"]].add(row["v"])
+            unfiltered = replace(view.selection, filters={})
+            table = cube(ctx, unfiltered)
+            for k in found:
+                found[k] |= {v for v in pc.unique(table[k]).to_pylist() if v is not None}
         out = {k: sorted(v) for k, v in found.items()}
         out["call_type"] = list(CALL_TYPES)
         return out

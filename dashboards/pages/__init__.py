@@ -21,7 +21,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pyarrow as pa
+
+from analytics.selection import CallSelection
 from dashboards.cache import PageCache
+from dashboards.cube import cube_of
 from dashboards.filters import Scope, View, resolve
 from dashboards.tables import Table
 from warehouse.config import Enterprise
@@ -63,6 +67,15 @@ def view_of(ctx: PageContext, page: ModuleType, query: Mapping[str, str], scope:
     """The page's :class:`View` of *query*, cached (checking filter values reads the lake)."""
     key = ("view", page.SLUG, tuple(sorted(query.items())), (scope or Scope()).key())
     return ctx.cache.get(key, lambda: resolve(ctx.ent, ctx.lake, query, extra_keys=page.EXTRA_KEYS, scope=scope))
+
+
+def selection_key(sel: CallSelection) -> tuple:
+    return (sel.start, sel.end, tuple(sorted(sel.filters.items())), sel.scale)
+
+
+def cube(ctx: PageContext, sel: CallSelection) -> pa.Table:
+    """The selection's cube (:mod:`dashboards.cube`), cached: pages and periods share it."""
+    return ctx.cache.get(("cube", selection_key(sel)), lambda: cube_of(sel))
 
 
 def page_data(ctx: PageContext, page: ModuleType, view: View, scope: Scope | None = None) -> PageData:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dash import html
 
-from analytics.breakdowns import AGGREGATES_SQL
 from analytics.whatif import carrier_whatif
 from dashboards import charts, ids
 from dashboards.filters import Scope, View
-from dashboards.pages import PageContext, PageData
+from dashboards.cube import regroup
+from dashboards.pages import PageContext, PageData, cube
 from dashboards.pages.common import BREAKDOWN, breakdown_table, graph, totals
 from dashboards.tables import Column, Table, html_table
 
@@ -51,12 +51,10 @@ def whatif_table(ctx: PageContext, view: View) -> tuple[Table | None, str | None
 def data(ctx: PageContext, view: View, scope: Scope | None = None) -> PageData:
     sel = view.selection
     out = PageData()
-    plans = sel.query(f"SELECT coalesce(carrier, '(none)') AS carrier, coalesce(plan, '(none)') AS plan, {AGGREGATES_SQL} "
-                      "FROM {calls} WHERE carrier IS NOT NULL OR rating_status <> 'rated' GROUP BY 1, 2 ORDER BY 1, 2"
-                      ).to_pandas()
-    by_carrier = plans.groupby("carrier", sort=True)[[c.key for c in BREAKDOWN]].sum() if len(plans) else plans
-    out.add(breakdown_table("by_carrier", "By carrier", by_carrier.drop(columns=["plan"], errors="ignore"),
-                            "carrier", "Carrier", ctx.currency, sel.scale))
+    calls = cube(ctx, sel)
+    plans = regroup(calls, ["carrier", "plan"]).reset_index()
+    out.add(breakdown_table("by_carrier", "By carrier", regroup(calls, "carrier"), "carrier", "Carrier", ctx.currency,
+                            sel.scale))
     out.add(Table("by_plan", "By carrier and plan", plans, (Column("carrier", "Carrier"), Column("plan", "Plan"),
                                                            *BREAKDOWN), ctx.currency, sel.scale,
                   {"carrier": "Total", **totals(plans)}))

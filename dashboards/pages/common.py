@@ -9,13 +9,12 @@ from decimal import Decimal
 import pandas as pd
 from dash import dcc, html
 
-from analytics.breakdowns import AGGREGATES_SQL
-from analytics.savings import BREAKDOWN_COLUMNS, NO_VALUE
+from analytics.savings import BREAKDOWN_COLUMNS
 from analytics.selection import CallSelection
 from dashboards.format import count_text, money_text, pct_text
 from dashboards.tables import Column, Table
 
-__all__ = ["BREAKDOWN", "card", "change_text", "graph", "grouped", "shifted", "totals"]
+__all__ = ["BREAKDOWN", "breakdown_table", "card", "change_text", "graph", "shifted", "totals"]
 
 #: The figures of a breakdown row, as table columns.
 BREAKDOWN = (Column("calls", "Calls", "count"), Column("minutes", "Minutes", "minutes"),
@@ -25,41 +24,8 @@ MONEY = ("actual_cost", "reference_cost", "savings")
 
 
 def shifted(sel: CallSelection, start: date, end: date) -> CallSelection:
-    """The same filters over another period (the previous month, a trend's wider range)."""
+    """The same filters over another period (the previous month, a month of the trend)."""
     return replace(sel, start=start, end=end)
-
-
-def grouped(sel: CallSelection, sets: dict[str, str]) -> dict[str, pd.DataFrame]:
-    """One scan of the selection, grouped several ways: *sets* maps a name to its SQL key expression.
-
-    ``GROUPING SETS`` lets DuckDB read the calls once for every breakdown of a page, instead of
-    once per breakdown; each result has the analytics layer's columns (``AGGREGATES_SQL``), so its
-    figures are the ones ``analytics.breakdowns.savings_by`` gives.  ``""`` is the grand total.
-    """
-    keys = [k for k in sets.values() if k]
-    cols = ", ".join(f"{expr} AS g{i}" for i, expr in enumerate(keys))
-    grouping = ", ".join(f"({expr})" if expr else "()" for expr in sets.values())
-    flags = ", ".join(f"grouping({expr}) AS f{i}" for i, expr in enumerate(keys))
-    sql = (f"SELECT {cols}{', ' if cols else ''}{flags}{', ' if flags else ''}{AGGREGATES_SQL} FROM {{calls}} "
-           f"GROUP BY GROUPING SETS ({grouping})")
-    df = sel.query(sql).to_pandas()
-    out: dict[str, pd.DataFrame] = {}
-    for name, expr in sets.items():
-        if expr:
-            i = keys.index(expr)
-            mask = df[f"f{i}"] == 0
-            for j in range(len(keys)):
-                if j != i:
-                    mask &= df[f"f{j}"] == 1
-            part = df[mask].rename(columns={f"g{i}": name})
-            part[name] = part[name].map(lambda v: NO_VALUE if v is None else (v if isinstance(v, (str, date)) else str(v)))
-            out[name] = part.set_index(name)[list(BREAKDOWN_COLUMNS)].sort_index()
-        else:
-            mask = pd.Series(True, index=df.index)
-            for j in range(len(keys)):
-                mask &= df[f"f{j}"] == 1
-            out[name] = df[mask][list(BREAKDOWN_COLUMNS)].reset_index(drop=True)
-    return out
 
 
 def totals(frame: pd.DataFrame) -> dict[str, object]:

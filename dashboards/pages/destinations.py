@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dash import html
 
-from analytics.breakdowns import savings_by, top_destinations
+from analytics.breakdowns import top_destinations
 from dashboards import charts, ids
 from dashboards.filters import Scope, View
-from dashboards.pages import PageContext, PageData
+from dashboards.cube import regroup
+from dashboards.pages import PageContext, PageData, cube
 from dashboards.pages.common import BREAKDOWN, breakdown_table, graph
 from dashboards.tables import Column, Table, html_table
 
@@ -27,13 +28,16 @@ def data(ctx: PageContext, view: View, scope: Scope | None = None) -> PageData:
     sel = view.selection
     out = PageData()
     numbers = top_destinations(sel, TOP, level="number").reset_index()
-    countries = top_destinations(sel, 250, level="country").reset_index()
+    calls = cube(ctx, sel)
+    countries = regroup(calls, "dest_country", where="direction = 'outbound'", order="actual_cost DESC").reset_index()
+    countries = countries.rename(columns={"dest_country": "destination"})
+    countries.insert(0, "rank", range(1, len(countries) + 1))
     cols = (Column("rank", "Rank", "count"), Column("destination", "Destination"), *BREAKDOWN)
     out.add(Table("top_numbers", f"Top {TOP} numbers by cost", numbers, cols, ctx.currency, sel.scale))
     out.add(Table("countries", "Countries by cost", countries,
                   (Column("rank", "Rank", "count"), Column("destination", "Country"), *BREAKDOWN), ctx.currency,
                   sel.scale))
-    out.add(breakdown_table("classes", "Call classes", savings_by(sel, "category"), "category", "Class",
+    out.add(breakdown_table("classes", "Call classes", regroup(calls, "category"), "category", "Class",
                             ctx.currency, sel.scale))
     return out
 

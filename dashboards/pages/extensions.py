@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
-from analytics.breakdowns import AGGREGATES_SQL, top_talkers
-from analytics.selection import sql_literal
+import pandas as pd
+
+from analytics.breakdowns import AGGREGATES_SQL
 from dashboards import charts, ids
 from dashboards.app_links import replace_query
 from dashboards.filters import Scope, View
-from dashboards.pages import PageContext, PageData
+from dashboards.pages import PageContext, PageData, selection_key
 from dashboards.pages.common import BREAKDOWN, graph, totals
 from dashboards.pages.sites import CALL_COLUMNS, CALL_LIMIT
 from dashboards.tables import Column, Table, html_table
@@ -30,17 +31,18 @@ WHO = (Column("extension", "Extension"), Column("user", "User"), Column("departm
 def data(ctx: PageContext, view: View, scope: Scope | None = None) -> PageData:
     sel = view.selection
     out = PageData()
-    talkers = top_talkers(sel, TOP).reset_index()
+    listing = ctx.cache.get(("extensions", selection_key(sel)), lambda: _listing(sel))
+    # top_talkers' ranking (actual cost, ties by extension) over the same per-extension figures
+    talkers = listing.sort_values(["actual_cost", "extension"], ascending=[False, True], kind="stable").head(TOP)
+    talkers = talkers.reset_index(drop=True)
+    talkers.insert(0, "rank", range(1, len(talkers) + 1))
     out.add(Table("top_talkers", f"Top {TOP} extensions by cost", talkers, (Column("rank", "Rank", "count"), *WHO,
                                                                             *BREAKDOWN), ctx.currency, sel.scale))
     q = view.extra.get("q")
-    where = "WHERE extension IS NOT NULL"
     if q:
-        pattern = sql_literal(f"%{q}%")
-        where += f" AND (extension ILIKE {pattern} OR \"user\" ILIKE {pattern})"
-    listing = sel.query(
-        f"SELECT extension, arg_max(\"user\", start_utc) AS \"user\", arg_max(department, start_utc) AS department, "
-        f"arg_max(site, start_utc) AS site, {AGGREGATES_SQL} FROM {{calls}} {where} GROUP BY 1 ORDER BY 1").to_pandas()
+        hit = (listing["extension"].str.contains(q, case=False, regex=False)
+               | listing["user"].fillna("").str.contains(q, case=False, regex=False))
+        listing = listing[hit].reset_index(drop=True)
     out.add(Table("extensions", "Extensions" + (f" matching “{q}”" if q else ""), listing, (*WHO, *BREAKDOWN),
                   ctx.currency, sel.scale, {"extension": "Total", **totals(listing)}))
     if view.filters.get("extension"):
@@ -52,6 +54,14 @@ def data(ctx: PageContext, view: View, scope: Scope | None = None) -> PageData:
         out.add(Table("calls", f"Calls of extension {view.filters['extension']}", calls, CALL_COLUMNS, ctx.currency,
                       sel.scale))
     return out
+
+
+def _listing(sel) -> pd.DataFrame:
+    """Every extension of the selection with the user, department and site of its latest call (one scan)."""
+    return sel.query(
+        f"SELECT extension, arg_max(\"user\", start_utc) AS \"user\", arg_max(department, start_utc) AS department, "
+        f"arg_max(site, start_utc) AS site, {AGGREGATES_SQL} FROM {{calls}} WHERE extension IS NOT NULL "
+        "GROUP BY 1 ORDER BY 1").to_pandas()
 
 
 def render(ctx: PageContext, view: View, data: PageData) -> list:

@@ -1,9 +1,8 @@
 """Overview (``/``): actual, reference and savings with the change against the previous period; the
 trend by day and by month; savings by site and by carrier; the call-type mix; the unrated share.
 
-Two scans of the lake: one ``GROUPING SETS`` query for the period's breakdowns and days, one for the
-monthly trend (the twelve months to the period's end), which also gives the previous period's totals
-when the period is a month.
+Every figure comes from cubes (:mod:`dashboards.cube`): the period's, and one per month of the
+twelve-month trend, which also gives the previous month's totals.
 """
 
 from __future__ import annotations
@@ -18,8 +17,10 @@ from analytics.savings import NO_VALUE
 from dashboards import charts, ids
 from dashboards.filters import Scope, View, previous_period
 from dashboards.format import count_text, minutes_text, money_text, pct_text
-from dashboards.pages import PageContext, PageData
-from dashboards.pages.common import BREAKDOWN, breakdown_table, card, change_text, graph, grouped, shifted, totals
+from analytics.calls import month_range
+from dashboards.cube import regroup
+from dashboards.pages import PageContext, PageData, cube
+from dashboards.pages.common import BREAKDOWN, breakdown_table, card, change_text, graph, shifted, totals
 from dashboards.tables import Column, Table, html_table
 
 PATH = "/"
@@ -28,39 +29,55 @@ SLUG = "overview"
 EXTRA_KEYS: tuple[str, ...] = ()
 
 
-def _months_back(end: date, n: int) -> date:
-    y, m = end.year, end.month - (n - 1)
-    while m <= 0:
-        y, m = y - 1, m + 12
-    return date(y, m, 1)
+def _month_starts(end: date, n: int) -> list[date]:
+    """The first days of the *n* months up to the one holding *end*, oldest first."""
+    out, y, m = [], end.year, end.month
+    for _ in range(n):
+        out.append(date(y, m, 1))
+        y, m = (y - 1, 12) if m == 1 else (y, m - 1)
+    return out[::-1]
+
+
+def _total(cube_table) -> dict[str, object]:
+    return totals(regroup(cube_table, None))
 
 
 def data(ctx: PageContext, view: View, scope: Scope | None = None) -> PageData:
-    """Every figure of the overview for *view* (its selection already carries the filters and scope)."""
+    """Every figure of the overview for *view* (its selection already carries the filters and scope).
+
+    The period's breakdowns come from its cube (one scan); the monthly trend from each month's cube,
+    cached on its own, so moving to another month re-uses eleven of the twelve.
+    """
     sel = view.selection
     currency, scale = ctx.currency, sel.scale
-    parts = grouped(sel, {"site": "site", "carrier": "carrier", "call_type": "call_type", "date": "date", "total": ""})
+    current = cube(ctx, sel)
     out = PageData()
-    out.values["total"] = totals(parts["site"])
+    out.values["total"] = _total(current)
+    months = []
+    for first in _month_starts(sel.end, 12):
+        last = month_range(f"{first:%Y-%m}")[1]
+        row = _total(cube(ctx, shifted(sel, first, last)))
+        months.append({"month": f"{first:%Y-%m}", **row})
+    monthly = pd.DataFrame(months).set_index("month")
     prev = previous_period(view)
-    out.values["previous"] = totals(grouped(shifted(sel, prev[1], prev[2]), {"total": ""})["total"]) \
-        if prev else None
-    if out.values["previous"] is not None and out.values["previous"]["calls"] == 0:
-        out.values["previous"] = None
-    first = _months_back(sel.end, 12)
-    monthly = grouped(shifted(sel, first, sel.end), {"month": "strftime(date, '%Y-%m')"})["month"]
-    days = parts["date"].reset_index()
-    all_days = pd.DataFrame({"date": pd.date_range(sel.start, sel.end, freq="D").date}) if sel.start else days[["date"]]
-    days["date"] = pd.to_datetime(days["date"]).dt.date
+    previous = None
+    if prev is not None:
+        previous = (monthly.loc[prev[0]].to_dict() if prev[0] in monthly.index
+                    else _total(cube(ctx, shifted(sel, prev[1], prev[2]))))
+        previous = previous if previous["calls"] else None
+    out.values["previous"] = previous
+    days = regroup(current, "date").reset_index()
+    all_days = pd.DataFrame({"date": [str(d) for d in pd.date_range(sel.start, sel.end, freq="D").date]})
     days = all_days.merge(days, on="date", how="left")
     for c in ("calls", "unrated_calls"):
         days[c] = days[c].fillna(0).astype("int64")
     for c in ("minutes", "actual_cost", "reference_cost", "savings"):
         days[c] = [Decimal(0) if v is None or (isinstance(v, float) and v != v) else v for v in days[c]]
-    days["date"] = days["date"].astype(str)
-    out.add(breakdown_table("by_site", "Savings by site", parts["site"], "site", "Site", currency, scale))
-    out.add(breakdown_table("by_carrier", "Savings by carrier", parts["carrier"], "carrier", "Carrier", currency, scale))
-    out.add(breakdown_table("call_types", "Call-type mix", parts["call_type"], "call_type", "Call type", currency, scale))
+    out.add(breakdown_table("by_site", "Savings by site", regroup(current, "site"), "site", "Site", currency, scale))
+    out.add(breakdown_table("by_carrier", "Savings by carrier", regroup(current, "carrier"), "carrier", "Carrier",
+                            currency, scale))
+    out.add(breakdown_table("call_types", "Call-type mix", regroup(current, "call_type"), "call_type", "Call type",
+                            currency, scale))
     out.add(Table("by_day", "By day (UTC)", days, (Column("date", "Day"), *BREAKDOWN), currency, scale))
     out.add(breakdown_table("by_month", "By month", monthly, "month", "Month", currency, scale))
     total = out.values["total"]

@@ -15,7 +15,8 @@ from analytics.breakdowns import savings_by
 from analytics.savings import NO_VALUE
 from dashboards import charts, ids
 from dashboards.filters import Scope, View, query_string
-from dashboards.pages import PageContext, PageData
+from dashboards.cube import CUBE_DIMENSIONS, regroup
+from dashboards.pages import PageContext, PageData, cube
 from dashboards.pages.common import breakdown_table, graph
 from dashboards.tables import Column, Table, html_table
 
@@ -51,8 +52,8 @@ def data(ctx: PageContext, view: View, scope: Scope | None = None) -> PageData:
     out.values["level"] = level
     if level is not None:
         label = dict(LEVELS)[level]
-        out.add(breakdown_table(f"by_{level}", f"By {label.lower()}", savings_by(sel, level), level, label,
-                                ctx.currency, sel.scale))
+        frame = regroup(cube(ctx, sel), level) if level in CUBE_DIMENSIONS else savings_by(sel, level)
+        out.add(breakdown_table(f"by_{level}", f"By {label.lower()}", frame, level, label, ctx.currency, sel.scale))
     else:
         calls = sel.query(
             "SELECT start_utc, extension, \"user\", department, call_type, "
