@@ -18,9 +18,9 @@ from dashboards import charts, ids
 from dashboards.filters import Scope, View, previous_period
 from dashboards.format import count_text, minutes_text, money_text, pct_text
 from analytics.calls import month_range
-from dashboards.cube import regroup
+from dashboards.cube import cube_total, regroup
 from dashboards.pages import PageContext, PageData, cube
-from dashboards.pages.common import BREAKDOWN, breakdown_table, card, change_text, graph, shifted, totals
+from dashboards.pages.common import BREAKDOWN, breakdown_table, card, change_text, graph, shifted
 from dashboards.tables import Column, Table, html_table
 
 PATH = "/"
@@ -39,7 +39,7 @@ def _month_starts(end: date, n: int) -> list[date]:
 
 
 def _total(cube_table) -> dict[str, object]:
-    return totals(regroup(cube_table, None))
+    return cube_total(cube_table)
 
 
 def data(ctx: PageContext, view: View, scope: Scope | None = None) -> PageData:
