@@ -72,7 +72,8 @@ def html_table(table: Table, *, links: Mapping[str, Callable[[Mapping[str, objec
                row_class: Callable[[Mapping[str, object]], str] | None = None) -> html.Div:
     """The table on screen (first ``SCREEN_ROWS`` rows), scrolling sideways inside its box on a phone.
 
-    *links* maps a column key to a function of the row giving an ``href`` (drill-down).
+    *links* maps a column key to a function of the row giving an ``href`` (drill-down), or ``None``
+    for a row that links nowhere.
     """
     links = links or {}
     head = html.Thead(html.Tr([html.Th(heading(c, table), className=f"k-{c.kind}") for c in table.columns]))
@@ -82,7 +83,8 @@ def html_table(table: Table, *, links: Mapping[str, Callable[[Mapping[str, objec
         cells = []
         for c in table.columns:
             text = _cell(rec.get(c.key), c, table)
-            content = dcc.Link(text, href=links[c.key](rec)) if c.key in links else text
+            href = links[c.key](rec) if c.key in links else None
+            content = dcc.Link(text, href=href) if href else text
             cells.append(html.Td(content, className=f"k-{c.kind}"))
         rows.append(html.Tr(cells, className=row_class(rec) if row_class else None))
     if table.total is not None:

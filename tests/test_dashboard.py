@@ -198,3 +198,9 @@ def test_served_by_waitress_with_downloads(server):
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(server + "/download/overview.xlsx?month=2026-10&site=NCY", timeout=10)
     assert err.value.code == 400 and "NCY" in err.value.read().decode()
+
+
+def test_a_bar_click_sets_the_next_level_and_none_is_not_a_drill():
+    assert sites.drill_search("?month=2026-10&site=LON", {"x": "Finance"}) == "?month=2026-10&site=LON&department=Finance"
+    assert sites.drill_search("?month=2026-10&site=LON", {"x": "(none)"}) is None  # no filter selects "no department"
+    assert sites.drill_search("?month=2026-10&extension=2001", {"x": "c1"}) is None  # the calls: nothing below

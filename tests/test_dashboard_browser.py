@@ -23,6 +23,7 @@ from lakefactory import KNOWN_CALLS, write_lake
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -161,3 +162,25 @@ def test_the_download_of_what_is_on_screen(browser, server, lake):
     on_screen = [td.text for td in browser.find_elements(By.CSS_SELECTOR, "#table-by_site tbody tr")[0]
                  .find_elements(By.TAG_NAME, "td")]
     assert rows[1][0] == on_screen[0] == "NYC" and f"{rows[1][5]:.2f}" == on_screen[5] == "3.50"
+
+
+def test_a_bar_click_drills_down(browser, server):
+    open_page(browser, f"{server}/sites?month=2026-10&site=LON", "Sites")
+    bars = browser.find_elements(By.CSS_SELECTOR, "#sites-drill-chart .point path")
+    assert bars, "plotly drew no bars"
+    ActionChains(browser).move_to_element(bars[0]).click().perform()
+    WebDriverWait(browser, 20).until(EC.url_contains("department="))
+    assert "site=LON" in browser.current_url
+    WebDriverWait(browser, 20).until(EC.presence_of_element_located((By.ID, "table-by_extension")))
+
+
+def test_live_shows_a_new_call_without_a_reload(browser, server, lake):
+    """The collector stores a call while the page is open: the next refresh shows it (the cache key moved)."""
+    from lakefactory import call
+
+    open_page(browser, f"{server}/live", "Live")
+    assert "2026-11-02 10:00:00" not in browser.find_element(By.ID, "live-body").text
+    write_lake(lake, [call("live-1", "2026-11-02T10:00:00", "LON", "globex", "Finance", "2001", "outbound",
+                           "national", 42, "0.21", "0.50")])
+    WebDriverWait(browser, 30).until(lambda d: "2026-11-02 10:00:00" in d.find_element(By.ID, "live-body").text)
+    assert not console_errors(browser)

@@ -85,12 +85,14 @@ def render(ctx: PageContext, view: View, data: PageData) -> list:
                 html_table(table) if not table.empty else html.P("No calls for this selection.", className="empty")]
         return [crumbs(view), *body]
     table = data.tables[f"by_{level}"]
-    f = table.frame[table.frame[level] != NO_VALUE] if level == "site" else table.frame
+    # calls without a value at this level ("(none)": no department in the directory) are shown in the
+    # table, but cannot be drilled into: no filter selects "no department"
+    f = table.frame[table.frame[level] != NO_VALUE]
     figure = charts.bars(f[level], [("Actual cost", "actual_cost", list(f["actual_cost"])),
                                     ("Savings", "savings", list(f["savings"]))],
                          currency=table.currency, scale=table.scale,
                          title=f"By {dict(LEVELS)[level].lower()} — click a bar to drill down")
-    links = {level: lambda r: view.href(PATH, **{level: str(r[level])})}
+    links = {level: lambda r: view.href(PATH, **{level: str(r[level])}) if r[level] != NO_VALUE else None}
     empty = [html.P("No calls for this selection: choose another period or clear a filter.", className="empty")] \
         if table.empty else []
     return [crumbs(view), graph(ids.DRILL_CHART, figure), *empty, html_table(table, links=links)]
@@ -103,7 +105,7 @@ def drill_search(search: str | None, point: dict | None) -> str | None:
     query = {k: v[-1] for k, v in parse_qs((search or "").lstrip("?")).items()}
     level = level_of(query)
     value = point.get("x")
-    if level is None or value in (None, ""):
+    if level is None or value in (None, "", NO_VALUE):
         return None
     query[level] = str(value)
     return query_string(query)
