@@ -204,3 +204,19 @@ def test_a_bar_click_sets_the_next_level_and_none_is_not_a_drill():
     assert sites.drill_search("?month=2026-10&site=LON", {"x": "Finance"}) == "?month=2026-10&site=LON&department=Finance"
     assert sites.drill_search("?month=2026-10&site=LON", {"x": "(none)"}) is None  # no filter selects "no department"
     assert sites.drill_search("?month=2026-10&extension=2001", {"x": "c1"}) is None  # the calls: nothing below
+
+
+def test_charts_label_money_as_money(ctx):
+    page = route("/", "?month=2026-10", ctx)
+    graph = next(c for c in page._traverse() if getattr(c, "id", None) == "overview-site-chart")
+    savings = next(t for t in graph.figure.data if t.name == "Savings")
+    assert dict(zip(savings.x, savings.customdata)) == {"LON": "USD 4.95", "NYC": "USD 3.50", "SHA": "USD 7.67"}
+    assert "%{customdata}" in savings.hovertemplate and graph.figure.layout.yaxis.tickprefix == "USD "
+
+
+def test_extension_search_and_calls(ctx):
+    data = extensions.data(ctx, view_of(ctx, extensions, {"month": "2026-10", "q": "100"}))
+    assert list(data.tables["extensions"].frame["extension"]) == ["1001", "1002", "1003"]
+    assert len(data.tables["top_talkers"].frame) == 8  # every October extension: the search does not narrow it
+    data = extensions.data(ctx, view_of(ctx, extensions, {"month": "2026-10", "extension": "1003"}))
+    assert set(data.tables["calls"].frame["call_id"]) == {"c3", "c4"}
