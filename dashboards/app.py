@@ -153,8 +153,8 @@ def create_app(lake: str | os.PathLike[str], currency: str = "USD", ent: Enterpr
     *ent* (the loaded config) adds the configured sites and carriers, the what-if and the collector
     health; *scope_for* gives the current viewer's :class:`~dashboards.filters.Scope` (default: all).
     """
-    ctx = PageContext(lake=Path(lake), currency=currency, ent=ent)
     scope_for = scope_for or (lambda: None)
+    ctx = PageContext(lake=Path(lake), currency=currency, ent=ent, scope_for=scope_for)
     app = Dash(__name__, title="callcost", serve_locally=True, suppress_callback_exceptions=True,
                update_title=None, meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}])
     app.index_string = _INDEX

@@ -26,8 +26,10 @@ EMPTY_LAKE = ("No calls in the lake yet: run `callcost import` on your PBX's CDR
               "for a live feed), or `callcost demo` to try it with sample data.")
 
 
-def filter_options(ctx: PageContext, view: View) -> dict[str, list[str]]:
-    """Values offered per filter: the config's sites and carriers plus what the period's calls hold."""
+def filter_options(ctx: PageContext, view: View, scope: Scope | None = None) -> dict[str, list[str]]:
+    """Values offered per filter: the config's sites and carriers plus what the period's calls hold,
+    within the viewer's *scope* (a site outside it is not offered)."""
+    scope = scope or Scope()
     def compute() -> dict[str, list[str]]:
         found: dict[str, set[str]] = {"site": set(), "carrier": set(), "department": set()}
         if ctx.ent is not None:
@@ -38,10 +40,14 @@ def filter_options(ctx: PageContext, view: View) -> dict[str, list[str]]:
             table = cube(ctx, unfiltered)
             for k in found:
                 found[k] |= {v for v in pc.unique(table[k]).to_pylist() if v is not None}
+        if scope.sites is not None:
+            found["site"] &= set(scope.sites)
+        if scope.departments is not None:
+            found["department"] &= set(scope.departments)
         out = {k: sorted(v) for k, v in found.items()}
         out["call_type"] = list(CALL_TYPES)
         return out
-    return ctx.cache.get(("options", view.start, view.end), compute)
+    return ctx.cache.get(("options", view.start, view.end, scope.key()), compute)
 
 
 def _dropdown(key: str, label: str, options: list[str], value: str | None) -> html.Label:
@@ -56,8 +62,8 @@ def _dropdown(key: str, label: str, options: list[str], value: str | None) -> ht
                                     placeholder="all", className="flt-dd")], className="flt")
 
 
-def filter_bar(ctx: PageContext, view: View) -> html.Div:
-    opts = filter_options(ctx, view) if view.selection is not None else {k: [] for k in FILTER_KEYS}
+def filter_bar(ctx: PageContext, view: View, scope: Scope | None = None) -> html.Div:
+    opts = filter_options(ctx, view, scope) if view.selection is not None else {k: [] for k in FILTER_KEYS}
     months = list(reversed(view.months))
     parts = [
         _dropdown("month", "Month", months, view.month),
@@ -110,7 +116,7 @@ def page_layout(ctx: PageContext, page: ModuleType, query: Mapping[str, str], sc
 
 def _page_layout(ctx: PageContext, page: ModuleType, query: Mapping[str, str], scope: Scope | None) -> html.Div:
     view = view_of(ctx, page, query, scope)
-    head = [html.H2(page.NAME), filter_bar(ctx, view), messages(view)]
+    head = [html.H2(page.NAME), filter_bar(ctx, view, scope), messages(view)]
     if not view.months and not view.errors and not getattr(page, "WITHOUT_CALLS", False):
         return html.Div([*head, html.P(EMPTY_LAKE, className="empty", id=ids.EMPTY)])
     if not view.ok and not getattr(page, "WITHOUT_CALLS", False):

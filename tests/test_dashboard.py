@@ -220,3 +220,11 @@ def test_extension_search_and_calls(ctx):
     assert len(data.tables["top_talkers"].frame) == 8  # every October extension: the search does not narrow it
     data = extensions.data(ctx, view_of(ctx, extensions, {"month": "2026-10", "extension": "1003"}))
     assert set(data.tables["calls"].frame["call_id"]) == {"c3", "c4"}
+
+
+def test_a_scoped_viewer_is_offered_only_their_sites(ctx):
+    scope = Scope(sites=frozenset({"LON"}))
+    page = route("/", "?month=2026-10", ctx, scope)
+    site = next(c for c in page._traverse() if getattr(c, "id", None) == {"type": "flt", "key": "site"})
+    assert [o["value"] for o in site.options] == ["LON"]
+    assert "USD 1.95" in texts(page)  # LON's actual cost alone

@@ -64,3 +64,14 @@ def test_quality_and_live_read_the_database(ctx, ent):
     h = live.data(ctx, view_of(ctx, live, {})).tables["health"].frame
     assert set(ent.pbxs) <= set(h["pbx"])
     assert set(h["state"]) <= {"receiving", "silent", "no data"}
+
+
+def test_a_scoped_view_hides_what_covers_the_whole_enterprise(ctx, ent):
+    from dashboards.filters import Scope
+
+    scope = Scope(sites=frozenset({"LON"}))
+    view = view_of(ctx, carriers, {"month": "2026-10"}, scope)
+    data = carriers.data(ctx, view, scope)
+    assert "whatif" not in data.tables and any("whole enterprise" in n for n in data.notes)
+    h = live.data(ctx, view_of(ctx, live, {}, scope), scope).tables["health"].frame
+    assert set(h["pbx"]) == {p.id for p in ent.pbxs.values() if p.site == "LON"}

@@ -15,7 +15,7 @@ module and one line there.  :func:`page_data` is the cached way to get a page's 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -39,6 +39,8 @@ class PageContext:
     currency: str
     ent: Enterprise | None = None
     cache: PageCache = field(default=None)  # type: ignore[assignment]
+    #: The current viewer's scope (``None``: everything); the login issue sets it per request.
+    scope_for: Callable[[], Scope | None] = field(default=lambda: None)
 
     def __post_init__(self) -> None:
         self.lake = Path(self.lake)

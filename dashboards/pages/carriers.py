@@ -58,7 +58,10 @@ def data(ctx: PageContext, view: View, scope: Scope | None = None) -> PageData:
     out.add(Table("by_plan", "By carrier and plan", plans, (Column("carrier", "Carrier"), Column("plan", "Plan"),
                                                            *BREAKDOWN), ctx.currency, sel.scale,
                   {"carrier": "Total", **totals(plans)}))
-    whatif, why = whatif_table(ctx, view)
+    if scope is not None and (scope.sites is not None or scope.departments is not None):
+        whatif, why = None, "The what-if prices the whole enterprise's traffic: it is not shown in a view limited to some sites or departments."
+    else:
+        whatif, why = whatif_table(ctx, view)
     if whatif is not None:
         out.add(whatif)
         if view.filters:

@@ -55,8 +55,9 @@ def data(ctx: PageContext, view: View, scope: Scope | None = None) -> PageData:
                         "GROUP BY pbx ORDER BY pbx").to_pandas()
     health = last
     if ctx.ent is not None:
-        pbxs = pd.DataFrame({"pbx": list(ctx.ent.pbxs)})
-        health = pbxs.merge(last, on="pbx", how="outer")
+        pbxs = pd.DataFrame({"pbx": [p.id for p in ctx.ent.pbxs.values()
+                                     if scope is None or scope.sites is None or p.site in scope.sites]})
+        health = pbxs.merge(last, on="pbx", how="left" if scope is not None and scope.sites is not None else "outer")
         try:
             ingest = ingest_by_pbx(ctx.ent)[["pbx", "quarantined", "last_batch_at"]]
             health = health.merge(ingest, on="pbx", how="left")
@@ -116,7 +117,8 @@ def register_callbacks(app: Dash, ctx: PageContext) -> None:
     @app.callback(Output(ids.LIVE_BODY, "children"), Input(ids.LIVE_TICK, "n_intervals"), State(ids.URL, "search"),
                   prevent_initial_call=True)
     def _tick(_n: int, search: str | None):
-        view = view_of(ctx, page, parse_query(search))
+        scope = ctx.scope_for()
+        view = view_of(ctx, page, parse_query(search), scope)
         if not view.ok:
             return [html.P(m, className="filter-error") for m in view.errors]
-        return body(ctx, view, page_data(ctx, page, view))
+        return body(ctx, view, page_data(ctx, page, view, scope))

@@ -43,6 +43,9 @@ def data(ctx: PageContext, view: View, scope: Scope | None = None) -> PageData:
     except Exception as exc:  # noqa: BLE001 - any database failure is shown, the lake's part still is
         out.notes.append(f"The database ({ctx.ent.storage.database.split('@')[-1]}) could not be read: {exc}")
         return out
+    if scope is not None and scope.sites is not None:  # a PBX belongs to a site: show the viewer's PBXs only
+        mine = {p.id for p in ctx.ent.pbxs.values() if p.site in scope.sites}
+        quarantine, ingest = quarantine[quarantine["pbx"].isin(mine)], ingest[ingest["pbx"].isin(mine)]
     out.add(Table("quarantine", "Quarantined records by reason", quarantine,
                   (Column("pbx", "PBX"), Column("reason", "Reason"), Column("records", "Records", "count"),
                    Column("last_at", "Last (UTC)", "datetime")), ctx.currency, sel.scale))
