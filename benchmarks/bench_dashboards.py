@@ -77,6 +77,7 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=10_000_000)
     ap.add_argument("--lake", type=Path, help="an existing lake to use instead of building one")
     ap.add_argument("--repeat", type=int, default=2, help="cold runs per page; the best is reported")
+    ap.add_argument("--skip", default="", help="pages to leave out, by slug (e.g. billing)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.lake:
@@ -90,7 +91,7 @@ def main() -> None:
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (the machine is shared)")
         print(f"{'page':<14}{'cold s':>8}{'after overview s':>18}{'cached ms':>11}{'render ms (cached)':>20}")
         shared = PageContext(lake, "USD")
-        for page in PAGES:
+        for page in [p for p in PAGES if p.SLUG not in args.skip.split(",")]:
             cold = float("inf")
             for _ in range(args.repeat):
                 ctx = PageContext(lake, "USD")
