@@ -104,12 +104,15 @@ def split_values(given: list[str] | str | None) -> list[str]:
     return [v.strip() for item in items for v in item.split(",") if v.strip()]
 
 
-def serve_dashboard(lake: Path, currency: str, host: str, port: int) -> None:
-    """Serve the Dash app over *lake* in the foreground until Ctrl-C (``dashboard`` and ``demo``)."""
+def serve_dashboard(lake: Path, currency: str, host: str, port: int, ent: Enterprise | None = None) -> None:
+    """Serve the Dash app over *lake* with waitress in the foreground until Ctrl-C (``dashboard`` and ``demo``).
+
+    With *ent* (the loaded config) the dashboard also shows the what-if, billing rules and collector health.
+    """
     from dashboards.app import create_app, serve
 
     console.print(f"dashboard on http://{host}:{port}/  (Ctrl-C to stop)")
-    serve(create_app(lake, currency), host=host, port=port)
+    serve(create_app(lake, currency, ent), host=host, port=port)
 
 
 def progress_bar() -> Progress:

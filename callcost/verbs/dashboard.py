@@ -19,9 +19,9 @@ def dashboard(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8050,
     config: ConfigOpt = None,
 ) -> None:
-    """Serve the Dash dashboard over the lake.
+    """Serve the Dash dashboard over the lake (waitress, a production WSGI server).
 
     Example: callcost dashboard --port 8050
     """
     ent = enterprise(config)
-    serve_dashboard(ent.storage.lake, ent.currency, host, port)
+    serve_dashboard(ent.storage.lake, ent.currency, host, port, ent)

@@ -36,4 +36,4 @@ def demo(
     result = run_demo(directory, calls=calls, month=month, seed=seed, console=console, force=force)
     print_summary(result, console)
     if serve_:
-        serve_dashboard(result.ent.storage.lake, result.ent.currency, "127.0.0.1", port)
+        serve_dashboard(result.ent.storage.lake, result.ent.currency, "127.0.0.1", port, result.ent)
