@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "benchmarks" / "support"))
 
 from analytics.breakdowns import savings_by  # noqa: E402
 from analytics.selection import select  # noqa: E402

@@ -1,6 +1,6 @@
 """Read-only questions to the SQL database (quarantine, ingest accounting), for the quality and live pages.
 
-Through ``warehouse.database`` (the tables' one definition), never the collector: the dashboard only
+Through ``warehouse.ingest`` (the ingest account's and the quarantine's one definition), never the collector: the dashboard only
 reads what the collector and the importer recorded.  A database that cannot be reached is a message
 on the page, not a crash — the lake's figures are still worth showing.
 """
@@ -11,7 +11,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from warehouse.config import Enterprise
-from warehouse.database import build_metadata
+from warehouse import ingest
 
 __all__ = ["ingest_by_pbx", "quarantine_by_reason"]
 
@@ -21,8 +21,7 @@ def _engine(ent: Enterprise) -> sa.Engine:
 
 
 def _tables(ent: Enterprise) -> tuple[sa.Table, sa.Table]:
-    md = build_metadata(ent.scale)
-    return md.tables["quarantine"], md.tables["ingest_batches"]
+    return ingest.quarantine, ingest.account
 
 
 def quarantine_by_reason(ent: Enterprise, limit: int = 200) -> pd.DataFrame:
@@ -47,12 +46,12 @@ def ingest_by_pbx(ent: Enterprise) -> pd.DataFrame:
     cols = ["pbx", "batches", "received", "parsed", "quarantined", "stored", "rated", "last_batch_at"]
     engine = _engine(ent)
     try:
-        if not sa.inspect(engine).has_table("ingest_batches"):
+        if not sa.inspect(engine).has_table(b.name):
             return pd.DataFrame(columns=cols)
         stmt = (sa.select(b.c.pbx, sa.func.count().label("batches"),
                           *[sa.func.coalesce(sa.func.sum(b.c[n]), 0).label(n)
                             for n in ("received", "parsed", "quarantined", "stored", "rated")],
-                          sa.func.max(b.c.finished_at).label("last_batch_at"))
+                          sa.func.max(b.c.stored_at).label("last_batch_at"))
                 .group_by(b.c.pbx).order_by(b.c.pbx))
         with engine.connect() as conn:
             return pd.DataFrame(conn.execute(stmt).mappings().all(), columns=cols)
