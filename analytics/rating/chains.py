@@ -123,9 +123,10 @@ def stitch(rated: pa.Table, policy: ChainPolicy, reprice: Callable[[pa.Table], p
     n = rated.num_rows
     if n == 0:
         return rated
+    # the vendor's key: ``call_group`` where the connector (or the stored leg) has it, else the ``chain_id`` a
+    # connector or a canonical CSV gave; a stored leg's chain_id is its chain's, so re-rating links the same legs
     group = pc.coalesce(rated["call_group"], rated["chain_id"])
-    rated = _set(rated, "call_group", group)
-    labels = link(rated)
+    labels = link(rated.set_column(rated.schema.get_field_index("call_group"), "call_group", group))
     size = np.bincount(labels)
     multi = size[labels] > 1
     call_id = _np_str(rated["call_id"])

@@ -243,7 +243,7 @@ class CucmConnector(Connector):
         "disposition", "cause_code", "chain_id", "raw_ref",
         # ``extension`` is not declared: CUCM names the billed party only for an off-net forward and a
         # conference bridge segment (``cucm_chains``); the classifier decides for every other CDR
-        "leg_id", "peer_leg_id", "trunk_leg_id", "leg_feature", "split_feature",
+        "call_group", "leg_id", "peer_leg_id", "trunk_leg_id", "leg_feature", "split_feature",
     })
 
     def __init__(self, pbx: PbxContext) -> None:
@@ -448,6 +448,7 @@ class CucmConnector(Connector):
             "disposition": _DISPOSITIONS.take(pa.array(_disposition(answered, cause))),
             "cause_code": pa.array(cause, pa.int64(), mask=cause == 0).cast(pa.string()),
             "chain_id": chain,
+            "call_group": chain,  # kept as is when the chain engine gives chain_id the conversation's id
             "raw_ref": raw_ref,
             **links,
         }

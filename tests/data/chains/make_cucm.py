@@ -1,7 +1,7 @@
 """Write the CUCM chain scenarios as 129-column flat files (header + type line of the real 2021 sample)."""
 import csv, io, calendar
 from datetime import datetime, timezone
-SAMPLE = "/work/shared/samples/cucm/cdr_StandAloneCluster_02_202112131407_515358"
+SAMPLE = "../shared/samples/cucm/cdr_StandAloneCluster_02_202112131407_515358"  # run from the repository root
 lines = open(SAMPLE, encoding="utf-8").read().splitlines()
 names = next(csv.reader([lines[0]])); types = next(csv.reader([lines[1]]))
 def t(hms):
