@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
@@ -52,6 +53,9 @@ CARRIED_COLUMNS = ("rating_status", "unrated_reason", "carrier", "plan", "prefix
                    "ref_plan", "ref_prefix", "ref_band", "ref_tariff_version", "call_type", "category",
                    "dest_country", "currency")
 _SPLIT_CONSULT = ("transfer", "conference")
+#: What the steps after linking read of a chained leg (the carrier calls' first legs are taken whole).
+_CHAIN_COLUMNS = ["call_id", "pbx", "start_utc", "answer_utc", "end_utc", "duration_s", "trunk", "leg_id",
+                  "peer_leg_id", "trunk_leg_id", "connected_number_e164"]
 _ROLE = {name: k for k, name in enumerate(LEG_ROLES)}
 
 
@@ -89,29 +93,47 @@ def _np_str(col: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 
 def link(legs: pa.Table) -> np.ndarray:
-    """Component label per leg: legs sharing a group key or a leg id (within one PBX) get the same label."""
+    """Component label per leg: legs sharing a group key or a leg id (within one PBX) get the same label.
+
+    Keys become integers first — digit strings (CUCM leg ids) by a cast, others by one dictionary encoding
+    per key family — so the graph is built from integer arrays; a batch of several PBXs prefixes its keys
+    with the PBX first (collector and import batches come from one PBX: the usual case skips that)."""
     n = legs.num_rows
     pbx = _np_str(legs["pbx"])
-    keys, rows = [], []
-    for name, tag in (("call_group", "g"), ("leg_id", "l"), ("peer_leg_id", "l"), ("trunk_leg_id", "l")):
-        col = _np_str(legs[name])
-        if col.null_count == n:
+    several = pc.count_distinct(pbx).as_py() > 1
+    rows, codes, offset = [], [], 0
+    for family in (("call_group",), ("leg_id", "peer_leg_id", "trunk_leg_id")):
+        cols = [_np_str(legs[name]) for name in family]
+        present = [(k, c) for k, c in enumerate(cols) if c.null_count < n]
+        if not present:
             continue
-        keys.append(pc.binary_join_element_wise(pbx, pa.scalar(tag), col, "\x1f"))
-        rows.append(np.arange(n))
-    if not keys:
+        values = pa.concat_arrays([c for _, c in present])
+        if several:
+            values = pc.binary_join_element_wise(pa.concat_arrays([pbx] * len(present)), values, "\x1f")
+        row = np.tile(np.arange(n), len(present))
+        valid = _np_bool(pc.is_valid(values))
+        code = _integer_codes(values.filter(pa.array(valid)))
+        rows.append(row[valid])
+        codes.append(code + offset)
+        offset += int(code.max(initial=-1)) + 1
+    if not rows:
         return np.arange(n)
-    codes = pc.dictionary_encode(pa.chunked_array(keys).combine_chunks())
-    idx = codes.indices.to_numpy(zero_copy_only=False)
-    row = np.concatenate(rows)
-    valid = ~np.isnan(idx) if idx.dtype.kind == "f" else np.ones(len(idx), bool)
-    if idx.dtype.kind == "f":  # nulls came back as NaN: those rows have no such key
-        idx = np.where(valid, idx, 0).astype(np.int64)
-    row, idx = row[valid], idx[valid].astype(np.int64)
-    k = len(codes.dictionary)
-    graph = coo_matrix((np.ones(len(row), np.int8), (row, n + idx)), shape=(n + k, n + k)).tocsr()
+    row, key = np.concatenate(rows), np.concatenate(codes)
+    graph = coo_matrix((np.ones(len(row), np.int8), (row, n + key)), shape=(n + offset, n + offset)).tocsr()
     _, labels = connected_components(graph, directed=False)
     return labels[:n]
+
+
+def _integer_codes(values: pa.Array) -> np.ndarray:
+    """Dense integer codes (0..k-1) of *values*, equal strings equal codes: a cast for digit strings of up to
+    18 digits (then ``np.unique``), a dictionary encoding otherwise."""
+    if not len(values):
+        return np.zeros(0, np.int64)
+    digits = pc.all(pc.and_(pc.ascii_is_decimal(values), pc.less_equal(pc.binary_length(values), 18))).as_py()
+    if digits and not pc.any(pc.starts_with(values, "0")).as_py():  # "007" and "7" must stay two keys
+        ints = pc.cast(values, pa.int64()).to_numpy(zero_copy_only=False)
+        return pd.factorize(ints)[0].astype(np.int64)
+    return pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 # ---- the whole step ----------------------------------------------------------------------------------------
@@ -146,7 +168,7 @@ def stitch(rated: pa.Table, policy: ChainPolicy, reprice: Callable[[pa.Table], p
         return _finish(rated, chain_id, role, carrier_call)
 
     rows = np.flatnonzero(multi)
-    sub = rated.take(pa.array(rows))
+    sub = rated.select(_CHAIN_COLUMNS).take(pa.array(rows))
     lab = labels[rows]
     start = _seconds(sub["start_utc"])
     end = _seconds(sub["end_utc"], fallback=start)
@@ -241,7 +263,7 @@ def _carrier_calls(rated: pa.Table, sub: pa.Table, rows: np.ndarray, lab: np.nda
     last_disc = np.maximum.reduceat(np.maximum(end[cand][o], talk_end[o]), np.flatnonzero(firsts))
 
     # price each carrier call once, as one call
-    parsed = sub.take(pa.array(rep))
+    parsed = rated.take(pa.array(rows[rep]))
     parsed = _set(parsed, "answer_utc", pa.array(first_connect, pa.int64()).cast(sub["answer_utc"].type))
     parsed = _set(parsed, "duration_s", pa.array(last_end - first_connect, pa.int64()).cast(pa.int32()))
     parsed = _set(parsed, "end_utc", pa.array(last_disc, pa.int64()).cast(sub["end_utc"].type))
@@ -279,11 +301,12 @@ def _carrier_calls(rated: pa.Table, sub: pa.Table, rows: np.ndarray, lab: np.nda
     b_full[out_rows], b_ok[out_rows] = shares_bill, bill_ok[cc_s]
     rated = _set(rated, "billable_s", pa.array(b_full, pa.int64(), mask=~b_ok).cast(pa.int32()))
     take = pa.array(cc_s)
+    scatter = _Scatter(n, out_rows)
     for name in CARRIED_COLUMNS:
         if name in priced.column_names:
-            rated = _set(rated, name, _scatter(_np_str(rated[name]), out_rows, _np_str(priced[name]).take(take)))
+            rated = _set(rated, name, scatter(rated[name], _np_str(priced[name]).take(take)))
     cc_id = _np_str(call_id).take(pa.array(rows[rep]))
-    carrier_call = _scatter(pa.nulls(n, pa.string()), out_rows, cc_id.take(take))
+    carrier_call = scatter(pa.nulls(n, pa.string()), cc_id.take(take))
     return rated, carrier_call
 
 
@@ -315,13 +338,23 @@ def _set(table: pa.Table, name: str, col: pa.Array | pa.ChunkedArray) -> pa.Tabl
     return table.set_column(i, table.schema.field(name), col) if i >= 0 else table.append_column(name, col)
 
 
-def _scatter(base: pa.Array, rows: np.ndarray, values: pa.Array) -> pa.Array:
-    """*base* with *values* at *rows* (one take over the concatenation, no Python per row)."""
-    n = len(base)
-    pick = np.arange(n)
-    pick[rows] = n + np.arange(len(rows))
-    both = pa.concat_arrays([_np_str(base), _np_str(values).cast(base.type)])
-    return both.take(pa.array(pick))
+class _Scatter:
+    """Writes values at a fixed set of rows of full-length columns (``replace_with_mask``: one pass in C)."""
+
+    def __init__(self, n: int, rows: np.ndarray) -> None:
+        self.order = pa.array(np.argsort(rows, kind="stable"))
+        mask = np.zeros(n, bool)
+        mask[rows] = True
+        self.mask = pa.array(mask)
+
+    def __call__(self, base: pa.Array | pa.ChunkedArray, values: pa.Array) -> pa.Array:
+        base = _np_str(base)
+        return pc.replace_with_mask(base, self.mask, _np_str(values).take(self.order).cast(base.type))
+
+
+def _scatter(base: pa.Array | pa.ChunkedArray, rows: np.ndarray, values: pa.Array) -> pa.Array:
+    """*base* with *values* at *rows*."""
+    return _Scatter(len(base), rows)(base, values)
 
 
 def _codes_of(feature: pa.Array) -> np.ndarray:
