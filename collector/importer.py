@@ -29,6 +29,7 @@ import pyarrow as pa
 from collector.connectors.base import Connector, PbxContext, Quarantined, connector_for
 from collector.connectors.csvtable import FileTally
 from warehouse.config import Enterprise
+from analytics.rating.chains_store import join_stored
 from analytics.rating.stage import RatingStage
 from warehouse.store import FileIngest, Store
 
@@ -108,6 +109,11 @@ def import_files(
                 # never the reverse
                 store.record_files(pbx_id, batch.files)
                 if calls is not None:
+                    # legs of chains begun in earlier batches: stitched in, the stored legs re-priced in place
+                    joined = join_stored(stage, calls, store, marks_features=MARKS <= connector.fields)
+                    if joined.calls is not calls:
+                        _release_staged((batch, calls, staged))  # the staged copy holds the old figures
+                        calls, staged = joined.calls, None
                     saved = store.save(calls, staged)
                     report.stored += saved.inserted
                     report.duplicates += saved.skipped
@@ -129,6 +135,10 @@ def import_files(
         parsed.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+#: The chain columns a connector that marks every leg of a multi-leg scenario declares (CUCM).
+MARKS = frozenset({"split_feature", "leg_feature"})
 
 
 def _rated(parsed: Iterator[_Batch], stage: RatingStage, store: Store) -> Iterator[tuple]:

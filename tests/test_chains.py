@@ -216,3 +216,51 @@ def test_rerate_of_stored_chains_changes_nothing(tmp_path):
     after = store.db.read_calls().set_index("call_id").loc[before.index]
     for column in ("chain_id", "leg_role", "carrier_call_id", "actual_cost", "billable_s"):
         assert after[column].equals(before[column]), column
+
+
+def test_a_late_leg_joins_its_chain_and_reprices_the_stored_legs(tmp_path):
+    """The blind transfer's original comes in one import, its consultation and final segment hours later in
+    another: the stored original is re-priced in place (database and lake) to its share of one carrier
+    call; importing everything again changes nothing."""
+    from collector.importer import import_files
+    from warehouse import lake
+    from warehouse.store import Store
+
+    ent = load_config(write_enterprise(tmp_path))
+    store = Store(ent)
+    first, rest = CUCM_FILES[0], CUCM_FILES[1:]
+    import_files(ent, "cucm", [first], store=store)
+    alone = store.db.read_calls().set_index("call_id")
+    [original_id] = alone.index
+    assert alone.loc[original_id, "actual_cost"] == D("0.07")  # priced alone: 120 s with its own connect fee
+    import_files(ent, "cucm", rest, store=store)
+    calls = store.db.read_calls().set_index("call_id")
+    assert calls.loc[original_id, "actual_cost"] == D("0.03")  # now its share of the 0.14 carrier call
+    assert calls.loc[original_id, "leg_role"] == "original"
+    assert store.db.money_totals()["actual_cost"] == D("0.44")  # the same as one import of everything
+    in_lake = lake.read_calls(ent.storage.lake, scale=ent.scale).to_pandas().set_index("call_id")
+    assert in_lake.loc[original_id, "actual_cost"] == D("0.03")
+    assert in_lake["chain_id"].nunique() == calls["chain_id"].nunique() == 5
+    report = import_files(ent, "cucm", CUCM_FILES, store=store)  # again: idempotent
+    assert (report.stored, report.duplicates) == (0, 15)
+    again = store.db.read_calls().set_index("call_id").loc[calls.index]
+    for column in ("chain_id", "leg_role", "actual_cost", "billable_s"):
+        assert again[column].equals(calls[column]), column
+
+
+def test_late_legs_give_the_same_result_whatever_the_order_of_the_imports(tmp_path):
+    """Files imported last-first give the same chains and totals as one import in order."""
+    from collector.importer import import_files
+    from warehouse.store import Store
+
+    ent = load_config(write_enterprise(tmp_path / "a"))
+    store = Store(ent)
+    for path in reversed(CUCM_FILES):
+        import_files(ent, "cucm", [path], store=store)
+    reversed_calls = store.db.read_calls().set_index("call_id").sort_index()
+    ent_b = load_config(write_enterprise(tmp_path / "b"))
+    store_b = Store(ent_b)
+    import_files(ent_b, "cucm", CUCM_FILES, store=store_b)
+    in_order = store_b.db.read_calls().set_index("call_id").sort_index()
+    for column in ("chain_id", "leg_role", "carrier_call_id", "actual_cost", "reference_cost", "billable_s"):
+        assert reversed_calls[column].equals(in_order[column]), column
