@@ -264,3 +264,20 @@ def test_late_legs_give_the_same_result_whatever_the_order_of_the_imports(tmp_pa
     in_order = store_b.db.read_calls().set_index("call_id").sort_index()
     for column in ("chain_id", "leg_role", "carrier_call_id", "actual_cost", "reference_cost", "billable_s"):
         assert reversed_calls[column].equals(in_order[column]), column
+
+
+def test_joining_stored_legs_keeps_the_batch_order(tmp_path):
+    """The collector counts a batch's rows per source part by position: the joined batch keeps its order."""
+    from analytics.rating.chains_store import join_stored
+    from collector.importer import import_files
+    from warehouse.store import Store
+
+    ent = load_config(write_enterprise(tmp_path))
+    store = Store(ent)
+    import_files(ent, "cucm", CUCM_FILES[:1], store=store)
+    stage = RatingStage(ent)
+    batch = stage.rate_batch(parse(ent, "cucm", CUCM_FILES[1:2]))
+    joined = join_stored(stage, batch, store)
+    assert joined.repriced == 1
+    assert joined.calls["call_id"].equals(batch["call_id"])
+    assert joined.calls["actual_cost"].to_pylist() != batch["actual_cost"].to_pylist()  # the final's share changed
