@@ -281,3 +281,23 @@ def test_joining_stored_legs_keeps_the_batch_order(tmp_path):
     assert joined.repriced == 1
     assert joined.calls["call_id"].equals(batch["call_id"])
     assert joined.calls["actual_cost"].to_pylist() != batch["actual_cost"].to_pylist()  # the final's share changed
+
+
+def test_the_chains_selection_one_row_per_conversation(tmp_path):
+    """``select(ent).chains()``: the 15 CUCM legs are 5 conversations, each costing the sum of its shares;
+    ``chain_legs`` expands one to its legs."""
+    from analytics.selection import select
+    from collector.importer import import_files
+    from warehouse.store import Store
+
+    ent = load_config(write_enterprise(tmp_path))
+    import_files(ent, "cucm", CUCM_FILES, store=Store(ent))
+    sel = select(ent, "2026-10")
+    rows = {r["chain_id"]: r for r in sel.chains().to_pylist()}
+    assert len(rows) == 5 and sum(r["legs"] for r in rows.values()) == 15
+    blind = rows["cucm:NYC-CL:1:1"]
+    assert (blind["legs"], blind["roles"], blind["carrier_calls"]) == (3, "consultation,original,transferred", 1)
+    assert (blind["actual_cost"], blind["reference_cost"], blind["billable_s"]) == (D("0.14"), D("0.18"), 540)
+    assert sum(r["actual_cost"] for r in rows.values()) == D("0.44")
+    legs = sel.chain_legs("cucm:NYC-CL:1:20").to_pylist()
+    assert [leg["leg_role"] for leg in legs] == ["original", "consultation"] + ["conference"] * 4
