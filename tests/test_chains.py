@@ -301,3 +301,23 @@ def test_the_chains_selection_one_row_per_conversation(tmp_path):
     assert sum(r["actual_cost"] for r in rows.values()) == D("0.44")
     legs = sel.chain_legs("cucm:NYC-CL:1:20").to_pylist()
     assert [leg["leg_role"] for leg in legs] == ["original", "consultation"] + ["conference"] * 4
+
+
+def test_explain_shows_the_chain_and_the_share(tmp_path):
+    """``callcost explain`` of the transferred segment: its chain, its role, the carrier call priced once and
+    how its share came out — and the stored figures match (no false "DIFFERS")."""
+    from analytics.explain_call import explain_stored_call
+    from collector.importer import import_files
+    from warehouse.store import Store
+
+    ent = load_config(write_enterprise(tmp_path))
+    store = Store(ent)
+    import_files(ent, "cucm", CUCM_FILES, store=store)
+    final = store.db.read_calls().query("leg_role == 'transferred' and extension == '1002'")["call_id"].iloc[0]
+    out = explain_stored_call(ent, final, database=store.db)
+    text = out.text()
+    assert "call chain cucm:NYC-CL:1:1: 3 leg(s); this leg is the transferred" in text
+    assert "priced once from first connect 10:00:05Z for 485 s" in text
+    assert "actual 0.14, reference 0.18, billable 540 s" in text
+    assert "the last holder takes the cent remainders" in text and "actual 0.11" in text
+    assert out.matches_stored, text

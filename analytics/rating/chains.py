@@ -392,3 +392,64 @@ def _segmented_cummax(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     span = values.max() - lo + 1
     shifted = (values - lo) + seg * span
     return np.maximum.accumulate(shifted) - seg * span + lo
+
+
+# ---- explaining one leg's share (callcost explain) ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class CarrierCallShare:
+    """How one leg's figures come from the carrier call it held (for ``callcost explain``)."""
+
+    carrier_call_id: str
+    legs: list[dict]  # the carrier call's legs, in holding order (answer, then talk end)
+    first_connect: Any  # datetime
+    seconds: int  # first connect → last talk end: what the carrier bills
+    total_actual: Any  # Decimal, or None when unrated
+    total_reference: Any
+    total_billable: int
+
+    def weight(self) -> int:
+        return sum(int(leg["duration_s"] or 0) for leg in self.legs)
+
+
+def carrier_call_of(chain: list[dict], call_id: str) -> CarrierCallShare | None:
+    """The carrier call of leg *call_id* among *chain* (the rated legs of its chain, as dicts), if it shares one."""
+    me = next(leg for leg in chain if leg["call_id"] == call_id)
+    cc = me.get("carrier_call_id")
+    if cc is None:
+        return None
+    legs = sorted((leg for leg in chain if leg.get("carrier_call_id") == cc),
+                  key=lambda leg: (leg["answer_utc"], int(leg["duration_s"] or 0)))
+    first = legs[0]["answer_utc"]
+    last = max(leg["answer_utc"].timestamp() + int(leg["duration_s"] or 0) for leg in legs)
+    money = [leg["actual_cost"] for leg in legs]
+    refs = [leg["reference_cost"] for leg in legs]
+    return CarrierCallShare(cc, legs, first, int(last - first.timestamp()),
+                            sum(money) if None not in money else None, sum(refs) if None not in refs else None,
+                            sum(int(leg["billable_s"] or 0) for leg in legs))
+
+
+def describe_chain(chain: list[dict], call_id: str) -> list[str]:
+    """Lines telling which chain leg *call_id* belongs to, its role, and how its share was computed."""
+    legs = sorted(chain, key=lambda leg: (leg["start_utc"], leg["end_utc"] or leg["start_utc"], leg["call_id"]))
+    me = next(leg for leg in legs if leg["call_id"] == call_id)
+    lines = [f"call chain {me['chain_id']}: {len(legs)} leg(s); this leg is the {me['leg_role']}"]
+    for leg in legs:
+        mark = "→" if leg["call_id"] == call_id else " "
+        lines.append(f"  {mark} {leg['leg_role']:<12} {leg['start_utc']:%H:%M:%S}Z {int(leg['duration_s'] or 0):>6} s "
+                     f"ext {leg['extension'] or '-':<8} {leg['calling_number'] or '-'} → {leg['called_number'] or '-'}"
+                     f"  actual {leg['actual_cost'] if leg['actual_cost'] is not None else '-'}  {leg['call_id']}")
+    cc = carrier_call_of(legs, call_id)
+    if cc is None:
+        lines.append("  this leg held no carrier call with another leg: priced as a call of its own")
+        return lines
+    held = int(me["duration_s"] or 0)
+    last = cc.legs[-1]["call_id"] == call_id
+    lines.append(f"  carrier call {cc.carrier_call_id}: {len(cc.legs)} legs on one trunk-side leg, priced once from "
+                 f"first connect {cc.first_connect:%H:%M:%S}Z for {cc.seconds} s (one connect fee, increments once): "
+                 f"actual {cc.total_actual}, reference {cc.total_reference}, billable {cc.total_billable} s")
+    share = "the rest (the last holder takes the cent remainders)" if last else \
+        f"⌊total × {held} / {cc.weight()}⌋"
+    lines.append(f"  this leg held it {held} of {cc.weight()} s: its share is {share} = actual {me['actual_cost']}, "
+                 f"reference {me['reference_cost']}, billable {me['billable_s']} s")
+    return lines

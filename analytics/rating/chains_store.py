@@ -189,3 +189,10 @@ def _replace_rows(table: pa.Table, rows: np.ndarray, values: pa.Table) -> pa.Tab
     pick[rows] = table.num_rows + np.arange(len(rows))
     both = pa.concat_tables([table, values.select(table.column_names).cast(table.schema)])
     return both.take(pa.array(pick))
+
+
+def stored_chain(db: Database, leg: pa.Table, window_hours: int) -> pa.Table:
+    """The stored legs of *leg*'s chain (*leg*: one stored row, ``calls_schema``), itself included."""
+    others = stored_legs(db, leg, window_hours)
+    others = others.filter(pc.invert(pc.is_in(others["call_id"], value_set=leg["call_id"])))
+    return pa.concat_tables([leg.cast(others.schema), others]) if others.num_rows else leg
