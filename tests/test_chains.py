@@ -321,3 +321,27 @@ def test_explain_shows_the_chain_and_the_share(tmp_path):
     assert "actual 0.14, reference 0.18, billable 540 s" in text
     assert "the last holder takes the cent remainders" in text and "actual 0.11" in text
     assert out.matches_stored, text
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.data())
+def test_splitting_legs_across_batches_never_changes_chains_or_totals(tmp_path_factory, data):
+    """Legs shuffled and cut into batches that arrive one after another (each joined to what is stored,
+    then saved, as the import does) end up with the same chains, roles and shares as one batch."""
+    from analytics.rating.chains_store import join_stored
+    from warehouse.store import Store
+
+    ent = load_config(write_enterprise(tmp_path_factory.mktemp("split")))
+    stage = RatingStage(ent)
+    parsed = parse(ent, "cucm", CUCM_FILES)
+    expected = _summary(stage.rate_batch(parsed))
+    order = data.draw(st.permutations(range(parsed.num_rows)))
+    cuts = sorted(data.draw(st.sets(st.integers(1, parsed.num_rows - 1), max_size=4)))
+    store = Store(ent)
+    for lo, hi in zip([0, *cuts], [*cuts, parsed.num_rows]):
+        batch = stage.rate_batch(parsed.take(pa.array(order[lo:hi])))
+        store.save(join_stored(stage, batch, store, marks_features=True).calls)
+    stored = pa.Table.from_pandas(store.db.read_calls(), preserve_index=False)
+    got = {r["call_id"]: (r["chain_id"], r["leg_role"], r["carrier_call_id"], r["actual_cost"], r["reference_cost"],
+                          None if r["billable_s"] is None else int(r["billable_s"])) for r in stored.to_pylist()}
+    assert got == expected
