@@ -345,3 +345,19 @@ def test_splitting_legs_across_batches_never_changes_chains_or_totals(tmp_path_f
     got = {r["call_id"]: (r["chain_id"], r["leg_role"], r["carrier_call_id"], r["actual_cost"], r["reference_cost"],
                           None if r["billable_s"] is None else int(r["billable_s"])) for r in stored.to_pylist()}
     assert got == expected
+
+
+def test_link_joins_a_freeswitch_a_leg_and_its_b_leg_and_keeps_distinct_keys_apart():
+    """``bleg_uuid`` of an A-leg is its B-leg's ``uuid``: one chain.  Keys equal as numbers but not as text
+    ("007" and "7") are different keys."""
+    from analytics.rating.chains import link
+
+    legs = pa.table({
+        "pbx": ["fs"] * 5,
+        "call_group": [None, None, None, "7", "007"],
+        "leg_id": ["a-uuid", "b-uuid", "c-uuid", None, None],
+        "peer_leg_id": ["b-uuid", None, None, None, None],
+        "trunk_leg_id": pa.nulls(5, pa.string()),
+    })
+    labels = link(legs)
+    assert labels[0] == labels[1] and len(set(labels[1:])) == 4
