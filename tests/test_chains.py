@@ -361,3 +361,13 @@ def test_link_joins_a_freeswitch_a_leg_and_its_b_leg_and_keeps_distinct_keys_apa
     })
     labels = link(legs)
     assert labels[0] == labels[1] and len(set(labels[1:])) == 4
+
+
+def test_barge_leg_joins_the_barged_call(ent, stage):
+    """1009 barges into 1008's inbound call (shared line): the barge CDR (join 15, reasons 114) is a
+    ``barge`` leg of the barged call's chain, and costs nothing (the call is inbound)."""
+    rated = stage.rate_batch(parse(ent, "cucm", sorted((DATA / "barge").glob("cdr_*")))).to_pylist()
+    barged, barge = rated
+    assert barged["chain_id"] == barge["chain_id"] == "cucm:NYC-CL:1:50"
+    assert (barged["leg_role"], barge["leg_role"]) == ("original", "barge")
+    assert barged["actual_cost"] == barge["actual_cost"] == 0

@@ -86,3 +86,10 @@ write(D + "cdr_NYC-CL_01_202610141005_1", blind[:1] + consult[:0])
 write(D + "cdr_NYC-CL_01_202610141015_2", blind[1:] + consult)
 write(D + "cdr_NYC-CL_01_202610141110_3", conf)
 write(D + "cdr_NYC-CL_01_202610141235_4", fwd + park)
+# F. barge (shared line, cucm-cdr.md §7.2): a PSTN caller talks to 1008 for 300 s; 1009 barges in for 60 s
+barge = [
+    cdr(50, (601, 602), "12126665555", "1008", GW, "SEP000000001008", "13:00:00", "13:00:04", "13:05:04", 300),
+    cdr(50, (610, 611), "1009", "b0029901002", "SEP000000001009", "CFB_2", "13:02:00", "13:02:00", "13:03:00", 60,
+        causes=("16", "0"), term=("12", "0"), join="15", rdr_obo=("15", "15"), rdr_reason=("114", "114"), conv="602"),
+]
+write(D + "barge/cdr_NYC-CL_01_202610141305_5", barge)
