@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from analytics.chargeback_rules import rules_for_enterprise
+from analytics.rating.chains import ChainPolicy
 from collector.connectors.base import connector_for, registered_connectors
 from collector.importer import pbx_context
 from collector.remote.settings import remote_settings
@@ -62,6 +63,7 @@ def check_enterprise(path: Path) -> tuple[list[ConfigError], list[ConfigError]]:
             errors.extend(exc.errors)
     # side files and tables read by other areas: validated now, not at the first scheduled run
     errors.extend(_problems(lambda: rules_for_enterprise(ent)))
+    errors.extend(_problems(lambda: ChainPolicy.from_config(ent)))  # [chains]
     errors.extend(_problems(lambda: smtp_settings(ent)))
     errors.extend(_problems(lambda: alert_settings(ent)))
     errors.extend(_problems(lambda: schedule_settings(ent, set(registered_reports()))))

@@ -371,3 +371,10 @@ def test_barge_leg_joins_the_barged_call(ent, stage):
     assert barged["chain_id"] == barge["chain_id"] == "cucm:NYC-CL:1:50"
     assert (barged["leg_role"], barge["leg_role"]) == ("original", "barge")
     assert barged["actual_cost"] == barge["actual_cost"] == 0
+
+
+def test_check_config_reports_a_wrong_chains_value(tmp_path):
+    from callcost.checks import check_enterprise
+
+    errors, _ = check_enterprise(write_enterprise(tmp_path, "\n[chains]\nwindow_hours = -1\n"))
+    assert [e.field for e in errors] == ["chains.window_hours"]
