@@ -25,7 +25,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from analytics.config_schema import chargeback_tables
 from warehouse.config import Enterprise, find_config, load_config
+from warehouse.config_schema import Schema, validate_toml
 from warehouse.errors import ConfigError, ConfigErrors
 from warehouse.money import MoneyFormatError, parse_scaled, scaled_to_decimal
 
@@ -39,11 +41,6 @@ RATE_SCALE = 6
 
 #: Rule keys a department inherits from its nearest ancestor that sets them.
 INHERITED = ("markup_pct", "surcharge_per_call", "surcharge_per_minute", "fixed_per_extension", "client")
-_DEPARTMENT_KEYS = {"name", "parent", "fixed_monthly", "description", *INHERITED}
-_DEFAULT_KEYS = set(INHERITED)
-_EXTENSION_KEYS = {"extension", "site", "fixed_monthly", "description"}
-_TRUNK_KEYS = {"name", "match", "pbx", "amount"}
-_TOP_KEYS = {"defaults", "department", "extension", "trunk_charge"}
 
 
 @dataclass(frozen=True)
@@ -170,10 +167,6 @@ class _Reader:
         self.errors.append(ConfigError(message, file=str(self.path), line=self.lines.line(table, index, key),
                                        field=f"{where}.{key}" if key else where, expected=expected))
 
-    def unknown(self, tbl: dict, allowed: set[str], table: str, index: int) -> None:
-        for key in sorted(set(tbl) - allowed):
-            self.error(table, index, key, f"unknown key '{key}'", ", ".join(sorted(allowed)))
-
     def text(self, tbl: dict, table: str, index: int, key: str, *, required: bool = False) -> str | None:
         value = tbl.get(key)
         if value is None:
@@ -207,7 +200,6 @@ class _Reader:
 
 
 def _department(r: _Reader, tbl: dict, table: str, index: int, *, named: bool) -> DepartmentRule:
-    r.unknown(tbl, _DEPARTMENT_KEYS if named else _DEFAULT_KEYS, table, index)
     name = r.text(tbl, table, index, "name", required=True) if named else "(defaults)"
     return DepartmentRule(
         name=name or "",
@@ -242,8 +234,9 @@ def parse_rules(text: str, path: Path, scale: int) -> ChargebackRules:
         raise ConfigErrors([ConfigError(f"not valid TOML: {exc}", file=str(path),
                                         line=int(found.group(1)) if found else None)]) from exc
     r = _Reader(path, text, scale)
-    for key in sorted(set(raw) - _TOP_KEYS):
-        r.error(key, 0, None, f"unknown table or key '{key}'", ", ".join(sorted(_TOP_KEYS)))
+    # unknown tables and keys, with the nearest valid name: the declared schema (analytics.config_schema)
+    declared = validate_toml(raw, text, path, Schema(chargeback_tables()), "chargeback").errors
+    r.errors.extend(declared)
     defaults = raw.get("defaults", {})
     if not isinstance(defaults, dict):
         r.error("defaults", 0, None, "'defaults' must be a table", "[defaults]")
@@ -260,7 +253,6 @@ def parse_rules(text: str, path: Path, scale: int) -> ChargebackRules:
 
     extensions = []
     for i, tbl in enumerate(_tables(r, raw, "extension")):
-        r.unknown(tbl, _EXTENSION_KEYS, "extension", i)
         ext = tbl.get("extension")
         ext = str(ext).strip() if isinstance(ext, (str, int)) and not isinstance(ext, bool) else None
         if not ext:
@@ -273,7 +265,6 @@ def parse_rules(text: str, path: Path, scale: int) -> ChargebackRules:
 
     trunks = []
     for i, tbl in enumerate(_tables(r, raw, "trunk_charge")):
-        r.unknown(tbl, _TRUNK_KEYS, "trunk_charge", i)
         name = r.text(tbl, "trunk_charge", i, "name", required=True)
         match = r.text(tbl, "trunk_charge", i, "match", required=True)
         amount = r.number(tbl, "trunk_charge", i, "amount", scale, required=True,
@@ -293,8 +284,9 @@ def parse_rules(text: str, path: Path, scale: int) -> ChargebackRules:
                 break
             seen.add(node)
             node = rules.parent_of(node)
-    if r.errors:
-        raise ConfigErrors(r.errors)
+    if r.errors:  # each mistake once: a field the schema reported (a wrong type) is not reported again
+        said = {e.field for e in declared}
+        raise ConfigErrors(declared + [e for e in r.errors[len(declared):] if e.field not in said])
     return rules
 
 

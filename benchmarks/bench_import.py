@@ -10,7 +10,7 @@ lake/DB and reporting the median:
 * files → rated Parquet: ``import_files`` with a store that writes the lake only — the issue's benchmark,
   target ≥ 300,000 CDRs/s on the 2-core machine;
 * files → Parquet + SQLite: the default store (``callcost demo`` / ``callcost import``);
-* files → Parquet + PostgreSQL (``--postgres``: a throw-away server from ``tests/pgserver.py``).
+* files → Parquet + PostgreSQL (``--postgres``: a throw-away server from ``benchmarks/support/pgserver.py``).
 
 Before those, the *budget* lines split the CPU a CDR needs into the two steps no implementation can skip,
 timed with library calls only — Arrow's CSV reader converting just the columns the CUCM mapping reads,
@@ -71,8 +71,8 @@ class LakeOnlyStore(Store):
         unrated = int(pc.sum(pc.equal(rated.column("rating_status"), "unrated")).as_py() or 0)
         return SaveResult(inserted=written.new_rows, skipped=written.skipped_rows, unrated=unrated)
 
-    def record_files(self, pbx: str, files: list[FileIngest]) -> None:
-        return None
+    def record_import(self, pbx: str, files: list[FileIngest], saved: SaveResult | None, **_timings: float) -> int:
+        return 0
 
 
 def load() -> str:
@@ -204,8 +204,8 @@ def main() -> None:
         if not args.no_sqlite:
             report("files → Parquet + SQLite", *median_of(args.runs, import_into(lambda: Store(ent))))
         if args.postgres:
-            sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-            from pgserver import PgServer  # type: ignore[import-not-found]
+            sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
+            from pgserver import PgServer
 
             server = PgServer().start()
             try:

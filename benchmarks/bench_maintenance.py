@@ -3,7 +3,7 @@
     python benchmarks/bench_maintenance.py [--calls 1000000] [--batch 5000] [--days 30]
 
 Builds an enterprise the way the collector leaves it: ``--calls`` synthetic rated calls
-(``tests/factories.py``) saved in batches of ``--batch`` through ``Store.save`` (SQLite DB + lake,
+(``benchmarks/support/factories.py``) saved in batches of ``--batch`` through ``Store.save`` (SQLite DB + lake,
 one small file per day per batch).  Then times, each with a baseline measured in the same run:
 
 * ``compact``: merge every day into one file   — baseline: reading the whole lake once (pyarrow);
@@ -24,10 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "benchmarks" / "support"))  # the harness shared with tests
 
 import pyarrow.parquet as pq  # noqa: E402  (after the sys.path line, like the rest)
-from factories import rated_calls  # noqa: E402  (tests/ is not a package; put on the path above)
+from factories import rated_calls  # noqa: E402  (benchmarks/support is put on the path above)
 from rating_enterprise import write_enterprise  # noqa: E402
 
 from warehouse import backup, compaction, lake  # noqa: E402

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "benchmarks" / "support"))  # the harness shared with tests
 
 
 def main() -> None:
@@ -31,7 +31,7 @@ def main() -> None:
     os.environ.setdefault("CALLCOST_REMOTE_TOKEN", "bench-token")
 
     from collectorkit import HEADER, csv_records, enterprise_with, running, wait_for
-    from test_remote_unit import centre_config, free_port, make_tls, running_unit, unit_config
+    from remotekit import centre_config, free_port, make_tls, running_unit, unit_config
 
     from collector.connectors.base import PbxContext, connector_for
     from collector import wire

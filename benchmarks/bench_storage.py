@@ -2,9 +2,9 @@
 
     python benchmarks/bench_storage.py [--rows 200000] [--fast] [--sqlite-only]
 
-Starts its own PostgreSQL server (``tests/pgserver.py``, as the test suite does), with the server's
+Starts its own PostgreSQL server (``benchmarks/support/pgserver.py``, as the test suite does), with the server's
 default durability (fsync on) unless ``--fast`` is given.  Each figure is one fresh insert of
-*rows* synthetic rated calls (``tests/factories.py``) and then a re-insert of the same rows (all
+*rows* synthetic rated calls (``benchmarks/support/factories.py``) and then a re-insert of the same rows (all
 skipped: the cost of idempotence).  Prints a table — wall seconds, rows/s and this process's CPU µs
 per row (the store thread's cost; a shared machine moves wall-clock figures, CPU much less) — and the
 CPU ratio of SQLite's ADBC path to its ``executemany`` path, measured in the same run.
@@ -21,9 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "benchmarks" / "support"))  # the harness shared with tests
 
-from factories import rated_calls  # noqa: E402  (tests/ is not a package; put on the path above)
+from factories import rated_calls  # noqa: E402  (benchmarks/support is put on the path above)
 from pgserver import FAST, PgServer  # noqa: E402
 
 from warehouse import lake  # noqa: E402

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "benchmarks" / "support"))  # the harness shared with tests
 
 from crashkit import (
     CollectorProcess,
@@ -133,7 +133,7 @@ def pg_crash(ctx: Ctx, pg) -> Outcome:
 
 
 def kill_file(ctx: Ctx, pg) -> Outcome:
-    from collector.simulate.writers import write_canonical_csv
+    from collector.simulate.cucm_and_canonical_csv import write_canonical_csv
 
     url = pg.create_database("faults")
     ent = crash_enterprise(ctx.root, url, {"lon-csv": "folder:incoming/lon-csv"}, collector=COLLECTOR,
@@ -317,8 +317,8 @@ def _accounted(url: str) -> tuple[int, int]:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            return (int(conn.execute(sa.text("select coalesce(sum(records), 0) from collector_batches")).scalar_one()),
-                    int(conn.execute(sa.text("select coalesce(sum(parsed), 0) from collector_segments")).scalar_one()))
+            return (int(conn.execute(sa.text("select coalesce(sum(received), 0) from ingest_account")).scalar_one()),
+                    int(conn.execute(sa.text("select coalesce(sum(parsed), 0) from ingest_segments")).scalar_one()))
     finally:
         engine.dispose()
 
@@ -326,7 +326,7 @@ def _accounted(url: str) -> tuple[int, int]:
 def remote_unit(ctx: Ctx, pg) -> Outcome:
     """PBX --tcp--> ``collect --remote-unit`` --HTTPS via :class:`Link`--> centre ``collect`` --> PostgreSQL + lake;
     the link cut, the centre SIGSTOPped, then SIGKILLed and restarted, while the PBX keeps sending."""
-    from test_remote_unit import make_tls
+    from remotekit import make_tls
 
     ctx.root.mkdir(parents=True)
     os.environ.setdefault("CALLCOST_REMOTE_TOKEN", "faults-remote-unit-token")  # inherited by both processes

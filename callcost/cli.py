@@ -11,6 +11,8 @@ only builds the app, registers them all, and turns exceptions into messages in o
   ``CALLCOST_DEBUG=1``), which lets the traceback of any error through; exit 3.
 
 Exit 2 stays what click makes it, a command line it cannot parse (and ``callcost status``'s alerts).
+Exit 4 (``cli_common.EXIT_QUARANTINED``): the command did its work, but quarantined records or whole
+files on the way (``import``, ``quarantine retry``).
 Help texts are rendered as written (no rich markup), so ``[[pbx]]`` shows as ``[[pbx]]``.
 """
 

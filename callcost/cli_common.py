@@ -7,7 +7,7 @@ itself: ``callcost.cli`` turns every exception into a message in one place.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -18,6 +18,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from warehouse.config import Enterprise, find_config, load_config
 from warehouse.errors import CallcostError
+
+#: Exit status of a command that did its work but quarantined records or whole files on the way
+#: (``import``, ``quarantine retry``): nothing was lost, but someone should look (``callcost quarantine``).
+EXIT_QUARANTINED = 4
 
 console = Console()
 err = Console(stderr=True)
@@ -43,9 +47,18 @@ class UsageError(CallcostError):
     """
 
 
-def enterprise(config: Path | None) -> Enterprise:
-    """The enterprise config the user pointed at (``--config``, ``$CALLCOST_CONFIG``, ``./callcost.toml``)."""
-    return load_config(find_config(config))
+def enterprise(config: Path | None, *, checked_for: str | None = None) -> Enterprise:
+    """The enterprise config the user pointed at (``--config``, ``$CALLCOST_CONFIG``, ``./callcost.toml``).
+
+    ``checked_for="collect"`` (``import``, ``schedule``): the verb runs unattended or stores data, so it
+    refuses to start unless the whole config passes ``callcost check-config`` (every error, once).
+    """
+    path = find_config(config)
+    if checked_for is None:
+        return load_config(path)
+    from callcost.checks import checked_enterprise  # the full check loads every area: only verbs that need it
+
+    return checked_enterprise(path, checked_for)
 
 
 def parse_day(value: str, option: str) -> date:
@@ -54,6 +67,18 @@ def parse_day(value: str, option: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise UsageError(f"{option} '{value}' is not a date (expected YYYY-MM-DD, e.g. 2026-10-01)") from None
+
+
+def parse_moment(value: str, option: str) -> datetime:
+    """A ``YYYY-MM-DD`` (its midnight UTC) or ISO 8601 moment option value (UTC when it has no offset);
+    a usage error naming *option* when it is neither."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{option} '{value}' is not a day or a moment (YYYY-MM-DD or YYYY-MM-DDTHH:MM)") from None
+    if len(value) == 10:
+        moment = datetime.combine(moment.date(), time(), timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def check_order(start: date | None, end: date | None) -> None:

@@ -7,6 +7,7 @@ Parquet lake → monthly savings report (xlsx + html) → per-site headline tabl
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from rich.table import Table
 from collector.importer import ImportReport, import_files
 from collector.simulate.demo_files import write_demo_files
 from collector.simulate.traffic import generate_traffic
+from callcost.cli_common import UsageError
 from warehouse.config import Enterprise, load_config
 from analytics.rating.stage import RatingStage
 from warehouse.store import Store
@@ -32,6 +34,7 @@ class DemoResult:
     reports: list[Path]
     summary: object  # analytics.savings.Summary
     timings: dict[str, float] = field(default_factory=dict)
+    month: str = "2026-10"
 
 
 def build_sample(directory: Path) -> Path:
@@ -45,14 +48,30 @@ def build_sample(directory: Path) -> Path:
     return directory / "callcost.toml"
 
 
+def refuse_to_overwrite(directory: Path) -> None:
+    """A ``UsageError`` when *directory* exists and holds anything: the demo replaces its config, tariffs,
+    lake, database and reports, and a second ``callcost demo`` must not silently wipe what a user put there."""
+    directory = Path(directory)
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise UsageError(
+            f"{directory.resolve()} already exists and is not empty: the demo would replace its callcost.toml, "
+            "tariffs, lake, database and reports, and any change you made to them. Use --force to rebuild the "
+            "demo there, or --dir to build it in another folder")
+
+
 def run_demo(directory: Path, *, calls: int = 100_000, month: str = "2026-10", seed: int = 7,
-             console: Console | None = None) -> DemoResult:
-    """Build the sample enterprise in *directory* and run a generated month through import and report."""
+             console: Console | None = None, force: bool = False) -> DemoResult:
+    """Build the sample enterprise in *directory* and run a generated month through import and report.
+
+    *directory* must be new or empty unless *force* (then its lake, database and reports are rebuilt).
+    """
     from analytics.calls import month_range
     from analytics.savings import summary
     from reports.base import run_report
 
     month_range(month)  # a PeriodError now, not a ValueError deep in the traffic generator
+    if not force:
+        refuse_to_overwrite(directory)
     console = console or Console(quiet=True)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -83,7 +102,7 @@ def run_demo(directory: Path, *, calls: int = 100_000, month: str = "2026-10", s
     timings["report"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     return DemoResult(ent=ent, imported=imported, reports=paths, summary=summary(ent.storage.lake, month),
-                      timings=timings)
+                      timings=timings, month=month)
 
 
 def print_summary(result: DemoResult, console: Console) -> None:
@@ -104,3 +123,35 @@ def print_summary(result: DemoResult, console: Console) -> None:
         console.print(f"report: {p}", highlight=False)
     console.print(f"lake: {result.ent.storage.lake}   database: {result.ent.storage.database}", highlight=False)
     console.print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items()))
+    console.print(next_steps(result), highlight=False, markup=False, soft_wrap=True)
+
+
+def next_steps(result: DemoResult, cwd: Path | None = None) -> str:
+    """Where the demo put things and what to run next: the commands find ``./callcost.toml``, so ``cd`` there."""
+    root = result.ent.root
+    here = (cwd or Path.cwd()).resolve()
+    shown = os.path.relpath(root, here) if root.is_relative_to(here) else str(root)
+    from analytics.calls import month_range
+
+    period = result.month
+    first, last = month_range(period)
+    return "\n".join([
+        "",
+        f"The demo enterprise is in {root}:",
+        "  callcost.toml     the config: sites, PBXs, trunks, carriers (docs/config-reference.md)",
+        "  tariffs/          one tariff CSV per carrier, and the PSTN reference",
+        "  directory.csv     who sits at which extension, in which department",
+        "  incoming/         the generated vendor CDR files that were imported",
+        "  lake/             the rated calls as Parquet (DuckDB, pandas)",
+        "  callcost.db       the SQL database",
+        "  reports/          the monthly savings report (xlsx, html)",
+        "",
+        f"Next: cd {shown}   (every command then finds ./callcost.toml; or add --config {shown}/callcost.toml)",
+        *(f"  {cmd:<66} {what}" for cmd, what in (
+            (f"callcost report carrier-cost --period {period}", "another report (callcost report --help)"),
+            (f"callcost export --from {first} --to {last} --format csv", "the rated calls"),
+            ("callcost status", "what each PBX sent, stored and quarantined"),
+            ("callcost dashboard", "the dashboards in a browser"),
+            ("callcost check-config", "validate the config after you edit it"))),
+        "To connect your own PBXs, start from docs/connect-your-enterprise.md.",
+    ])

@@ -32,7 +32,6 @@ class Channel(Generic[T]):
         self._closed = False
         self._cond = threading.Condition()
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = []
-        self.put_total = 0
         self.waited_s = 0.0  # time producers spent waiting for room: the backpressure felt
 
     @property
@@ -48,7 +47,6 @@ class Channel(Generic[T]):
     def _push(self, item: T, w: float) -> None:
         self._items.append((item, w))
         self._load += w
-        self.put_total += 1
         self._cond.notify_all()
 
     def put(self, item: T) -> None:

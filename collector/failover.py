@@ -34,7 +34,8 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 
-from collector import accounting
+from collector import checkpoints
+from warehouse import ingest
 from warehouse.database import StagedCalls, UtcDateTime, is_outage
 from warehouse.errors import first_line
 from collector.spool import Spool
@@ -95,7 +96,7 @@ class FailoverWriter:
         return self.store.stage(rated) if self.online else None
 
     def write(self, rated: pa.Table, quarantine: list[dict[str, Any]], batch: dict[str, Any],
-              segments: list[accounting.SegmentRow], started: float, key: str | None = None,
+              segments: list[ingest.SegmentRow], started: float, key: str | None = None,
               staged: StagedCalls | None = None) -> WriteOutcome:
         """Commit one batch, or spool it durably; either way it may be acknowledged when this returns.
 
@@ -106,12 +107,12 @@ class FailoverWriter:
         key = key or uuid.uuid4().hex
         inserted = self._commit_or_spool(
             lambda: self._commit(key, rated, quarantine, batch, segments, started, staged), rated,
-            {"key": key, "quarantine": [accounting.quarantine_to_json(q) for q in quarantine], "batch": batch,
+            {"key": key, "quarantine": [ingest.quarantine_to_json(q) for q in quarantine], "batch": batch,
              "segments": [_encode_segment(s) for s in segments]})
         return WriteOutcome(0, 0, True) if inserted is None else WriteOutcome(inserted, rated.num_rows - inserted, False)
 
     def record_event(self, pbx: str, stream: str, kind: str, detail: str = "", key: str | None = None) -> None:
-        """A link event (``accounting.events``); while the DB is down it waits in the spool, in order with the calls."""
+        """A link event (``checkpoints.events``); while the DB is down it waits in the spool, in order with the calls."""
         key = key or uuid.uuid4().hex
         event = {"pbx": pbx, "stream": stream, "kind": kind, "detail": detail, "at": datetime.now(UTC)}
         self._commit_or_spool(lambda: self._commit_events(key, [event]), _NO_CALLS,
@@ -163,29 +164,30 @@ class FailoverWriter:
         if self._schema_ready:
             return
         self.store.ensure_schema()
-        accounting.create_tables(self.engine)
+        checkpoints.create_tables(self.engine)
         _metadata.create_all(self.engine)
         self._schema_ready = True
 
     def _commit(self, key: str, rated: pa.Table, quarantine: list[dict[str, Any]], batch: dict[str, Any],
-                segments: list[accounting.SegmentRow], started: float, staged: StagedCalls | None = None) -> int:
-        """Calls (DB + lake, idempotent), then quarantine + accounting + marker in one transaction."""
+                segments: list[ingest.SegmentRow], started: float, staged: StagedCalls | None = None) -> int:
+        """Calls (DB + lake, idempotent), then quarantine + ingest account + checkpoints + marker in one transaction.
+
+        *batch*: ``rate_s``, the seconds the batch took to rate (the rest of what a sender puts there is
+        recomputed: what is stored and already stored is known only now).
+        """
         self._ensure_schema()
-        inserted = self.store.save(rated, staged).inserted if rated.num_rows else 0
+        saved = self.store.save_by_pbx(rated, staged) if rated.num_rows else {}
         with self.engine.begin() as conn:
             if not self._already(conn, key):
-                if quarantine:
-                    conn.execute(self.store.db.quarantine.insert(), quarantine)
-                accounting.write_batch(conn, {**batch, "inserted": inserted,
-                                              "duplicates": rated.num_rows - inserted,
-                                              "store_s": time.perf_counter() - started}, segments)
-        return inserted
+                checkpoints.write_batch(conn, ingest.LIVE, segments, quarantine, saved,
+                                        rate_s=float(batch.get("rate_s", 0.0)), store_s=time.perf_counter() - started)
+        return sum(s.inserted for s in saved.values())
 
     def _commit_events(self, key: str, events: list[dict[str, Any]]) -> int:
         self._ensure_schema()
         with self.engine.begin() as conn:
             if not self._already(conn, key):
-                conn.execute(accounting.events.insert(), events)
+                conn.execute(checkpoints.events.insert(), events)
         return 0
 
     def _already(self, conn: sa.Connection, key: str) -> bool:
@@ -245,7 +247,7 @@ class FailoverWriter:
                     self._commit_events(meta["key"], [{**e, "at": datetime.fromisoformat(e["at"])}
                                                       for e in meta["events"]])
                 else:
-                    self._commit(meta["key"], table, [accounting.quarantine_from_json(q) for q in meta["quarantine"]],
+                    self._commit(meta["key"], table, [ingest.quarantine_from_json(q) for q in meta["quarantine"]],
                                  meta["batch"], [_decode_segment(s) for s in meta["segments"]],
                                  time.perf_counter())
             except Exception as exc:
@@ -264,9 +266,9 @@ def _iso(t: float | None) -> str | None:
     return datetime.fromtimestamp(t, UTC).isoformat() if t else None
 
 
-def _encode_segment(s: accounting.SegmentRow) -> dict[str, Any]:
+def _encode_segment(s: ingest.SegmentRow) -> dict[str, Any]:
     return {**asdict(s), "received_at": s.received_at.isoformat()}
 
 
-def _decode_segment(s: dict[str, Any]) -> accounting.SegmentRow:
-    return accounting.SegmentRow(**{**s, "received_at": datetime.fromisoformat(s["received_at"])})
+def _decode_segment(s: dict[str, Any]) -> ingest.SegmentRow:
+    return ingest.SegmentRow(**{**s, "received_at": datetime.fromisoformat(s["received_at"])})

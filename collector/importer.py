@@ -11,11 +11,18 @@ reading + parsing, rating, storing (the caller's thread).  Arrow, numpy, hashlib
 release the GIL for their heavy work, so parsing batch *n+2* and rating batch *n+1* overlap storing
 batch *n* on the second core.  A slow store slows parsing (the queues are bounded): memory stays at a
 few batches whatever the number of files.  An error in any stage stops the others and is raised here.
+
+A file the connector cannot read at all (garbage, a format it refuses whole) is quarantined whole, with
+the reason and its bytes (``callcost quarantine retry`` re-parses it after a config fix), and the import
+goes on with the next file: one bad file never sinks the others.  Each batch is stored first and then
+accounted (:meth:`Store.record_import`: what was stored, already stored, quarantined), so a crash in
+between makes a re-import count the batch's calls as already stored, never stored twice.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import queue
 import threading
 import time
@@ -30,10 +37,13 @@ from collector.connectors.base import Connector, PbxContext, Quarantined, connec
 from collector.connectors.csvtable import FileTally
 from warehouse.config import Enterprise
 from analytics.rating.chains_store import join_stored
+from warehouse.schema import PARSED_SCHEMA
+from warehouse.errors import CallcostError
 from analytics.rating.stage import RatingStage
 from warehouse.store import FileIngest, Store
 
 T = TypeVar("T")
+log = logging.getLogger("callcost.collector.importer")
 
 #: Bytes of files parsed by one ``parse_many`` call: large enough to amortise per-call costs, small
 #: enough that a bundle's strings stay far below memory limits.
@@ -44,6 +54,8 @@ BUNDLE_BYTES = 32 << 20
 BATCH_ROWS = 50_000
 #: The first bundle and batch of an import are this many times smaller than the full size (then double).
 SLOW_START = 8
+#: How the reason of a file quarantined whole begins (the connector could read no record of it).
+FILE_NOT_READ = "file not read: "
 
 
 @dataclass
@@ -52,20 +64,25 @@ class ImportReport:
     records: int = 0
     parsed: int = 0
     quarantined: int = 0
+    already_quarantined: int = 0  # of the quarantined, how many the quarantine held already (a re-import)
     stored: int = 0
     duplicates: int = 0
     unrated: int = 0
     seconds: float = 0.0
     problems: list[Quarantined] = field(default_factory=list)
+    #: files no record of which could be read: each quarantined whole (also in *problems*)
+    files_quarantined: list[Quarantined] = field(default_factory=list)
 
     @property
     def calls_per_s(self) -> float:
         return self.parsed / self.seconds if self.seconds else 0.0
 
     def add(self, other: "ImportReport") -> None:
-        for name in ("files", "records", "parsed", "quarantined", "stored", "duplicates", "unrated", "seconds"):
+        for name in ("files", "records", "parsed", "quarantined", "already_quarantined", "stored", "duplicates",
+                     "unrated", "seconds"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.problems.extend(other.problems)
+        self.files_quarantined.extend(other.files_quarantined)
 
 
 @dataclass
@@ -77,7 +94,7 @@ class _Batch:
 
 
 def pbx_context(ent: Enterprise, pbx_id: str) -> PbxContext:
-    pbx = ent.pbxs[pbx_id]
+    pbx = ent.pbx(pbx_id)  # an unknown id is a ConfigError naming the configured ones
     site = ent.sites[pbx.site]
     return PbxContext(pbx_id=pbx.id, site=pbx.site, timezone=site.timezone, options=dict(pbx.options),
                       voicemail_devices=site.voicemail_devices)
@@ -96,18 +113,17 @@ def import_files(
 ) -> ImportReport:
     """Parse, rate and store *files* from PBX *pbx_id*; quarantine what cannot be parsed."""
     started = time.perf_counter()
-    connector = connector_for(ent.pbxs[pbx_id].type, pbx_context(ent, pbx_id))
+    connector = connector_for(ent.pbx(pbx_id).type, pbx_context(ent, pbx_id))
     stage = stage or RatingStage(ent)
     report = ImportReport()
 
     parsed = _in_background(_parsed_batches(connector, files, batch_size, bundle_bytes))
     rated = _in_background(_rated(parsed, stage, store), discard=_release_staged)
     try:
-        for batch, calls, staged in rated:
+        for batch, calls, staged, rate_s in rated:
+            saved = None
+            stored_at = time.perf_counter()
             try:
-                # accounting first: a crash while saving leaves files recorded as parsed but not stored,
-                # never the reverse
-                store.record_files(pbx_id, batch.files)
                 if calls is not None:
                     # legs of chains begun in earlier batches: stitched in, the stored legs re-priced in place
                     joined = join_stored(stage, calls, store, marks_features=MARKS <= connector.fields)
@@ -119,13 +135,18 @@ def import_files(
                     report.duplicates += saved.skipped
                     report.unrated += saved.unrated
             finally:
-                _release_staged((batch, calls, staged))  # used up by the insert, or never inserted
+                _release_staged((batch, calls, staged, rate_s))  # used up by the insert, or never inserted
+            # stored, then accounted: a crash in between makes a re-import count them as already stored
+            new_q = store.record_import(pbx_id, batch.files, saved, rate_s=rate_s,
+                                        store_s=time.perf_counter() - stored_at)
+            report.already_quarantined += sum(len(f.quarantined) for f in batch.files) - new_q
             for f in batch.files:
                 report.files += 1
                 report.records += f.records
                 report.parsed += f.parsed
                 report.quarantined += len(f.quarantined)
                 report.problems.extend(f.quarantined)
+                report.files_quarantined.extend(q for q in f.quarantined if q.reason.startswith(FILE_NOT_READ))
             if progress:
                 progress(len(batch.files))
     finally:
@@ -145,10 +166,11 @@ def _rated(parsed: Iterator[_Batch], stage: RatingStage, store: Store) -> Iterat
     """Rate each batch and do the store's early share of it (:meth:`Store.stage`) on this thread."""
     for b in parsed:
         if not b.calls.num_rows:
-            yield b, None, None
+            yield b, None, None, 0.0
             continue
+        started = time.perf_counter()
         calls = stage.rate_batch(b.calls)
-        yield b, calls, store.stage(calls)
+        yield b, calls, store.stage(calls), time.perf_counter() - started
 
 
 def _release_staged(item: tuple) -> None:
@@ -185,15 +207,43 @@ def _parsed_batches(connector: Connector, files: Iterable[Path], batch_size: int
 
 
 def _parse(connector: Connector, units: list[tuple[bytes, str]]) -> tuple[pa.Table, list[FileTally]]:
-    """One bundle through the connector: ``parse_many`` when it has one, else file by file."""
+    """One bundle through the connector: ``parse_many`` when it has one, else file by file.
+
+    A bundle ``parse_many`` refuses is parsed again file by file, so only the file it refused is
+    quarantined (whole, by :func:`_parse_file`).
+    """
     parse_many = getattr(connector, "parse_many", None)
     if parse_many is not None:
-        batch = parse_many(units)
-        return batch.calls, batch.files
-    results = [connector.parse(data, source) for data, source in units]
-    tallies = [FileTally(source, r.records_seen, r.calls.num_rows, r.quarantined)
-               for (_, source), r in zip(units, results)]
-    return _concat([r.calls for r in results]), tallies
+        try:
+            batch = parse_many(units)
+            return batch.calls, batch.files
+        except Exception:  # noqa: BLE001 — which file it was is found file by file
+            if len(units) == 1:
+                return _parse_file(connector, *units[0])
+    calls, tallies = [], []
+    for data, source in units:
+        c, t = _parse_file(connector, data, source)
+        calls.append(c)
+        tallies.extend(t)
+    return _concat(calls), tallies
+
+
+def _parse_file(connector: Connector, data: bytes, source: str) -> tuple[pa.Table, list[FileTally]]:
+    """One file; a file the connector refuses whole is one quarantined record holding its bytes.
+
+    A connector that fails with something other than a ``CallcostError`` has a bug (it should name the
+    file, line and field): the file is still quarantined, so the import goes on, and the traceback logged.
+    """
+    try:
+        r = connector.parse(data, source)
+    except Exception as exc:  # noqa: BLE001 — see the docstring
+        if not isinstance(exc, CallcostError):
+            log.warning("the %s connector failed on %s; the file is quarantined whole", type(connector).__name__, source,
+                        exc_info=True)
+        reason = str(exc) if isinstance(exc, CallcostError) else f"{type(exc).__name__}: {exc}"
+        whole = Quarantined(source, None, None, None, f"{FILE_NOT_READ}{reason}", data)
+        return PARSED_SCHEMA.empty_table(), [FileTally(source, 1, 0, [whole])]
+    return r.calls, [FileTally(source, r.records_seen, r.calls.num_rows, r.quarantined)]
 
 
 def _bundles(files: Iterable[Path], bundle_bytes: int) -> Iterator[list[tuple[bytes, str]]]:
@@ -216,6 +266,7 @@ def _bundles(files: Iterable[Path], bundle_bytes: int) -> Iterator[list[tuple[by
 def _concat(tables: list[pa.Table]) -> pa.Table:
     """The bundles' calls as one table, without copying: the rating stage joins the chunks of the few
     columns it computes on, and the columns it passes through go to the store as they are."""
+    tables = [t for t in tables if t.num_rows] or tables[:1]  # a file quarantined whole adds no columns
     if len(tables) == 1:
         return tables[0]
     return pa.concat_tables(tables)

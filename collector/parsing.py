@@ -93,8 +93,8 @@ def _whole_part_failed(parts: list[Part], exc: Exception):
     quar = []
     for p in parts:
         loc = p.dump_location(p.first_offset)
-        quar.append(Quarantined(loc[0] if loc else (p.source or p.stream), None, loc[1] if loc else 0, None,
-                                f"cannot parse: {exc}", p.data))
+        quar.append(Quarantined(loc[0] if loc else (p.source or p.stream), None, loc[1] if loc else p.first_offset,
+                                None, f"cannot parse: {exc}", p.data))
     return PARSED_SCHEMA.empty_table(), np.zeros(0, np.int64), quar, list(range(len(parts))), len(parts)
 
 
@@ -125,9 +125,11 @@ def _parse_streams(parts: list[Part]):
     for q in result.quarantined:
         off = q.offset if q.offset is not None else (int(line_starts[q.line - 1]) if q.line else len(pre))
         k = int(np.clip(np.searchsorted(part_starts, off, side="right") - 1, 0, len(parts) - 1))
-        loc = parts[k].dump_location(parts[k].first_offset + max(off - int(part_starts[k]), 0))
+        at = parts[k].first_offset + max(off - int(part_starts[k]), 0)  # in the stream, not in this chunk
+        loc = parts[k].dump_location(at)
+        # the quarantine is idempotent by (source, position): the position must be the stream's
         quar.append(replace(q, source=loc[0] if loc else parts[k].stream, line=None,
-                            offset=loc[1] if loc else off))
+                            offset=loc[1] if loc else at))
         q_part.append(k)
     return calls, row_part, quar, q_part, result.records_seen
 

@@ -30,12 +30,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from collector import accounting
+from collector import checkpoints
 from collector.channel import Channel, Closed
 from collector.failover import FailoverWriter
 from collector.parsing import group_parts, parse_group
 from collector.parts import ParsedGroup, Part, RatedBatch
 from analytics.rating.stage import RatingStage
+from warehouse import ingest
 from warehouse.store import Store
 
 log = logging.getLogger("callcost.collector")
@@ -108,7 +109,7 @@ class Pipeline:
         self.config = config = config or PipelineConfig()
         self.engine = store.db.engine
         if writer is None:  # a FailoverWriter creates them once the DB answers (it may be down at start)
-            accounting.create_tables(self.engine)
+            checkpoints.create_tables(self.engine)
         self.parts: Channel[Part] = Channel(config.queue_bytes, lambda p: p.weight, "parse")
         self.parsed: Channel[ParsedGroup] = Channel(max(config.batch_records * 2, 1), _group_rows, "rate")
         self.rated: Channel[RatedBatch] = Channel(config.queue_batches, name="store")
@@ -346,19 +347,9 @@ class Pipeline:
     def _store(self, batch: RatedBatch) -> None:
         started = time.perf_counter()
         rated = batch.rated
-        inserted = duplicates = 0
-        if rated.num_rows and self.writer is None:
-            saved = self.store.save(rated, batch.staged)
-            inserted, duplicates = saved.inserted, saved.skipped
+        saved = self.store.save_by_pbx(rated, batch.staged) if rated.num_rows and self.writer is None else {}
         now = datetime.now(UTC)
-        quarantine_rows = []
-        for g in batch.groups:
-            pbx = g.parts[0].pbx
-            quarantine_rows.extend({"pbx": pbx, "source": q.source, "line": q.line, "offset": q.offset,
-                                    "field": q.field, "reason": q.reason, "raw": q.raw, "received_at": now}
-                                   for q in g.quarantined)
-        if quarantine_rows and self.writer is None:
-            self.store.db.record_quarantine(quarantine_rows)
+        quarantine_rows = [ingest.quarantine_row(g.parts[0].pbx, q, now) for g in batch.groups for q in g.quarantined]
         parts = [p for g in batch.groups for p in g.parts]
         is_rated = np.zeros(rated.num_rows, bool)
         if rated.num_rows:
@@ -371,22 +362,18 @@ class Pipeline:
         rows = []
         for k, p in enumerate(parts):
             loc = p.dump_location(max(p.range_end - 1, 0))
-            rows.append(accounting.SegmentRow(
+            rows.append(ingest.SegmentRow(
                 pbx=p.pbx, transport=p.transport, stream=p.stream, first_offset=p.range_start,
                 last_offset=p.range_end, bytes=p.range_end - p.range_start, sha256=p.sha256,
                 received=int(received[k]), parsed=int(parsed[k]), quarantined=int(quarantined[k]),
                 rated=int(rated_per_part[k]), unrated=int(parsed[k] - rated_per_part[k]), final=p.final,
                 received_at=p.received_at, sequence=p.sequence,
                 dump_ref=f"{loc[0]}@{loc[1] + 1}" if loc else None))
-        store_s = time.perf_counter() - started
-        n_rated = int(is_rated.sum())
-        fields = {"records": int(received.sum()), "inserted": inserted, "duplicates": duplicates, "rated": n_rated,
-                  "unrated": rated.num_rows - n_rated, "quarantined": int(quarantined.sum()),
-                  "rate_s": batch.rate_s, "store_s": store_s}
         if self.writer is None:
-            accounting.record_batch(self.engine, fields, rows)
+            checkpoints.record_batch(self.engine, ingest.LIVE, rows, quarantine_rows, saved, rate_s=batch.rate_s,
+                                     store_s=time.perf_counter() - started)
         else:  # the DB or, while it is down, the offline spool: durable either way
-            self.writer.write(rated, quarantine_rows, fields, rows, started, staged=batch.staged)
+            self.writer.write(rated, quarantine_rows, {"rate_s": batch.rate_s}, rows, started, staged=batch.staged)
         wall = time.time()
         for k, p in enumerate(parts):
             m = self.metrics[p.pbx]

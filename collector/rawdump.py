@@ -83,7 +83,6 @@ class RawDumpWriter:
         self._seq = 0  # frames appended
         self._synced = 0  # frames known durable
         self._counter = 0
-        self.bytes_written = 0
         #: day folder of each open session's ``O`` frame: retention keeps it (see :meth:`_expire`)
         self._open_since: dict[str, str] = {}
 
@@ -111,7 +110,6 @@ class RawDumpWriter:
             self._file.write(b"\n")
             self._file.flush()  # in the OS now: survives a kill -9 of the collector (sync() for power loss)
             self._size += len(header) + len(payload) + 1
-            self.bytes_written += len(payload)
             self._seq += 1
             return DumpRef(str(self._path), offset)
 

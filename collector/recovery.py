@@ -29,7 +29,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from collector import accounting
+from collector import checkpoints
 from collector.connectors.base import Connector
 from collector.pipeline import Pipeline
 from collector.rawdump import dump_files, read_frames, session_meta
@@ -66,8 +66,8 @@ def durable_positions(engine: sa.Engine, spool_dir: Path | str, pbx: str, *, db:
             if s["pbx"] == pbx:
                 note(s["stream"], int(s["last_offset"]), bool(s["final"]))
     if db:
-        accounting.create_tables(engine)
-        cp = accounting.checkpoints
+        checkpoints.create_tables(engine)
+        cp = checkpoints.checkpoints
         with engine.connect() as conn:
             for stream, position, final in conn.execute(sa.select(cp.c.stream, cp.c.position, cp.c.final)
                                                         .where(cp.c.pbx == pbx)):

@@ -1,9 +1,13 @@
 """``callcost status``: can every record of every source be accounted for?  Read from the SQL DB alone.
 
-Per PBX: records received / parsed / quarantined / stored / rated, the age of the last record, and the
-alerts — a count that does not add up, a hole between two stored segments of a stream, an RSP
-sequence gap, a file taken in but not finished, a source silent for longer than its usual interval
-(``expected_interval_s``, or learned: 3 × the median gap between its last 50 segments, at least 60 s).
+Per PBX, from the ingest account (:mod:`warehouse.ingest`) of both paths, ``callcost import`` and the
+live collector: records received, stored, already stored, quarantined (and already quarantined),
+rated / unrated, the age of the last record, and the alerts — counts that do not add up (received =
+stored + already stored + quarantined + already quarantined), a quarantine total that is not the
+number of the PBX's rows in ``quarantine``, a hole between two stored segments of a stream, an RSP
+sequence gap, a file taken in but not finished, a live source silent for longer than its usual
+interval (``expected_interval_s``, or learned: 3 × the median gap between its last 50 live segments,
+at least 60 s).
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from collector import accounting
+from collector import checkpoints
 from collector.settings import settings_for
-from warehouse.config import Enterprise
 from collector.spool import spool_stats
+from warehouse import ingest
+from warehouse.config import Enterprise
 
 MIN_SILENCE_S = 60.0
 
@@ -28,10 +33,13 @@ class SourceStatus:
     source: str
     received: int = 0
     parsed: int = 0
-    quarantined: int = 0
     stored: int = 0
+    already_stored: int = 0
+    quarantined: int = 0
+    already_quarantined: int = 0
     rated: int = 0
     unrated: int = 0
+    imported: int = 0  # of the records received, how many came by ``callcost import``
     bytes: int = 0
     segments: int = 0
     streams: int = 0
@@ -42,28 +50,36 @@ class SourceStatus:
 
 
 def collector_status(ent: Enterprise, engine: sa.Engine, now: datetime | None = None) -> list[SourceStatus]:
-    accounting.create_tables(engine)
+    checkpoints.create_tables(engine)
     now = now or datetime.now(UTC)
-    seg = accounting.segments
+    seg, acc = ingest.segments, ingest.account
     out = []
     with engine.connect() as conn:
+        totals = ingest.totals(conn)
+        in_quarantine = ingest.quarantined_per_pbx(conn)
+        imported = dict(conn.execute(sa.select(acc.c.pbx, sa.func.sum(acc.c.received))
+                                     .where(acc.c.path == ingest.IMPORT).group_by(acc.c.pbx)).all())
         for pbx in ent.pbxs.values():
             st = SourceStatus(pbx.id, pbx.source)
-            rows = conn.execute(sa.select(seg.c.stream, seg.c.first_offset, seg.c.last_offset, seg.c.final,
-                                          seg.c.received, seg.c.parsed, seg.c.quarantined, seg.c.stored,
-                                          seg.c.rated, seg.c.unrated, seg.c.bytes, seg.c.received_at)
+            for name, value in totals.get(pbx.id, {}).items():
+                setattr(st, name, value)
+            st.imported = int(imported.get(pbx.id) or 0)
+            if st.received != st.stored + st.already_stored + st.quarantined + st.already_quarantined:
+                st.alerts.append(f"counts do not add up: {st.received} received, {st.stored} stored, "
+                                 f"{st.already_stored} already stored, {st.quarantined} quarantined, "
+                                 f"{st.already_quarantined} already quarantined")
+            if st.quarantined != in_quarantine.get(pbx.id, 0):
+                st.alerts.append(f"the account says {st.quarantined} quarantined, the quarantine table holds "
+                                 f"{in_quarantine.get(pbx.id, 0)}")
+            rows = conn.execute(sa.select(seg.c.stream, seg.c.transport, seg.c.first_offset, seg.c.last_offset,
+                                          seg.c.final, seg.c.received, seg.c.parsed, seg.c.quarantined, seg.c.bytes,
+                                          seg.c.received_at)
                                 .where(seg.c.pbx == pbx.id).order_by(seg.c.stream, seg.c.first_offset, seg.c.id)).all()
             streams: dict[str, list] = {}
             for r in rows:
                 streams.setdefault(r.stream, []).append(r)
-                st.received += r.received
-                st.parsed += r.parsed
-                st.quarantined += r.quarantined
-                st.stored += r.stored
-                st.rated += r.rated
-                st.unrated += r.unrated
                 st.bytes += r.bytes
-                if r.received != r.parsed + r.quarantined or r.stored != r.parsed or r.rated + r.unrated != r.stored:
+                if r.received != r.parsed + r.quarantined:
                     st.alerts.append(f"{r.stream}: counts do not add up at bytes {r.first_offset}-{r.last_offset}")
             st.segments, st.streams = len(rows), len(streams)
             for name, segs in streams.items():
@@ -74,22 +90,25 @@ def collector_status(ent: Enterprise, engine: sa.Engine, now: datetime | None = 
                     end = max(end, r.last_offset)
                 if not any(r.final for r in segs) and _is_file(name):
                     st.alerts.append(f"{name}: file partly imported (stored up to byte {end})")
-            ev = accounting.events
+            ev = checkpoints.events
             for e in conn.execute(sa.select(ev.c.stream, ev.c.kind, ev.c.detail).where(
                     ev.c.pbx == pbx.id, ev.c.kind.in_(("gap", "refused", "incomplete"))).order_by(ev.c.id)):
                 st.alerts.append(f"{e.stream}: {e.kind}: {e.detail}")
             with_records = [r.received_at for r in rows if r.received]
             if with_records:
-                times = sorted(_utc(t) for t in with_records)
-                st.last_record_at = times[-1]
-                st.last_record_age_s = (now - times[-1]).total_seconds()
+                st.last_record_at = max(_utc(t) for t in with_records)
+                st.last_record_age_s = (now - st.last_record_at).total_seconds()
+            # silence is a live source's: an imported file is not expected to be followed by another
+            times = sorted(_utc(r.received_at) for r in rows if r.received and r.transport != ingest.IMPORT)
+            if times:
                 expected = float(settings_for(ent, pbx)["expected_interval_s"])
                 if not expected and len(times) >= 3:
                     gaps = [(b - a).total_seconds() for a, b in zip(times[-51:], times[-50:])]
                     expected = max(3 * statistics.median(gaps), MIN_SILENCE_S)
                 st.expected_interval_s = expected or None
-                if expected and st.last_record_age_s > expected:
-                    st.alerts.append(f"silent for {st.last_record_age_s:.0f}s (usual interval {expected:.0f}s)")
+                silent = (now - times[-1]).total_seconds()
+                if expected and silent > expected:
+                    st.alerts.append(f"silent for {silent:.0f}s (usual interval {expected:.0f}s)")
             out.append(st)
     return out
 

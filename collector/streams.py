@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from collector import accounting
+from collector import checkpoints
 from collector.connectors.base import Connector
 from collector.parts import Part
 from collector.pipeline import Pipeline
@@ -54,7 +54,7 @@ class Intake:
         if self.pipeline.writer is not None:  # while the DB is down, events wait in the offline spool
             self.pipeline.writer.record_event(self.pbx, stream, kind, detail)
         else:
-            accounting.record_event(self.pipeline.engine, self.pbx, stream, kind, detail)
+            checkpoints.record_event(self.pipeline.engine, self.pbx, stream, kind, detail)
 
     async def event_async(self, stream: str, kind: str, detail: str = "") -> None:
         await asyncio.to_thread(self.event, stream, kind, detail)

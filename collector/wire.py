@@ -22,7 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from collector import accounting
+from warehouse import ingest
 from warehouse.errors import CallcostError
 from warehouse.schema import PARSED_SCHEMA
 
@@ -48,7 +48,7 @@ class RemoteBatch:
     calls: pa.Table
     quarantine: list[dict[str, Any]] = field(default_factory=list)
     batch: dict[str, Any] = field(default_factory=dict)
-    segments: list[accounting.SegmentRow] = field(default_factory=list)
+    segments: list[ingest.SegmentRow] = field(default_factory=list)
     event: dict[str, Any] | None = None
 
     @property
@@ -69,7 +69,7 @@ def parsed_columns(rated: pa.Table) -> pa.Table:
 
 def encode(batch: RemoteBatch) -> bytes:
     doc = {"version": VERSION, "unit": batch.unit, "batch_id": batch.batch_id,
-           "quarantine": [accounting.quarantine_to_json(q) for q in batch.quarantine], "batch": batch.batch,
+           "quarantine": [ingest.quarantine_to_json(q) for q in batch.quarantine], "batch": batch.batch,
            "segments": [{**asdict(s), "received_at": s.received_at.isoformat()} for s in batch.segments],
            "event": batch.event}
     table = batch.calls.replace_schema_metadata({_META_KEY: json.dumps(doc).encode()})
@@ -88,8 +88,8 @@ def decode(body: bytes) -> RemoteBatch:
             raise WireError(f"unsupported batch version {doc.get('version')!r}")
         return RemoteBatch(
             unit=str(doc["unit"]), batch_id=int(doc["batch_id"]), calls=table.replace_schema_metadata(meta or None),
-            quarantine=[accounting.quarantine_from_json(q) for q in doc["quarantine"]], batch=dict(doc["batch"]),
-            segments=[accounting.SegmentRow(**{**s, "received_at": datetime.fromisoformat(s["received_at"])})
+            quarantine=[ingest.quarantine_from_json(q) for q in doc["quarantine"]], batch=dict(doc["batch"]),
+            segments=[ingest.SegmentRow(**{**s, "received_at": datetime.fromisoformat(s["received_at"])})
                       for s in doc["segments"]],
             event=doc.get("event"))
     except WireError:

@@ -1,11 +1,15 @@
 """Fixtures the whole suite shares: a real PostgreSQL server, a SQL URL per backend, the shared folder.
 
 * ``postgres_url`` — session-scoped: this pytest process (each xdist worker) starts its own server
-  (``tests/pgserver.py``) on a free port and stops it at the end.  Missing server binaries are a
+  (``benchmarks/support/pgserver.py``) on a free port and stops it at the end.  Missing server binaries are a
   failure, not a skip: the suite's promise is that both backends are tested.
 * ``db_url`` — parametrised over ``sqlite`` and ``postgresql``; each test gets an empty database of
   its own (a file in ``tmp_path``, or a fresh ``CREATE DATABASE`` dropped afterwards).
 * ``shared_dir`` — ``../shared`` beside the repository (SPEC, samples, reference).
+
+The harness the tests share with the benchmarks (throw-away PostgreSQL, crash harness, synthetic calls,
+sample enterprises, remote-unit TLS) lives in ``benchmarks/support/`` — on the path through
+``pythonpath`` in pyproject.toml — because benchmarks depend on the product only, never on ``tests/``.
 """
 
 from __future__ import annotations

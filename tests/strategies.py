@@ -26,8 +26,11 @@ INCREMENTS = [(60, 60), (30, 6), (6, 6), (1, 1), (60, 1), (45, 15)]
 TRICKY_DAYS = ["2026-03-08", "2026-03-29", "2026-11-01", "2026-10-25", "2026-11-25", "2026-11-26", "2026-12-24",
                "2026-12-25", "2026-12-28", "2026-07-03", "2026-06-30", "2026-07-01", "2026-05-25", "2026-08-31"]
 
-money = st.builds(lambda units, dec: f"{units}.{dec}", st.integers(0, 2),
-                  st.integers(0, 999_999).map(lambda v: f"{v:06d}".rstrip("0") or "0"))
+#: Round rates (a fiftieth of a cent per second and the like) put many calls' exact cost on half a
+#: minor unit, where a rounding or a per-increment division that drifts by 10⁻²⁸ shows.
+ROUND_RATES = ["0.02", "0.05", "0.08", "0.2", "0.5", "0.04", "0.1", "0.12", "0.3"]
+money = st.sampled_from(ROUND_RATES) | st.builds(lambda units, dec: f"{units}.{dec}", st.integers(0, 2),
+                                                 st.integers(0, 999_999).map(lambda v: f"{v:06d}".rstrip("0") or "0"))
 
 
 def hhmm(hour: int) -> str:
@@ -110,7 +113,7 @@ def calls(draw, max_duration: int = 2400, prefixes: tuple[str, ...] = ()) -> Cal
     else:
         offset = draw(st.integers(-6 * 3600, 30 * 3600))
     at = base + timedelta(seconds=offset)
-    duration = draw(st.sampled_from([0, -1, 1, 30, 31, 60, 61]) | st.integers(1, max_duration))
+    duration = draw(st.sampled_from([0, -1, 1, 3, 15, 30, 31, 45, 60, 61, 75]) | st.integers(1, max_duration))
     return Call(dest, origin, site, at, duration)
 
 

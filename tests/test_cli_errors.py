@@ -49,7 +49,8 @@ def _junk(tmp: Path, name: str, data: bytes) -> str:
 WRONG_INPUT = {
     "collect unknown pbx": (["collect", "--pbx", "nosuch"], "unknown PBX 'nosuch' (expected a [[pbx]] id of"),
     "import unknown pbx": (["import", "--pbx", "nosuch", "{cfg}"], "unknown PBX 'nosuch'"),
-    "import not a cdr file": (["import", "--pbx", "lon-csv", "{cfg}"], "field 'call_id': required column missing"),
+    "quarantine bad since": (["quarantine", "--since", "soon"], "--since 'soon' is not a day or a moment"),
+    "quarantine retry unknown pbx": (["quarantine", "retry", "--pbx", "nosuch"], "unknown PBX 'nosuch'"),
     "report unknown name": (["report", "nosuch", "--period", "2026-10", "--out", "{tmp}"], "unknown report 'nosuch'"),
     "report bad period": (["report", "monthly-savings", "--period", "2026-13", "--out", "{tmp}"],
                           "period '2026-13' is not a month"),

@@ -29,7 +29,7 @@ def test_parts_spilled_to_the_raw_dump_are_read_back_and_stored_exactly_once(tmp
         assert svc.transports["lon-csv"].intake.probes[HEADER] is True  # header probed once, then cached
     assert count(db_url, "select count(*) from calls") == 900
     assert count(db_url, "select count(*) from quarantine") == 6
-    assert count(db_url, "select sum(received) from collector_segments") == 906
+    assert count(db_url, "select sum(received) from ingest_segments") == 906
     engine = sa.create_engine(db_url)
     with engine.connect() as conn:
         refs = dict(conn.execute(sa.text("select call_id, raw_ref from calls where call_id like '%-250'")).all())

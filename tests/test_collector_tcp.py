@@ -66,8 +66,8 @@ def test_two_hundred_concurrent_senders_lose_nothing(tmp_path):
         m = svc.pipeline.metrics["lon-csv"]
         wait_for(lambda: m.stored >= senders * per and m.sessions_open == 0, what="every record stored")
     assert count(db_url, "select count(*) from calls") == senders * per
-    assert count(db_url, "select count(distinct stream) from collector_segments") == senders
-    assert count(db_url, "select sum(received) from collector_segments") == senders * per
+    assert count(db_url, "select count(distinct stream) from ingest_segments") == senders
+    assert count(db_url, "select sum(received) from ingest_segments") == senders * per
 
 
 def test_health_endpoint_serves_json_and_prometheus(tmp_path):
@@ -147,7 +147,7 @@ def _backlog_batch_sizes(tmp_path, db_url, batch_records: int, total: int) -> li
         wait_for(lambda: metrics.stored >= total, timeout=60, what="all records", state=lambda: metrics)
     engine = sa.create_engine(db_url)
     with engine.connect() as conn:
-        sizes = [r[0] for r in conn.execute(sa.text("select records from collector_batches order by id"))]
+        sizes = [r[0] for r in conn.execute(sa.text("select received from ingest_account order by id"))]
     engine.dispose()
     assert sum(sizes) == total and count(db_url, "select count(*) from calls") == total
     return sizes

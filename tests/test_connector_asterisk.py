@@ -20,7 +20,7 @@ import pytest
 from collector.connectors.asterisk import AsteriskConnector, cdr_csv_columns
 from collector.connectors.base import PbxContext, connector_for
 from collector.simulate.traffic import generate_traffic
-from collector.simulate.vendor_writers import write_asterisk
+from collector.simulate.record_formats import write_asterisk
 from warehouse.config import load_config
 from warehouse.errors import ConfigError
 from warehouse.schema import PARSED_SCHEMA

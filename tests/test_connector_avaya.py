@@ -21,7 +21,7 @@ from collector.connectors.avaya_layouts import CUSTOMIZED_PRESETS, STANDARD_LAYO
 from collector.connectors.base import PbxContext, RepeatCounts, connector_for
 from collector.connectors.records import infer_year, occurrence
 from collector.simulate.traffic import generate_traffic
-from collector.simulate.vendor_writers import trunk_access_codes, write_avaya
+from collector.simulate.record_formats import trunk_access_codes, write_avaya
 from warehouse.config import load_config
 from warehouse.errors import ConfigError
 from warehouse.schema import PARSED_SCHEMA

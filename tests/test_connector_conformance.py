@@ -23,10 +23,10 @@ import pyarrow.compute as pc
 import pytest
 
 from collector.connectors.base import PbxContext, registered_connectors
-from collector.simulate.vendor_writers import (
+from collector.simulate.record_formats import (
     FS_GATEWAY_TEMPLATE, write_asterisk, write_avaya, write_freeswitch, write_smdr,
 )
-from collector.simulate.writers import write_canonical_csv, write_cucm_files
+from collector.simulate.cucm_and_canonical_csv import write_canonical_csv, write_cucm_files
 from warehouse.schema import PARSED_SCHEMA, TS, conform
 
 PBX = PbxContext(pbx_id="nyc-pbx", site="NYC", timezone="America/New_York")

@@ -20,7 +20,7 @@ from collector.connectors.base import PbxContext, connector_for
 from collector.connectors.cucm import (
     IP_COLUMNS, CucmConnector, decode_ip, decode_ip_column, parse_file_name, read_flat_file, with_dotted_ips,
 )
-from collector.simulate.writers import write_cucm_files
+from collector.simulate.cucm_and_canonical_csv import write_cucm_files
 from test_connector_conformance import known_calls
 from warehouse.errors import ParseError
 from warehouse.schema import PARSED_SCHEMA
@@ -365,7 +365,7 @@ def test_writer_file_names_and_layout(tmp_path):
 
 
 def test_writer_output_does_not_depend_on_its_chunking(tmp_path, monkeypatch):
-    import collector.simulate.writers as writers
+    import collector.simulate.cucm_and_canonical_csv as writers
 
     whole = write_cucm_files(known_calls(), tmp_path / "whole", minutes_per_file=60)
     monkeypatch.setattr(writers, "_CHUNK_ROWS", 2)  # files now span several chunks and are appended to

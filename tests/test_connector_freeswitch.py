@@ -18,7 +18,7 @@ import pytest
 from collector.connectors.base import PbxContext, connector_for
 from collector.connectors.freeswitch import TEMPLATES, FreeswitchConnector, template_columns, templates_from_conf
 from collector.simulate.traffic import generate_traffic
-from collector.simulate.vendor_writers import FS_GATEWAY_TEMPLATE, write_freeswitch
+from collector.simulate.record_formats import FS_GATEWAY_TEMPLATE, write_freeswitch
 from warehouse.config import load_config
 from warehouse.errors import ConfigError
 from warehouse.schema import PARSED_SCHEMA

@@ -18,7 +18,7 @@ from collector.connectors.base import PbxContext, connector_for
 from collector.connectors.smdr import SmdrConnector, _walk_sections
 from collector.connectors.smdr_layouts import NEC
 from collector.simulate.traffic import generate_traffic
-from collector.simulate.vendor_writers import trunk_access_codes, write_smdr
+from collector.simulate.record_formats import trunk_access_codes, write_smdr
 from warehouse.config import load_config
 from warehouse.errors import ConfigError
 from warehouse.schema import PARSED_SCHEMA
@@ -279,12 +279,12 @@ def test_connector_is_registered_under_its_type():
 def test_demo_writers_follow_the_pbx_options(kind, options, traffic, tmp_path):
     """The demo hook writes what the configured connector reads, whatever layout the PBX is set to."""
     from collector.connectors.base import registered_connectors
-    from collector.simulate.vendor_writers import DEMO_WRITERS
+    from collector.simulate.demo_files import WRITERS
     from warehouse.config import Pbx
 
     ent = load_config(SAMPLE_ENT)
     pbx = Pbx(id="demo", type=kind, site="NYC", source="folder:x", options=options)
-    [path] = DEMO_WRITERS[kind](traffic, tmp_path, pbx, ent)
+    [path] = WRITERS[kind](traffic, tmp_path, pbx, ent)
     tz = ent.sites["NYC"].timezone
     result = registered_connectors()[kind](PbxContext("demo", "NYC", tz, options=options)).parse(
         path.read_bytes(), str(path))

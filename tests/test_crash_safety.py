@@ -82,7 +82,7 @@ def test_kill9_mid_tcp_stream_loses_and_doubles_nothing(tmp_path, own_pg):
 
 
 def test_kill9_mid_file_loses_and_doubles_nothing(tmp_path, own_pg):
-    from collector.simulate.writers import write_cucm_files
+    from collector.simulate.cucm_and_canonical_csv import write_cucm_files
 
     url = own_pg.create_database("crash_folder")
     # small batches: a file spans several commits, so the kill lands inside one even on a fast machine
@@ -256,5 +256,5 @@ def test_folder_finishes_a_stored_file_without_reading_it_again_but_imports_a_ne
         master.write_bytes(HEADER + csv_records(10, prefix="z"))  # the next hour's file, same name
         wait_for(lambda: svc.pipeline.metrics["lon-csv"].stored >= 10 and not master.exists())
     assert count(db_url, "select count(*) from calls") == 20
-    assert count(db_url, "select count(distinct stream) from collector_segments") == 1  # one path, two files
-    assert count(db_url, "select sum(received) from collector_segments") == 20
+    assert count(db_url, "select count(distinct stream) from ingest_segments") == 1  # one path, two files
+    assert count(db_url, "select sum(received) from ingest_segments") == 20

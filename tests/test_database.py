@@ -11,8 +11,10 @@ import pytest
 import sqlalchemy as sa
 
 from factories import rated_calls
+from warehouse import ingest
 from warehouse.database import Database
 from warehouse.errors import StorageError
+from warehouse.store import SaveResult
 
 UTC = timezone.utc
 
@@ -101,37 +103,60 @@ def test_read_calls_by_utc_date_and_types(db):
     assert str(day2["duration_s"].dtype) == "Int32"
 
 
-def test_quarantine_and_batches_are_recorded(db, db_url):
+def test_quarantine_and_the_ingest_account_are_recorded(db_url):
+    """One batch: its quarantined records (raw bytes kept exactly), its account row and its segments."""
     now = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
     raw = b'"1","bad,\xff\x00 record"'
-    assert db.record_quarantine([
+    quarantined = [
         {"pbx": "nyc-cucm", "source": "cdr_01.txt", "line": 7, "offset": 1234, "field": "duration",
          "reason": "not a number", "raw": raw, "received_at": now},
         {"pbx": "nyc-cucm", "source": "cdr_01.txt", "line": 9, "offset": None, "field": None,
          "reason": "too few fields", "raw": b"x", "received_at": now},
-    ]) == 2
-    first = db.record_batch({"pbx": "nyc-cucm", "source": "cdr_01.txt", "received": 10, "parsed": 8,
-                             "quarantined": 2, "stored": 8, "rated": 7, "bytes": 4096, "sha256": "ab" * 32,
-                             "started_at": now, "finished_at": now})
-    second = db.record_batch({"pbx": "nyc-cucm", "source": "cdr_02.txt", "received": 0})
-    assert second > first
+    ]
+    seg = ingest.SegmentRow(pbx="nyc-cucm", transport="import", stream="cdr_01.txt", first_offset=0,
+                            last_offset=4096, bytes=4096, sha256="ab" * 32, received=10, parsed=8, quarantined=2,
+                            rated=0, unrated=0, final=True, received_at=now)
     engine = sa.create_engine(db_url)
     try:
+        ingest.create_tables(engine)
+        with engine.begin() as conn:
+            ingest.write_batch(conn, ingest.IMPORT, [seg], quarantined, {"nyc-cucm": SaveResult(6, 2, 1)})
         with engine.connect() as conn:
             q = conn.execute(sa.text("select line, \"offset\", field, reason, raw from quarantine order by id")).all()
-            b = conn.execute(sa.text("select source, received, parsed, quarantined, stored, rated, bytes, sha256 "
-                                     "from ingest_batches order by id")).all()
+            a = conn.execute(sa.text("select path, received, parsed, stored, already_stored, quarantined, "
+                                     "already_quarantined, rated, unrated from ingest_account")).all()
+            s = conn.execute(sa.text("select stream, received, parsed, quarantined, bytes, sha256 "
+                                     "from ingest_segments")).all()
     finally:
         engine.dispose()
     assert [tuple(r) for r in q] == [(7, 1234, "duration", "not a number", raw),
                                      (9, None, None, "too few fields", b"x")]
-    assert tuple(b[0]) == ("cdr_01.txt", 10, 8, 2, 8, 7, 4096, "ab" * 32)
-    assert tuple(b[1])[:2] == ("cdr_02.txt", 0)
+    assert [tuple(r) for r in a] == [("import", 10, 8, 6, 2, 2, 0, 7, 1)]
+    assert [tuple(r) for r in s] == [("cdr_01.txt", 10, 8, 2, 4096, "ab" * 32)]
 
 
-def test_unknown_batch_field_is_a_storage_error(db):
-    with pytest.raises(StorageError, match="ingest batch"):
-        db.record_batch({"pbx": "a", "source": "b", "no_such_column": 1})
+def test_quarantine_is_idempotent_by_source_and_position(db_url):
+    """The same records quarantined twice (a re-import) are kept once and counted as already quarantined;
+    the account's quarantined total per PBX equals the quarantine table's rows (issue 16, item 3)."""
+    now = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
+    rows = [{"pbx": "p", "source": "f.txt", "line": n, "offset": 10 * n, "field": None, "reason": "bad",
+             "raw": b"r", "received_at": now} for n in (1, 2, 3)]
+    rows.append({**rows[0], "line": None, "offset": None, "source": "whole.bin"})
+    seg = ingest.SegmentRow(pbx="p", transport="import", stream="f.txt", first_offset=0, last_offset=9, bytes=9,
+                            sha256="-", received=4, parsed=0, quarantined=4, rated=0, unrated=0, final=True,
+                            received_at=now)
+    engine = sa.create_engine(db_url)
+    try:
+        ingest.create_tables(engine)
+        for _ in range(3):
+            with engine.begin() as conn:
+                ingest.write_batch(conn, ingest.IMPORT, [seg], rows, {})
+        with engine.connect() as conn:
+            assert ingest.quarantined_per_pbx(conn) == {"p": 4}
+            totals = ingest.totals(conn)["p"]
+    finally:
+        engine.dispose()
+    assert (totals["received"], totals["quarantined"], totals["already_quarantined"]) == (12, 4, 8)
 
 
 def test_create_schema_twice_keeps_data(db):
@@ -182,3 +207,29 @@ def test_money_totals_are_exact_sums(db):
         assert totals[column].as_tuple().exponent == -2
     with pytest.raises(StorageError, match="not money"):
         db.money_totals(("duration_s",))
+
+
+def test_a_quarantine_table_from_before_positions_is_brought_up_to_date(db_url):
+    """A database written before quarantine was idempotent: its rows get positions, the repeats (the
+    27 → 54 of issue 16, item 3) are dropped to one, and new rows are idempotent from then on."""
+    now = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
+    engine = sa.create_engine(db_url)
+    old = sa.MetaData()
+    table = sa.Table("quarantine", old, sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+                     *[sa.Column(n, sa.Text, nullable=False) for n in ("pbx", "source", "reason")],
+                     sa.Column("line", sa.Integer), sa.Column("offset", sa.BigInteger), sa.Column("field", sa.Text),
+                     sa.Column("raw", sa.LargeBinary), sa.Column("received_at", sa.DateTime(timezone=True)))
+    row = {"pbx": "p", "source": "f.txt", "reason": "bad", "line": 3, "offset": 30, "field": None, "raw": b"r",
+           "received_at": now}
+    try:
+        old.create_all(engine)
+        with engine.begin() as conn:
+            conn.execute(table.insert(), [row, row, {**row, "line": None, "offset": None}, {**row, "line": 4}])
+        ingest.create_tables(engine)
+        ingest.create_tables(engine)  # once only
+        with engine.begin() as conn:
+            assert ingest.add_quarantine(conn, [row, {**row, "line": 5}]) == {"p": 1}
+            positions = sorted(r[0] for r in conn.execute(sa.text("select position from quarantine")))
+    finally:
+        engine.dispose()
+    assert positions == ["3@30", "4@30", "5@30", "@"]

@@ -50,7 +50,7 @@ def _wait(condition, timeout: float, what: str, collector: CollectorProcess) -> 
 
 
 def test_collector_starts_with_the_database_down_and_drains_when_it_comes_up(tmp_path, own_pg):
-    from collector.simulate.writers import write_cucm_files
+    from collector.simulate.cucm_and_canonical_csv import write_cucm_files
 
     url = own_pg.create_database("down_at_start")  # an empty database: the schema does not exist yet
     port = free_port()

@@ -17,7 +17,7 @@ import pytest
 
 from collector.connectors.base import PbxContext
 from collector.connectors.cucm import CucmConnector
-from collector.simulate.writers import write_cucm_files
+from collector.simulate.cucm_and_canonical_csv import write_cucm_files
 from test_connector_conformance import known_calls
 from warehouse.errors import ParseError
 
@@ -122,6 +122,11 @@ def test_an_error_in_the_parse_stage_reaches_the_caller_and_stops_the_pipeline(s
     bad = tmp_path / "cdr_broken"
     bad.write_text(broken.getvalue())
     before = threading.active_count()
-    with pytest.raises(ParseError):
-        import_files(ent, "nyc-cucm", [a, bad], store=Store(ent), bundle_bytes=1)
+    # a file the connector refuses is quarantined whole and the import goes on (issue 16, item 4) …
+    report = import_files(ent, "nyc-cucm", [a, bad], store=Store(ent), bundle_bytes=1)
+    [whole] = report.files_quarantined
+    assert whole.source == str(bad) and "dateTimeOrigination" in whole.reason and report.stored > 0
+    # … any other error in the parse stage (here a file gone before it is read) still stops the pipeline
+    with pytest.raises(FileNotFoundError):
+        import_files(ent, "nyc-cucm", [a, tmp_path / "gone", a], store=Store(ent), bundle_bytes=1)
     assert threading.active_count() == before

@@ -137,7 +137,7 @@ def test_postgres_crash_mid_stream_spools_then_drains_exactly_once(tmp_path, own
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         order = [r[0] for r in conn.execute(sa.text(
-            "select first_offset from collector_segments where stream like 'tcp:%-1' order by batch_id"))]
+            "select first_offset from ingest_segments where stream like 'tcp:%-1' order by account_id"))]
         closed = [r[0] for r in conn.execute(sa.text("select stream from collector_events where kind = 'closed'"))]
     engine.dispose()
     assert order == sorted(order) and len(order) >= 6

@@ -11,125 +11,43 @@ keep growing across restarts; check-config names the fields.
 
 from __future__ import annotations
 
-import datetime as dt
 import http.client
-import ipaddress
 import json
 import signal
 import socket
 import ssl
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from collectorkit import HEADER, count, csv_records, enterprise_with, on_loop_thread, running, wait_for
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from collectorkit import HEADER, count, csv_records, enterprise_with, running, wait_for
+from remotekit import centre_config, free_port, make_tls, running_unit, unit_config
 
 from callcost.checks import check_enterprise
 from collector.health import health_document, prometheus_text
 from collector.recovery import CRASH_REASON
 from collector import wire
 from collector.remote.outbox import Outbox
-from collector.remote.unit import RemoteUnit
 from warehouse import lake
-from warehouse.config import Enterprise, load_config
+from warehouse.config import Enterprise
 from warehouse.database import Database
 
 TOKEN = "s3cret-token-for-tests"
 
 
-# --- certificates -----------------------------------------------------------------------------------
-
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
-def _ca(folder: Path, cn: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(_name(cn)).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
-            .not_valid_after(now + dt.timedelta(days=2))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .sign(key, hashes.SHA256()))
-    (folder / f"{cn}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return cert, key
-
+# --- fixtures ---------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory) -> dict[str, Path]:
     return make_tls(tmp_path_factory.mktemp("tls"))
 
 
-def make_tls(folder: Path) -> dict[str, Path]:
-    """A test CA, the centre's certificate for localhost/127.0.0.1 signed by it, and an unrelated CA."""
-    ca_cert, ca_key = _ca(folder, "test-ca")
-    _ca(folder, "other-ca")
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(_name("localhost")).issuer_name(ca_cert.subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    (folder / "centre.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (folder / "centre.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                          serialization.PrivateFormat.PKCS8,
-                                                          serialization.NoEncryption()))
-    return {"ca": folder / "test-ca.pem", "other_ca": folder / "other-ca.pem", "cert": folder / "centre.pem",
-            "key": folder / "centre.key"}
-
-
 @pytest.fixture(autouse=True)
 def token(monkeypatch) -> str:
     monkeypatch.setenv("CALLCOST_REMOTE_TOKEN", TOKEN)
     return TOKEN
-
-
-# --- the two sides ----------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def centre_config(directory: Path, port: int, tls: dict[str, Path]) -> Enterprise:
-    return enterprise_with(directory, {"lon-csv": f"https:127.0.0.1:{port}"},
-                           collector=f'batch_ms = 100\nhttps_cert = "{tls["cert"]}"\nhttps_key = "{tls["key"]}"')
-
-
-def unit_config(directory: Path, centre_port: int, ca: Path, *, tcp_port: int = 0, host: str = "localhost",
-                token_env: str = "CALLCOST_REMOTE_TOKEN") -> Enterprise:
-    ent = enterprise_with(directory, {"lon-csv": f"tcp:127.0.0.1:{tcp_port}"}, collector="batch_ms = 100")
-    with open(ent.path, "a") as fh:
-        fh.write(f'\n[remote]\nunit = "lon-unit-1"\ncentre = "https://{host}:{centre_port}"\nca = "{ca}"\n'
-                 f'token_env = "{token_env}"\nretry_initial_s = 0.05\nretry_max_s = 0.3\nfinal_drain_s = 0.5\ntimeout_s = 3\n')
-    return load_config(ent.path)
-
-
-@contextmanager
-def running_unit(ent: Enterprise) -> Iterator[RemoteUnit]:
-    """A remote unit on its own event-loop thread (as `callcost collect --remote-unit` runs it)."""
-    unit = RemoteUnit(ent, store=None)
-    with on_loop_thread(unit, lambda: unit.service.store.db.close(), join_s=30):
-        yield unit
 
 
 def _ids(*payloads: bytes) -> set[str]:
@@ -141,8 +59,8 @@ def _check_exactly_once(ent: Enterprise, url: str, expected: set[str]) -> None:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         ids = {r[0] for r in conn.execute(sa.text("select call_id from calls"))}
-        records = conn.execute(sa.text("select coalesce(sum(records), 0) from collector_batches")).scalar_one()
-        parsed = conn.execute(sa.text("select coalesce(sum(parsed), 0) from collector_segments")).scalar_one()
+        records = conn.execute(sa.text("select coalesce(sum(received), 0) from ingest_account")).scalar_one()
+        parsed = conn.execute(sa.text("select coalesce(sum(parsed), 0) from ingest_segments")).scalar_one()
     engine.dispose()
     assert ids == expected
     assert records == parsed == len(expected)  # accounting counted every batch once
@@ -219,7 +137,7 @@ def test_centre_down_mid_stream_then_back_every_call_exactly_once(tmp_path, tls,
         # the link's end (its last segment, and the "closed" event) travels as batches of their own
         with running(centre, db_url, pbx_ids=["lon-csv"]):
             wait_for(lambda: count(db_url, "select count(*) from collector_events where kind = 'closed'") == 1
-                     and count(db_url, "select count(*) from collector_segments where final") == 1
+                     and count(db_url, "select count(*) from ingest_segments where final") == 1
                      and status()["backlog_batches"] == 0, what="link end delivered", state=status)
     _check_exactly_once(centre, db_url, _ids(before, during, after))
     assert count(db_url, "select count(*) from collector_events where kind = 'closed' and pbx = 'lon-csv'") == 1
@@ -280,19 +198,19 @@ def test_unit_process_restarted_with_a_backlog_delivers_it_once_and_replays_are_
         units = svc.transports["lon-csv"].describe()["units"]["lon-unit-1"]
         assert units["last_batch"] == int((outbox / "last_id").read_text())
         # a replay of an already stored batch, to the same centre: acknowledged, counted once
-        batches = count(url, "select count(*) from collector_batches")
+        batches = count(url, "select count(*) from ingest_account")
         assert _post(port, replay, unit="lon-unit-1", batch_id=int(backlog[0].stem), token=TOKEN,
                      ca=tls["ca"]) == (200, {"status": "duplicate", "batch": int(backlog[0].stem)})
     with running(centre, url, pbx_ids=["lon-csv"]):  # and to a restarted centre (dedupe from the DB)
         status, answer = _post(port, replay, unit="lon-unit-1", batch_id=int(backlog[0].stem), token=TOKEN,
                                ca=tls["ca"])
         assert (status, answer["status"]) == (200, "duplicate")
-    assert count(url, "select count(*) from collector_batches") == batches
+    assert count(url, "select count(*) from ingest_account") == batches
     assert count(url, "select count(*) from collector_batch_commits where batch_key like 'remote:lon-unit-1:%'") \
         == int((outbox / "last_id").read_text())  # every batch (calls and events) committed once
     _check_exactly_once(centre, url, _ids(first, second))
     unit_db = f"sqlite:///{unit_ent.path.parent / 'callcost.db'}"  # the unit's own accounting: what went out
-    assert count(unit_db, "select coalesce(sum(parsed), 0) from collector_segments") == 300
+    assert count(unit_db, "select coalesce(sum(parsed), 0) from ingest_segments") == 300
     assert count(unit_db, "select count(*) from calls") == 0
 
 
@@ -315,7 +233,7 @@ def test_unit_killed_with_a_backlog_resends_nothing_twice(tmp_path, tls):
         with socket.create_connection(("127.0.0.1", tcp_port)) as pbx:
             pbx.sendall(HEADER + first)
             wait_for(lambda: _outbox_rows(outbox) == 200
-                     and count(unit_db, "select coalesce(sum(parsed), 0) from collector_segments") == 200,
+                     and count(unit_db, "select coalesce(sum(parsed), 0) from ingest_segments") == 200,
                      what="calls in the outbox and accounted on the unit")
             unit.kill()  # SIGKILL, the link still open
             unit.communicate(timeout=30)
@@ -357,8 +275,8 @@ def test_wrong_token_is_refused_and_nothing_is_stored(tmp_path, tls, monkeypatch
         assert "not-the-token" not in json.dumps(unit.writer.status())
         assert unit.writer.status()["backlog_rows"] == 50  # kept for when the token is fixed
     assert count(url, "select count(*) from calls") == 0
-    assert count(url, "select count(*) from collector_batches") == 0
-    assert count(url, "select count(*) from collector_segments") == 0
+    assert count(url, "select count(*) from ingest_account") == 0
+    assert count(url, "select count(*) from ingest_segments") == 0
 
 
 def test_unit_verifies_the_centre_certificate(tmp_path, tls):

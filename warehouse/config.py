@@ -4,6 +4,10 @@ Every problem found is reported at once (``ConfigErrors``) and each names the fi
 key) and the field, and says what was expected — ``callcost check-config`` prints them as they are.
 
 The config is found from ``--config``, then ``$CALLCOST_CONFIG``, then ``./callcost.toml``.
+
+Which tables and keys exist, their types and defaults, is declared once in :mod:`warehouse.config_schema`
+(the SPEC §3 tables there, the other areas' through entry points); ``callcost check-config`` checks a
+file against that declaration before this module reads the values.
 """
 
 from __future__ import annotations

@@ -1,19 +1,18 @@
-"""The SQL database (SQLite or PostgreSQL through SQLAlchemy Core): rated calls, quarantine, ingest accounting.
+"""The SQL database (SQLite or PostgreSQL through SQLAlchemy Core): rated calls.
 
-Tables: ``calls`` (every column of ``calls_schema(scale)``, ``call_id`` the primary key),
-``quarantine`` (records no connector could read, with the raw bytes and why) and ``ingest_batches``
-(one row per file or stream segment: received, parsed, quarantined, stored, its SHA-256).
+Table: ``calls`` (every column of ``calls_schema(scale)``, ``call_id`` the primary key).  The ingest
+account and the quarantine beside it are :mod:`warehouse.ingest`'s (created by ``Store``).
 
 Writes are idempotent on ``call_id`` (``INSERT … ON CONFLICT (call_id) DO NOTHING`` on both
-backends), one transaction per call, and go the fastest way each backend offers — measured in
-``benchmarks/bench_storage.py``:
+backends), one transaction per call, and go the fastest way each backend offers
+(``benchmarks/bench_storage.py``; figures in ``docs/dev/storage-performance.md``):
 
 * PostgreSQL: the batch is rendered to CSV by Arrow (vectorised), ``COPY``-ed into a temp table and
   moved with one ``INSERT … SELECT … ON CONFLICT``;
 * SQLite: the batch is converted column-wise by Arrow to the values SQLite stores (money as integer
   minor units, timestamps as text), bulk-loaded by Arrow ADBC (``adbc-driver-sqlite``) into a scratch
   file (:class:`_SqliteStage`) and moved with one ``INSERT … SELECT … ON CONFLICT`` in the caller's
-  transaction — about half the CPU of binding Python tuples.  Without ADBC (or for an in-memory
+  transaction — less CPU than binding Python tuples.  Without ADBC (or for an in-memory
   database) one ``executemany`` of plain tuples, the values prepared column-wise by Arrow/numpy.
   Both store exactly the same rows (``tests/test_database_fast_insert.py``).
 
@@ -158,7 +157,7 @@ _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def build_metadata(scale: int) -> sa.MetaData:
-    """The three tables for a currency of *scale* decimals."""
+    """The ``calls`` table for a currency of *scale* decimals."""
     md = sa.MetaData()
     schema = calls_schema(scale)
     sa.Table("calls", md, *[
@@ -168,28 +167,6 @@ def build_metadata(scale: int) -> sa.MetaData:
     ], sa.Index("ix_calls_start_utc", "start_utc"),
        # a late leg of a call chain finds the stored legs it joins by these (analytics.rating.chains_store)
        *[sa.Index(f"ix_calls_{name}", name) for name in ("call_group", "leg_id", "peer_leg_id")])
-    sa.Table(
-        "quarantine", md,
-        sa.Column("id", _ID, primary_key=True, autoincrement=True),
-        sa.Column("pbx", sa.Text, nullable=False),
-        sa.Column("source", sa.Text, nullable=False),
-        sa.Column("line", sa.Integer),
-        sa.Column("offset", sa.BigInteger),
-        sa.Column("field", sa.Text),
-        sa.Column("reason", sa.Text, nullable=False),
-        sa.Column("raw", sa.LargeBinary),
-        sa.Column("received_at", UtcDateTime, nullable=False),
-    )
-    sa.Table(
-        "ingest_batches", md,
-        sa.Column("id", _ID, primary_key=True, autoincrement=True),
-        sa.Column("pbx", sa.Text, nullable=False),
-        sa.Column("source", sa.Text, nullable=False),
-        *[sa.Column(name, sa.BigInteger) for name in ("received", "parsed", "quarantined", "stored", "rated", "bytes")],
-        sa.Column("sha256", sa.Text),
-        sa.Column("started_at", UtcDateTime),
-        sa.Column("finished_at", UtcDateTime),
-    )
     return md
 
 
@@ -217,8 +194,6 @@ class Database:
         self._spares_closed = False
         self.metadata = build_metadata(scale)
         self.calls = self.metadata.tables["calls"]
-        self.quarantine = self.metadata.tables["quarantine"]
-        self.batches = self.metadata.tables["ingest_batches"]
         self.schema = calls_schema(scale)
         try:
             backend = sa.engine.make_url(url).get_backend_name()
@@ -374,31 +349,6 @@ class Database:
             else:  # all-null columns would otherwise come back as object
                 frame[f.name] = frame[f.name].astype(pd.StringDtype(na_value=np.nan))
         return frame
-
-    # --- ingest accounting -------------------------------------------------------------------------
-
-    def record_quarantine(self, rows: list[dict[str, Any]]) -> int:
-        """Keep records that could not be parsed: pbx, source, line, offset, field, reason, raw, received_at."""
-        if not rows:
-            return 0
-        with self._writing("record quarantined records") as conn:
-            conn.execute(self.quarantine.insert(), rows)
-        return len(rows)
-
-    def record_ingest(self, batches: list[dict[str, Any]], quarantine: list[dict[str, Any]]) -> None:
-        """Many ingest batches (``record_batch`` rows) and their quarantined records, in one transaction."""
-        if not batches and not quarantine:
-            return
-        with self._writing("record ingest batches") as conn:
-            if quarantine:
-                conn.execute(self.quarantine.insert(), quarantine)
-            if batches:
-                conn.execute(self.batches.insert(), batches)
-
-    def record_batch(self, batch: dict[str, Any]) -> int:
-        """One ingest batch (a file or stream segment) and its counts; returns the batch id."""
-        with self._writing("record an ingest batch") as conn:
-            return int(conn.execute(self.batches.insert().values(**batch)).inserted_primary_key[0])
 
     # --- internals ---------------------------------------------------------------------------------
 
@@ -582,8 +532,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     # A batch inserts ~100k calls at random places of the call_id and start_utc indexes: with SQLite's
-    # default 2 MB page cache the transaction keeps evicting and re-reading them (measured: an insert into
-    # a table of 200k calls 16-18 -> 9.5-12 µs per call).  A maximum, not an allocation.
+    # default 2 MB page cache the transaction keeps evicting and re-reading them
+    # (docs/dev/storage-performance.md).  A maximum, not an allocation.
     cur.execute("PRAGMA cache_size=-65536")  # KiB: 64 MB
     cur.close()
 
@@ -606,7 +556,7 @@ def _unscaled_array(arr: pa.Array) -> pa.Array:
 
 
 def _sqlite_timestamps(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """``YYYY-MM-DD HH:MM:SS.000000`` (UTC) text: a plain cast of the naive UTC value, ~20× faster than strftime."""
+    """``YYYY-MM-DD HH:MM:SS.000000`` (UTC) text: a plain cast of the naive UTC value, not ``strftime`` (much slower)."""
     naive = column.cast(pa.timestamp("s", tz="UTC")).cast(pa.int64()).cast(pa.timestamp("s"))
     return pc.binary_join_element_wise(naive.cast(pa.string()), ".000000", "")
 

@@ -105,10 +105,6 @@ def calls_schema(scale: int) -> pa.Schema:
     return pa.schema(PARSED_FIELDS + CLASSIFIED_FIELDS + CHAIN_FIELDS + rated_fields(scale))
 
 
-def empty_parsed() -> pa.Table:
-    return PARSED_SCHEMA.empty_table()
-
-
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """Reorder/cast *table* to *schema*, adding absent columns as nulls.
 

@@ -2,9 +2,9 @@
 
 Why: in WAL mode SQLite checkpoints *in the connection that commits* once the log passes
 ``wal_autocheckpoint`` pages (1,000 by default).  A bulk writer that commits 50k calls (~25 MB of pages)
-therefore copies every page a second time, with an ``fsync``, before its commit returns — measured at
-~2 µs of the writer's ~13 µs per call.  The collector's store thread is the one thread every call goes
-through, so that copy is moved here: a second connection runs ``PRAGMA wal_checkpoint(PASSIVE)`` a few
+therefore copies every page a second time, with an ``fsync``, before its commit returns — a sizeable
+share of the writer's time per call (``docs/dev/storage-performance.md``).  The collector's store thread
+is the one thread every call goes through, so that copy is moved here: a second connection runs ``PRAGMA wal_checkpoint(PASSIVE)`` a few
 times a second (passive: it never blocks the writer or readers, and copies only frames no reader still
 needs), while the bulk writer's connection raises its own ``wal_autocheckpoint`` to a backstop that only
 matters if this thread falls behind or stops.  Durability is unchanged: a committed transaction is in the

@@ -1,8 +1,8 @@
 """Where rated calls go: the SQL database and the Parquet lake, both idempotent on ``call_id``.
 
-The database is the system of record for "is this call already stored?" and for ingest accounting
-(every file or stream segment: records received, parsed, quarantined, stored); the lake is what
-analysts and reports read.  Both are written for every batch; both skip calls they already hold, so
+The database is the system of record for "is this call already stored?" and for the ingest account
+(:mod:`warehouse.ingest`: per batch and PBX, records received, stored, already stored, quarantined,
+whether they came from ``callcost import`` or a live stream); the lake is what analysts and reports read.  Both are written for every batch; both skip calls they already hold, so
 re-importing a file, replaying a dump or retrying after a crash changes nothing.
 
 The live collector must start while the database is down (its batches then go to the offline
@@ -12,10 +12,10 @@ start: it is created on the first write that reaches the database.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -23,7 +23,9 @@ from datetime import datetime, timezone
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from warehouse import lake
+import sqlalchemy as sa
+
+from warehouse import ingest, lake
 from warehouse.config import Enterprise
 from warehouse.database import Database, StagedCalls, is_outage
 from warehouse.errors import first_line
@@ -38,7 +40,7 @@ STAGE_WAIT_S = 30.0
 
 @dataclass(frozen=True, slots=True)
 class FileIngest:
-    """Ingest accounting of one file: records read, parsed, quarantined (with reasons), its size and SHA-256."""
+    """Ingest accounting of one imported file: records read, parsed, quarantined (with reasons), size, SHA-256."""
 
     source: str
     records: int
@@ -46,6 +48,13 @@ class FileIngest:
     quarantined: list
     bytes: int
     sha256: str
+
+    def segment(self, pbx: str, received_at: datetime) -> ingest.SegmentRow:
+        """The file as one piece of the ingest account (``transport`` "import", the whole file, final)."""
+        return ingest.SegmentRow(pbx=pbx, transport=ingest.IMPORT, stream=self.source, first_offset=0,
+                                 last_offset=self.bytes, bytes=self.bytes, sha256=self.sha256,
+                                 received=self.records, parsed=self.parsed, quarantined=len(self.quarantined),
+                                 rated=0, unrated=0, final=True, received_at=received_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +90,7 @@ class Store:
         with self._schema_lock:
             if not self.schema_ready:
                 self.db.create_schema()
+                ingest.create_tables(self.db.engine)
                 self.schema_ready = True
 
     def save(self, rated: pa.Table, staged: StagedCalls | None = None) -> SaveResult:
@@ -117,25 +127,41 @@ class Store:
             return None
         return self.db.stage_calls(rated, wait_s=STAGE_WAIT_S)
 
-    def record_file(self, pbx: str, source: str, *, data: bytes, records: int, parsed: int, quarantined: list) -> None:
-        """Ingest accounting for one file, and its quarantined records with their reasons."""
-        self.record_files(pbx, [FileIngest(source, records, parsed, quarantined, len(data),
-                                           hashlib.sha256(data).hexdigest())])
+    def save_by_pbx(self, rated: pa.Table, staged: StagedCalls | None = None) -> dict[str, SaveResult]:
+        """:meth:`save`, with what it gave per PBX (the ingest account is per PBX).
 
-    def record_files(self, pbx: str, files: Sequence[FileIngest]) -> None:
-        """Ingest accounting for many files in one transaction (one commit per file costs more than parsing it)."""
+        A batch of one PBX (every import batch, most live ones) is one :meth:`save`.  A live batch of
+        several PBXs is saved one PBX at a time (its stage is then not used): ``insert_calls`` counts
+        new rows, not whose they are, and a duplicate must be charged to the PBX that sent it.
+        """
+        if not rated.num_rows:
+            if staged is not None:
+                staged.release()
+            return {}
+        pbxs = pc.unique(rated.column("pbx")).to_pylist()
+        if len(pbxs) == 1:
+            return {pbxs[0]: self.save(rated, staged)}
+        if staged is not None:
+            staged.release()
+        return {p: self.save(rated.filter(pc.equal(rated.column("pbx"), p))) for p in pbxs}
+
+    def record_import(self, pbx: str, files: Sequence[FileIngest], saved: SaveResult | None,
+                      *, rate_s: float = 0.0, store_s: float = 0.0) -> int:
+        """The ingest account of one import batch (its files and their quarantined records), in one
+        transaction (one commit per file costs more than parsing it).  Returns how many of the quarantined
+        records were new to the quarantine (the others were quarantined by an earlier import of the file)."""
         if not files:
-            return
+            return 0
+        self.ensure_schema()
         now = datetime.now(timezone.utc)
-        quarantine = [
-            {"pbx": pbx, "source": q.source, "line": q.line, "offset": q.offset, "field": q.field,
-             "reason": q.reason, "raw": q.raw, "received_at": now}
-            for f in files for q in f.quarantined
-        ]
-        batches = [
-            {"pbx": pbx, "source": f.source, "received": f.records, "parsed": f.parsed,
-             "quarantined": len(f.quarantined), "bytes": f.bytes, "sha256": f.sha256, "started_at": now,
-             "finished_at": now}
-            for f in files
-        ]
-        self.db.record_ingest(batches, quarantine)
+        quarantined = [ingest.quarantine_row(pbx, q, now) for f in files for q in f.quarantined]
+        with self.db.engine.begin() as conn:
+            ids = ingest.write_batch(conn, ingest.IMPORT, [f.segment(pbx, now) for f in files], quarantined,
+                                     {pbx: saved} if saved is not None else {}, rate_s=rate_s, store_s=store_s)
+            return int(conn.execute(sa.select(ingest.account.c.quarantined)
+                                    .where(ingest.account.c.id == ids[pbx])).scalar_one())
+
+    def begin(self) -> AbstractContextManager[sa.Connection]:
+        """A transaction on the database (``with store.begin() as conn``), schema created first."""
+        self.ensure_schema()
+        return self.db.engine.begin()

@@ -43,6 +43,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from warehouse.config import Enterprise
+from warehouse.config_schema import Key, Table
 from warehouse.money import decimal128_to_minor, minor_to_decimal128
 from warehouse.schema import LEG_ROLES
 
@@ -84,6 +85,17 @@ class ChainPolicy:
                 raise ent.config_error("chains", None, key, f"{value!r} is not a valid {key}",
                                        expected="true or false" if kind is bool else "a whole number ≥ 0")
         return cls(**table)
+
+
+def chains_tables() -> list[Table]:
+    """``[chains]``'s part of the declared config schema (entry point ``callcost.config_schema``)."""
+    return [Table("chains", "Call chains: stitching a conversation's legs and pricing each carrier call once "
+                  "(docs/chains.md).", (
+        Key("enabled", "boolean", "false: every CDR is priced as a call of its own.", True),
+        Key("continuity_s", "integer", "Gap allowed between legs of one carrier call that share no trunk leg id.",
+            60),
+        Key("window_hours", "integer", "How long a stored chain stays open for legs that arrive later.", 48),
+    ), owner="analytics.rating.chains")]
 
 
 # ---- 1. linking ------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import phonenumbers
 
 from warehouse.config import Enterprise
 from analytics.rating.numbering import (
-    DialPlan, arrow_strings, dest_country_arrow, in_ranges_arrow, is_emergency_arrow, str_series, to_e164_arrow,
+    DialPlan, dest_country_arrow, in_ranges_arrow, is_emergency_arrow, str_series, to_e164_arrow,
     true_mask,
 )
 from warehouse.schema import PARSED_SCHEMA, conform
@@ -283,19 +283,15 @@ def classify(df: pd.DataFrame, ent: Enterprise) -> pd.DataFrame:
     return df
 
 
-def did_extension(did_e164: pd.Series, ent: Enterprise) -> pd.Series:
-    """The extension behind each dialled DID: its last *k* digits, when they form one of the site's extensions.
+def did_extension_arrow(numbers: pa.Array, ent: Enterprise) -> pa.Array:
+    """The extension behind each dialled DID (an Arrow string array, no nulls): its last *k* digits, when
+    they form one of the site's extensions.
 
     CUCM and most PBXs log an inbound call with the public number dialled (the DID), not the extension
     the translation pattern rang; without this, inbound minutes would belong to no extension and no
     department.  The convention (DID ``+1 212 555 1374`` rings extension ``1374``) is the common one;
     a DID whose tail is no extension (toll-free hunt groups) stays unassigned rather than guessed.
     """
-    return str_series(did_extension_arrow(arrow_strings(did_e164.fillna("")), ent), did_e164.index)
-
-
-def did_extension_arrow(numbers: pa.Array, ent: Enterprise) -> pa.Array:
-    """``did_extension`` on an Arrow string array (no nulls)."""
     out = pa.nulls(len(numbers), pa.string())
     taken = np.zeros(len(numbers), dtype=bool)
     for site in ent.sites.values():
@@ -313,7 +309,8 @@ def did_extension_arrow(numbers: pa.Array, ent: Enterprise) -> pa.Array:
 def _is_tollfree_arrow(e164: pa.Array) -> np.ndarray:
     """Toll-free by ``phonenumbers`` number type, decided once per distinct number and remembered across batches.
 
-    Inbound DIDs are few and the same every batch; ``phonenumbers.number_type`` costs ~50 µs a number.
+    Inbound DIDs are few and the same every batch, and ``phonenumbers.number_type`` is slow Python
+    (``docs/dev/rating-stage-performance.md``).
     """
     uniq = [u for u in pc.unique(e164).to_pylist() if u is not None]
     known = _TOLLFREE

@@ -15,9 +15,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from warehouse.config_schema import check_csv_header, core_schema
 from warehouse.errors import ConfigError, ConfigErrors
 
-COLUMNS = ["extension", "site", "user", "department", "cost_center", "valid_from", "valid_to"]
+#: The columns, as declared in the config schema (warehouse.config_schema).
+COLUMNS = [c.name for c in core_schema().columns("directory")]
 OPEN_END = pd.Timestamp("2262-04-11")
 
 
@@ -28,11 +30,9 @@ def load_directory(path: Path) -> pd.DataFrame:
     except (OSError, pd.errors.ParserError) as exc:
         raise ConfigErrors([ConfigError(f"cannot read directory: {exc}", file=str(path))]) from exc
     errors: list[ConfigError] = []
-    missing = [c for c in COLUMNS if c not in raw.columns]
-    if missing:
-        raise ConfigErrors(
-            [ConfigError(f"missing column(s) {', '.join(missing)}", file=str(path), line=1, expected=",".join(COLUMNS))]
-        )
+    header = check_csv_header([str(c).strip() for c in raw.columns], path, core_schema(), "directory")
+    if header:  # a misspelt column would leave every row unattributed: say which, with the nearest name
+        raise ConfigErrors(header)
     frm = pd.to_datetime(raw["valid_from"], format="%Y-%m-%d", errors="coerce")
     to = pd.to_datetime(raw["valid_to"].replace("", None), format="%Y-%m-%d", errors="coerce")
     for idx in raw.index[frm.isna()]:

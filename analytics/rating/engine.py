@@ -64,7 +64,7 @@ __all__ = ["SiteClock", "RateResult", "rate", "REASONS"]
 
 NO_PREFIX, NO_VERSION, NO_BAND, UNKNOWN_SITE, NO_TIME, BAD_DURATION = range(1, 7)
 MAX_DURATION_S = 366 * DAY_S  # a longer "call" is a broken CDR, not something to price
-CHUNK_CALLS = 1 << 18  # calls per unit of work: measured best of 2^14..2^20 (temporaries ≤ 2 MB each)
+CHUNK_CALLS = 1 << 18  # calls per unit of work, temporaries ≤ 2 MB each (why: docs/dev/rating-performance.md)
 PARALLEL_MIN_CALLS = 200_000  # below this, threads cost more than they save
 MAX_CLOCK_CELLS = 16_000_000  # site × minute offset cells per clock table (128 MB); larger batches are windowed
 

@@ -1,29 +1,33 @@
 """Explain one call's price in words: a slow, per-call path over the same tariff, for humans.
 
 The row is the one the vectorised engine chose (so the explanation never disagrees with the stored
-figure); the arithmetic is redone here with ``Decimal`` and ``zoneinfo`` and shown step by step.
+figure); the bands are found again here with ``zoneinfo`` and ``holidays`` and shown step by step.
+The arithmetic is the engine's, exactly: integers at the tariff's internal scale, ``connect_fee·60 +
+Σ rate·seconds`` summed per band, **one** division by 60 and **one** half-up rounding (adding up
+per-increment quotients instead drifts by 10⁻²⁸ per step and turns an exact 5.285 into 5.28).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import holidays
+import numpy as np
 import pandas as pd
 
-from warehouse.money import scaled_to_decimal
+from warehouse.money import div_round_half_up, scaled_to_decimal
 from analytics.rating.clock import SiteClock
+from analytics.rating.engine import rate
 from analytics.rating.tariffs import HEADER, HOLIDAY_BIT, Tariff
 
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def explain_call(tariff: Tariff, call: Mapping, sites: Mapping[str, SiteClock], split: bool, scale: int) -> list[str]:
-    from analytics.rating.engine import rate
-
+    """The lines of the explanation of *call* priced under *tariff*; the last compares with the engine."""
     at = pd.Timestamp(call["at_utc"])
     at = at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
     frame = pd.DataFrame({"dest": [str(call["dest"])], "origin": [call.get("origin") or ""], "site": [call["site"]],
@@ -51,7 +55,6 @@ def explain_call(tariff: Tariff, call: Mapping, sites: Mapping[str, SiteClock], 
     if result["status"] != "rated":
         return lines + _why_unrated(tariff, dest, call.get("origin") or "", local, str(result["reason"]))
 
-
     r = int(result["row"])
     raw = ",".join(str(tariff.rows[c][r].as_py()) for c in HEADER)
     lines.append(f"row used: {tariff.path}:{int(tariff.line[r])}: {raw}")
@@ -64,21 +67,45 @@ def explain_call(tariff: Tariff, call: Mapping, sites: Mapping[str, SiteClock], 
         steps = -(-(d - first) // inc)
         billable = first + steps * inc
         lines.append(f"billable: {first} + ceil(({d} − {first}) / {inc}) × {inc} = {first} + {steps} × {inc} = {billable} s")
-    fee = scaled_to_decimal(int(tariff.connect_fee[r]), tariff.internal_scale)
-    lines.append(f"connect fee: {fee}")
+    fee = int(tariff.connect_fee[r])
+    lines.append(f"connect fee: {_money(tariff, fee)}")
     if not split:
-        per_min = scaled_to_decimal(int(tariff.rate[r]), tariff.internal_scale)
-        usage = per_min * billable / 60
-        lines.append(f"usage: {per_min}/min × {billable} s / 60 = {usage}")
-        total = fee + usage
+        rate_seconds = int(tariff.rate[r]) * billable
+        lines.append(f"usage: {_money(tariff, int(tariff.rate[r]))}/min × {billable} s / 60 = "
+                     f"{_per_minute(tariff, rate_seconds)}")
     else:
-        total = fee + _split_usage(tariff, r, at.to_pydatetime(), zone, cal, first, inc, billable, lines)
-    q = Decimal(1).scaleb(-scale)
-    rounded = total.quantize(q, rounding=ROUND_HALF_UP)
-    lines.append(f"unrounded cost: {total}; rounded half-up to {scale} decimals once per call: {rounded}")
+        usage = _split_rate_seconds(tariff, r, at.to_pydatetime(), zone, cal, first, inc, billable, lines)
+        if usage is None:
+            return lines
+        rate_seconds = usage
+    numerator = fee * 60 + rate_seconds
+    unrounded = _exact_quotient(numerator, 60 * 10**tariff.internal_scale, tariff.internal_scale)
+    minor = int(div_round_half_up(np.array([numerator]), 60 * 10 ** (tariff.internal_scale - scale))[0])
+    rounded = scaled_to_decimal(minor, scale)
+    lines.append(f"unrounded cost: {unrounded}; rounded half-up to {scale} decimals once per call: {rounded}")
     engine = scaled_to_decimal(int(result["cost_minor"]), scale)
     lines.append(f"engine cost: {engine}" + ("" if engine == rounded else "  ← DIFFERS from the step-by-step figure"))
     return lines
+
+
+def _money(tariff: Tariff, value: int) -> Decimal:
+    """An integer at the tariff's internal scale, as the exact decimal it stands for."""
+    return scaled_to_decimal(value, tariff.internal_scale)
+
+
+def _per_minute(tariff: Tariff, rate_seconds: int) -> str:
+    """``rate·seconds / 60`` in currency, exact: for the text only, never added up."""
+    return _exact_quotient(rate_seconds, 60 * 10**tariff.internal_scale, tariff.internal_scale)
+
+
+def _exact_quotient(numerator: int, denominator: int, decimals: int) -> str:
+    """``numerator / denominator`` (≥ 0) with at least *decimals* digits, exactly when it ends, else 12 and "…"."""
+    whole, rest = divmod(numerator, denominator)
+    digits: list[str] = []
+    while (rest and len(digits) < max(decimals, 12)) or len(digits) < decimals:
+        digit, rest = divmod(rest * 10, denominator)
+        digits.append(str(digit))
+    return f"{whole}" + (f".{''.join(digits)}" if digits else "") + ("…" if rest else "")
 
 
 def _hours(offset: timedelta) -> str:
@@ -134,25 +161,20 @@ def _why_unrated(tariff: Tariff, dest: str, origin: str, local: datetime, reason
     return lines
 
 
-def _split_usage(tariff: Tariff, r: int, at: datetime, zone: ZoneInfo, cal, first: int, inc: int, billable: int,
-                 lines: list[str]) -> Decimal:
-    """Price each increment at the band in force at its start, grouping runs of one band for the text."""
+def _split_rate_seconds(tariff: Tariff, r: int, at: datetime, zone: ZoneInfo, cal, first: int, inc: int,
+                        billable: int, lines: list[str]) -> int | None:
+    """``Σ rate·seconds`` with each increment at the band in force at its start, one text line per run of a band.
+
+    Integers at the internal scale, as in the engine: nothing is divided here.  ``None`` (with the
+    reason in *lines*) when an increment starts at a time no band covers.
+    """
     same = [i for i in range(len(tariff)) if tariff.plan[i] == tariff.plan[r] and tariff.origin[i] == tariff.origin[r]
             and tariff.prefix[i] == tariff.prefix[r]]
     local_date = (at.astimezone(timezone.utc).astimezone(zone)).date()
     epoch_day = (local_date - datetime(1970, 1, 1).date()).days
     rows = [i for i in same if tariff.valid_from[i] <= epoch_day <= tariff.valid_to[i]]
     starts = [0] + list(range(first, billable, inc))
-    total = Decimal(0)
-    run: list = []
-
-    def flush() -> None:
-        if run:
-            row, a, b = run
-            per_min = scaled_to_decimal(int(tariff.rate[row]), tariff.internal_scale)
-            lines.append(f"  seconds {a}-{b} at '{tariff.band[row]}' (line {int(tariff.line[row])}): "
-                         f"{per_min}/min × {b - a} s / 60 = {per_min * (b - a) / 60}")
-
+    runs: list[list[int]] = []  # [row, first second, end second]
     for k, s in enumerate(starts):
         end = starts[k + 1] if k + 1 < len(starts) else billable
         local = (at + timedelta(seconds=s)).astimezone(zone)
@@ -164,14 +186,18 @@ def _split_usage(tariff: Tariff, r: int, at: datetime, zone: ZoneInfo, cal, firs
         if row is None:
             row = next((i for i in cover if tariff.days[i] & (1 << local.weekday())), None)
         if row is None:
-            lines.append(f"  second {s}: no band covers {local.isoformat()}")
-            return total
-        total += scaled_to_decimal(int(tariff.rate[row]), tariff.internal_scale) * (end - s) / 60
-        if run and run[0] == row:
-            run[2] = end
+            lines.append(f"unrated: second {s} of the call starts at {local.isoformat()}, which no band covers")
+            return None
+        if runs and runs[-1][0] == row:
+            runs[-1][2] = end
         else:
-            flush()
-            run[:] = [row, s, end]
-    flush()
-    lines.append(f"usage over all increments: {total}")
+            runs.append([row, s, end])
+    total = 0
+    for row, a, b in runs:
+        part = int(tariff.rate[row]) * (b - a)
+        total += part
+        lines.append(f"  seconds {a}-{b} at '{tariff.band[row]}' (line {int(tariff.line[row])}): "
+                     f"{_money(tariff, int(tariff.rate[row]))}/min × {b - a} s / 60 = {_per_minute(tariff, part)}")
+    lines.append(f"usage: (Σ rate × seconds over the bands = {_money(tariff, total)}) / 60, divided once = "
+                 f"{_per_minute(tariff, total)}")
     return total

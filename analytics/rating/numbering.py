@@ -126,12 +126,8 @@ def str_series(arr: pa.Array, index: pd.Index) -> pd.Series:
     return pd.Series(arr.to_pandas(types_mapper={pa.string(): _STR}.get).array, index=index, dtype=_STR)
 
 
-def _punctuation_free(dialled: pd.Series) -> pd.Series:
-    """Spaces, dashes, dots and brackets removed, by one Arrow kernel (pandas' regex path is per row)."""
-    return str_series(_strip_punctuation(arrow_strings(dialled)), dialled.index)
-
-
 def _strip_punctuation(arr: pa.Array) -> pa.Array:
+    """Spaces, dashes, dots and brackets removed, by one Arrow kernel (pandas' regex path is per row)."""
     return pc.replace_substring_regex(arr, r"[\s\-\.\(\)]", "")
 
 

@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from warehouse.config_schema import check_csv_header, core_schema
 from warehouse.errors import ConfigError, ConfigErrors
 from warehouse.money import INTERNAL_SCALE, MoneyFormatError, parse_scaled
 
-HEADER = ["plan", "origin", "prefix", "destination", "category", "days", "time_from", "time_to",
-          "connect_fee", "rate", "first_increment", "increment", "valid_from", "valid_to"]
+#: The columns, as declared in the config schema (warehouse.config_schema: SPEC §4).
+HEADER = [c.name for c in core_schema().columns("tariff")]
 CATEGORIES = ("internal", "local", "national", "mobile", "international", "tollfree", "premium", "emergency")
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HOLIDAY_BIT = 1 << 7
@@ -83,10 +84,9 @@ def load_tariff(path: Path, *, scale: int) -> Tariff:
             raise ConfigErrors([ConfigError("empty tariff file", file=str(path), line=1,
                                             expected="the header " + ",".join(HEADER))])
         header = [h.strip() for h in header]
-        missing = [c for c in HEADER if c not in header]
-        if missing:
-            raise ConfigErrors([ConfigError(f"missing column '{c}'", file=str(path), line=1, field=c,
-                                            expected="the header " + ",".join(HEADER)) for c in missing])
+        problems = check_csv_header(header, path, core_schema(), "tariff")
+        if problems:  # an unknown column is a misspelling until proven otherwise: rates would be read wrong
+            raise ConfigErrors(problems)
         pos = {c: header.index(c) for c in HEADER}
         parser = _RowParser(str(path))
         for record in reader:

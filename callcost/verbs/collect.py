@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from callcost.cli_common import ConfigOpt, console, enterprise, err, note, progress_bar
+from callcost.cli_common import EXIT_QUARANTINED, ConfigOpt, console, enterprise, err, note, progress_bar
 
 
 def register(app: typer.Typer) -> None:
@@ -32,24 +32,34 @@ def import_(
 ) -> None:
     """Import CDR files through the same parse → rate → store path as live collection (idempotent).
 
+    A file no record of which can be read is quarantined whole and the import goes on with the others.
+    Exits 4 when any record or file was quarantined (see callcost quarantine), 0 when none was.
+
     Example: callcost import --pbx nyc-cucm incoming/nyc-cucm/cdr_*
     """
     from collector.importer import import_files
     from warehouse.store import Store
 
-    ent = enterprise(config)
+    ent = enterprise(config, checked_for="import")
     ent.pbx(pbx)  # an unknown id fails here, naming the configured ones
     with progress_bar() as progress:
         task = progress.add_task(f"importing {pbx}", total=len(files))
         report = import_files(ent, pbx, files, store=Store(ent), progress=lambda n: progress.advance(task, n))
-    for q in report.problems[:50]:
+    whole = {id(q) for q in report.files_quarantined}  # listed below, after the summary
+    for q in [q for q in report.problems if id(q) not in whole][:50]:
         note("quarantined:", q)
     # every record is stored, already stored (an identical record imported before) or quarantined with a reason
+    again = f" ({report.already_quarantined} of them already before)" if report.already_quarantined else ""
     console.print(
         f"{report.files} file(s), {report.records} records: {report.stored} stored, "
-        f"{report.duplicates} already stored, {report.quarantined} quarantined; {report.unrated} unrated "
-        f"({report.calls_per_s:,.0f} calls/s)"
+        f"{report.duplicates} already stored, {report.quarantined} quarantined{again}; {report.unrated} unrated "
+        f"({report.calls_per_s:,.0f} calls/s)", highlight=False, markup=False, soft_wrap=True
     )
+    for q in report.files_quarantined:
+        console.print(f"file quarantined whole: {q.source}: {q.reason}", highlight=False, markup=False,
+                      soft_wrap=True)
+    if report.quarantined:
+        raise typer.Exit(code=EXIT_QUARANTINED)
 
 
 def collect(
@@ -68,7 +78,7 @@ def collect(
     from collector.service import CollectorService
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ent = enterprise(config)
+    ent = enterprise(config, checked_for="collect")
     if remote_unit:
         from collector.remote.unit import RemoteUnit
 
@@ -91,7 +101,8 @@ def status(
     config: ConfigOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """Per source: counts received → parsed → quarantined → stored → rated, last record age, and alerts.
+    """Per PBX, imports and live collection together: records received, stored, already stored,
+    quarantined (received = stored + already stored + quarantined), rated, last record age, and alerts.
 
     Exits with status 2 when any source has an alert (a gap, a file partly imported, an RSP sequence jump,
     counts that do not add up, a source silent longer than usual) — suitable for a monitoring check.
@@ -118,10 +129,14 @@ def status(
     else:
         from rich.table import Table
 
-        table = Table("pbx", "source", "received", "parsed", "quarantined", "stored", "rated", "last record", "alerts")
+        table = Table("pbx", "source", "received", "stored", "already stored", "quarantined", "rated",
+                      "last record", "alerts")
         for r in rows:
             age = "never" if r.last_record_age_s is None else f"{r.last_record_age_s:.0f}s ago"
-            table.add_row(r.pbx, r.source, *(str(x) for x in (r.received, r.parsed, r.quarantined, r.stored, r.rated)),
+            # a record quarantined again (a re-import) is already stored in the quarantine: counted there
+            table.add_row(r.pbx, r.source or "(import)",
+                          *(str(x) for x in (r.received, r.stored, r.already_stored + r.already_quarantined,
+                                             r.quarantined, r.rated)),
                           age, str(len(r.alerts)))
         console.print(table)
         for r in rows:

@@ -22,14 +22,18 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same traffic).")] = 7,
     serve_: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the dashboard at the end.")] = True,
     port: Annotated[int, typer.Option(min=1, max=65535, help="Dashboard port.")] = 8050,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild the demo in a folder that is not empty "
+                                                        "(replaces its config, tariffs, lake, database, reports).")] = False,
 ) -> None:
     """Build the sample enterprise, feed it a month of vendor-format CDRs, rate, report, serve the dashboard.
+
+    Refuses a --dir that exists and is not empty unless --force.
 
     Example: callcost demo --no-serve
     """
     from callcost.demo import print_summary, run_demo
 
-    result = run_demo(directory, calls=calls, month=month, seed=seed, console=console)
+    result = run_demo(directory, calls=calls, month=month, seed=seed, console=console, force=force)
     print_summary(result, console)
     if serve_:
         serve_dashboard(result.ent.storage.lake, result.ent.currency, "127.0.0.1", port)

@@ -84,7 +84,7 @@ def check_alerts_(config: ConfigOpt = None) -> None:
     from reports.alerts import check_alerts
 
     _logging()
-    run = check_alerts(enterprise(config))
+    run = check_alerts(enterprise(config, checked_for="schedule"))
     console.print(f"{run.found} crossing(s) in the window, {len(run.sent)} newly alerted")
 
 
@@ -96,7 +96,7 @@ def run(config: ConfigOpt = None) -> None:
     from reports.schedule import make_scheduler, stop_scheduler, sync_jobs
 
     _logging()
-    ent = enterprise(config)
+    ent = enterprise(config, checked_for="schedule")
     scheduler = make_scheduler(ent)
     try:
         kept = sync_jobs(scheduler, ent)

@@ -71,10 +71,9 @@ DAY_WEIGHT = {"weekday": 1.0, "saturday": 0.16, "sunday": 0.09, "holiday": 0.12}
 #: Share of mobile numbers in international traffic; share of unanswered calls that are busy.
 INTL_MOBILE_SHARE = 0.35
 BUSY_SHARE = 0.22
-#: Share of inbound calls forwarded to a colleague (called ≠ original called); of emergency calls
-#: dialled with the access code in front; of inbound callers calling from abroad.
+#: Share of inbound calls forwarded to a colleague (called ≠ original called); of inbound callers
+#: calling from abroad.
 FORWARDED_SHARE = 0.03
-EMERGENCY_WITH_ACCESS = 0.5
 FOREIGN_CALLER_SHARE = 0.08
 #: Call-centre extensions take this many times more calls than other extensions.
 CALL_CENTRE_WEIGHT = 3.0

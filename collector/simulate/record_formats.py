@@ -1,6 +1,7 @@
 """Generated calls written as Avaya CM, Asterisk, FreeSWITCH and SMDR records: what those PBXs would send.
 
-The companion of ``writers.py`` (CUCM and canonical CSV) for the record-oriented connectors: the traffic
+The companion of ``cucm_and_canonical_csv.py`` for the record-oriented connectors (those that share
+``collector/connectors/records.py``): the traffic
 generator's PARSED_SCHEMA tables go out in each vendor format and come back through the real connector,
 so a round trip tests both sides and the demo can feed every connector type.
 
@@ -441,50 +442,3 @@ def _nec(calls: pa.Table, t: dict, tz: str) -> bytes:
             parts.append(f"16{len(calling) + 1:02d}" + "1" + calling)
         out.append("\x020!" + kind + "".join(parts) + "\x03")
     return "".join(out).encode("latin-1")
-
-
-# --------------------------------------------------------------------------------------------------------
-# Demo hook: one writer per PBX type, configured from the PBX's own [[pbx]] options
-# --------------------------------------------------------------------------------------------------------
-
-def _demo_avaya(calls: pa.Table, folder: Path, pbx, ent) -> list[Path]:
-    opts = pbx.options
-    fields = opts.get("fields", "sszokoly")
-    return [write_avaya(calls, Path(folder) / f"{pbx.id}.cdr", timezone=ent.sites[pbx.site].timezone,
-                        layout=str(opts.get("layout", "customized")),
-                        fields=fields if isinstance(fields, str) else [tuple(f) for f in fields],
-                        date_format=opts.get("date_format"))]
-
-
-def _demo_asterisk(calls: pa.Table, folder: Path, pbx, ent) -> list[Path]:
-    from collector.connectors.asterisk import CDR_CUSTOM_LEGACY
-
-    opts = pbx.options
-    columns = opts.get("columns", "cdr_csv")
-    if columns == "cdr_custom":
-        columns = CDR_CUSTOM_LEGACY
-    elif not isinstance(columns, list):
-        flags = [bool(opts.get(k, True)) for k in ("loguniqueid", "loguserfield", "newcdrcolumns")]
-        columns = cdr_csv_columns(*flags)
-    return [write_asterisk(calls, Path(folder) / "Master.csv", timezone=ent.sites[pbx.site].timezone,
-                           usegmtime=bool(opts.get("usegmtime", False)), columns=columns)]
-
-
-def _demo_freeswitch(calls: pa.Table, folder: Path, pbx, ent) -> list[Path]:
-    from collector.connectors.base import PbxContext
-    from collector.connectors.freeswitch import FreeswitchConnector
-
-    columns = FreeswitchConnector(PbxContext(pbx.id, pbx.site, "UTC", dict(pbx.options))).columns
-    return [write_freeswitch(calls, Path(folder) / "Master.csv", timezone=ent.sites[pbx.site].timezone,
-                             columns=columns)]
-
-
-def _demo_smdr(calls: pa.Table, folder: Path, pbx, ent) -> list[Path]:
-    layout = str(pbx.options.get("layout", "ipo"))
-    return [write_smdr(calls, Path(folder) / f"{pbx.id}.smdr", layout=layout, timezone=ent.sites[pbx.site].timezone)]
-
-
-#: ``collector.simulate.demo_files.WRITERS``-shaped writers ``(calls, folder, pbx, ent) -> files`` for the
-#: record-oriented PBX types, each honouring the PBX's own options (layout, columns, template, time zone).
-DEMO_WRITERS = {"avaya": _demo_avaya, "asterisk": _demo_asterisk, "freeswitch": _demo_freeswitch,
-                "smdr": _demo_smdr}

@@ -81,7 +81,7 @@ def unique_records(data: bytes, header: bytes = b"") -> bytes:
 
 
 def avaya_stream(ent: Enterprise, n: int, seed: int = 7) -> bytes:
-    from collector.simulate.vendor_writers import write_avaya
+    from collector.simulate.record_formats import write_avaya
 
     path = ent.root / f"avaya-{seed}.cdr"
     write_avaya(generated_calls(ent, n, seed), path, timezone="UTC")
@@ -91,7 +91,7 @@ def avaya_stream(ent: Enterprise, n: int, seed: int = 7) -> bytes:
 
 
 def canonical_stream(ent: Enterprise, n: int, seed: int = 7) -> bytes:
-    from collector.simulate.writers import write_canonical_csv
+    from collector.simulate.cucm_and_canonical_csv import write_canonical_csv
 
     path = ent.root / f"canonical-{seed}.csv"
     write_canonical_csv(generated_calls(ent, n, seed), path)
