@@ -26,6 +26,8 @@ from analytics.rating.classify import EMERGENCY, INBOUND, INTERNAL, ONNET, OUTBO
 from warehouse.config import Enterprise
 from warehouse.database import Database
 from warehouse.errors import CallcostError
+from analytics.rating.chains import carrier_call_of, describe_chain
+from analytics.rating.chains_store import stored_chain
 from analytics.rating.stage import RatingStage
 from analytics.rating.explain import explain_call
 from warehouse.schema import PARSED_SCHEMA, calls_schema, conform
@@ -89,6 +91,11 @@ def explain_stored_call(ent: Enterprise, call_id: str, *, database: Database | N
     parsed = conform(table.select(PARSED_SCHEMA.names), PARSED_SCHEMA)
     fresh = stage.rate_batch(parsed).to_pylist()[0]
     frame = classify(parsed.to_pandas(types_mapper=_types), ent).iloc[0]
+    chain = _chain(ent, where, table, stage, database)  # a leg of a call chain is rated with its chain's legs
+    share = None
+    if chain is not None:
+        fresh = next(leg for leg in chain if leg["call_id"] == call_id)
+        share = carrier_call_of(chain, call_id)
 
     out = CallExplanation(call_id=call_id, found_in=where, stored=row)
     add = out.lines.append
@@ -124,6 +131,12 @@ def explain_stored_call(ent: Enterprise, call_id: str, *, database: Database | N
 
     pricer = stage.pricer
     d = int(row["duration_s"] or 0)
+    if chain is not None:
+        out.lines.extend(describe_chain(chain, call_id))
+    if share is not None:  # the tariff is applied once, to the whole carrier call; this leg has a share of it
+        at, d = share.first_connect, share.seconds
+        add(f"  (sections 2 and 3 price the whole carrier call: {d} s from {at:%H:%M:%S}Z; section 4 is this "
+            f"leg's share)")
     ctype = fresh["call_type"]
     add("2. actual cost")
     if d <= 0:
@@ -187,6 +200,22 @@ def _side(out: CallExplanation, tariff, number: str, site: str, at, d: int, spli
             "at_utc": pd.Timestamp(at), "duration_s": d}
     for line in explain_call(tariff, call, pricer.clocks, split, ent.scale):
         out.lines.append("  " + line)
+
+
+def _chain(ent: Enterprise, where: str, leg: pa.Table, stage: RatingStage,
+           database: Database | None) -> list[dict] | None:
+    """The rated legs of the chain of the stored *leg* (looked up in the database), or None for a leg alone."""
+    if where != "database":
+        return None
+    db = database if database is not None else Database(ent.storage.database, ent.scale)
+    try:
+        legs = stored_chain(db, leg, stage.chains.window_hours)
+    finally:
+        if database is None:
+            db.close()
+    if legs.num_rows < 2:
+        return None
+    return stage.rate_batch(legs.select(PARSED_SCHEMA.names)).to_pylist()
 
 
 def _text(value: Any) -> str | None:

@@ -30,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 
 from analytics import duck
+from analytics.chain_view import chain_legs, chains
 from analytics.calls import (
     FILTER_COLUMNS,
     DateLike,
@@ -137,6 +138,15 @@ class CallSelection:
         """
         cols = "*" if columns is None else ", ".join(f'"{c}"' for c in columns)
         return self.query(f"SELECT {cols} FROM {{calls}} ORDER BY start_utc, call_id").to_pandas()
+
+    def chains(self) -> pa.Table:
+        """One row per conversation (call chain): legs, roles, extensions, carrier calls and the summed
+        shares — see :mod:`analytics.chain_view`."""
+        return chains(self)
+
+    def chain_legs(self, chain_id: str) -> pa.Table:
+        """The legs of one conversation, in time order, with their roles and shares."""
+        return chain_legs(self, chain_id)
 
     def _repr_html_(self) -> str:  # a notebook shows what was selected, not a dataclass dump
         return f"<b>Calls</b> {self.describe()} <small>({self.lake})</small>"

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analytics.chargeback_rules import rules_for_enterprise
+from analytics.rating.chains import ChainPolicy
 from analytics.rating.directory import load_directory
 from analytics.rating.index import band_coverage_gaps
 from analytics.rating.tariffs import load_tariff
@@ -180,6 +181,7 @@ def _area_problems(ent: Enterprise, *, warnings: bool) -> tuple[list[ConfigError
             errors.extend(exc.errors)
     # side files and tables read by other areas: validated now, not at the first scheduled run
     errors.extend(_problems(lambda: rules_for_enterprise(ent)))
+    errors.extend(_problems(lambda: ChainPolicy.from_config(ent)))  # [chains]
     errors.extend(_problems(lambda: smtp_settings(ent)))
     errors.extend(_problems(lambda: alert_settings(ent)))
     errors.extend(_problems(lambda: schedule_settings(ent, set(registered_reports()))))

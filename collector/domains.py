@@ -91,6 +91,13 @@ DOMAINS: dict[str, Domain] = {
     "cause_code": _text(32),
     "chain_id": _text(256),
     "raw_ref": _text(4096),
+    # chain linkage (docs/chains.md): vendor ids and the feature codes the connector names
+    "call_group": _text(256),
+    "leg_id": _text(256),
+    "peer_leg_id": _text(256),
+    "trunk_leg_id": _text(256),
+    "leg_feature": _text(32),
+    "split_feature": _text(32),
 }
 TIME_FIELDS = ("start_utc", "answer_utc", "end_utc")
 assert set(DOMAINS) | set(TIME_FIELDS) == set(PARSED_SCHEMA.names), "every canonical field has a domain"

@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from collector.connectors.base import Connector, FileTally, PbxContext, Quarantined, connector_for
 from warehouse.config import Enterprise
+from analytics.rating.chains_store import join_stored
 from warehouse.schema import PARSED_SCHEMA
 from warehouse.errors import CallcostError
 from analytics.rating.stage import RatingStage
@@ -123,6 +124,11 @@ def import_files(
             stored_at = time.perf_counter()
             try:
                 if calls is not None:
+                    # legs of chains begun in earlier batches: stitched in, the stored legs re-priced in place
+                    joined = join_stored(stage, calls, store, marks_features=MARKS <= connector.fields)
+                    if joined.calls is not calls:
+                        _release_preloaded((batch, calls, preloaded, rate_s))  # the preloaded copy holds the old figures
+                        calls, preloaded = joined.calls, None
                     saved = store.save(calls, preloaded)
                     report.stored += saved.inserted
                     report.duplicates += saved.skipped
@@ -149,6 +155,10 @@ def import_files(
         parsed.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+#: The chain columns a connector that marks every leg of a multi-leg scenario declares (CUCM).
+MARKS = frozenset({"split_feature", "leg_feature"})
 
 
 def _rated(parsed: Iterator[_Batch], stage: RatingStage, store: Store) -> Iterator[tuple]:

@@ -164,7 +164,9 @@ def build_metadata(scale: int) -> sa.MetaData:
         sa.Column(f.name, _sql_type(f.type), primary_key=f.name == "call_id",
                   nullable=f.nullable and f.name != "call_id")
         for f in schema
-    ], sa.Index("ix_calls_start_utc", "start_utc"))
+    ], sa.Index("ix_calls_start_utc", "start_utc"),
+       # a late leg of a call chain finds the stored legs it joins by these (analytics.rating.chains_store)
+       *[sa.Index(f"ix_calls_{name}", name) for name in ("call_group", "leg_id", "peer_leg_id")])
     return md
 
 

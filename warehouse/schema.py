@@ -39,6 +39,15 @@ PARSED_FIELDS: list[pa.Field] = [
     pa.field("cause_code", pa.string()),
     pa.field("chain_id", pa.string()),  # groups legs of one transferred/conferenced call
     pa.field("raw_ref", pa.string()),  # where the raw bytes are: file + line or offset
+    # Chain linkage (issue 17), vendor-neutral; a connector fills what its format carries.  A connector's
+    # ``chain_id`` is its own grouping key (CUCM GlobalCallID, IP Office Call ID, Asterisk linkedid); the
+    # chain engine keeps it as ``call_group`` and replaces ``chain_id`` by the conversation's id.
+    pa.field("call_group", pa.string()),  # the vendor's key of the legs it groups itself
+    pa.field("leg_id", pa.string()),  # this leg's own id (CUCM origLegCallIdentifier, Asterisk uniqueid, FS uuid)
+    pa.field("peer_leg_id", pa.string()),  # the other side's leg id (CUCM destLegIdentifier, FS bleg_uuid)
+    pa.field("trunk_leg_id", pa.string()),  # of leg_id/peer_leg_id, the one on the trunk side: one carrier call
+    pa.field("leg_feature", pa.string()),  # the feature that made this leg: a leg_role (transferred, forwarded…)
+    pa.field("split_feature", pa.string()),  # the feature that ended it: transfer | conference | park | …
 ]
 PARSED_SCHEMA = pa.schema(PARSED_FIELDS)
 
@@ -54,6 +63,17 @@ CLASSIFIED_FIELDS: list[pa.Field] = [
     pa.field("department", pa.string()),
     pa.field("cost_center", pa.string()),
 ]
+
+
+#: Columns the chain engine adds (``analytics.rating.chains``).
+CHAIN_FIELDS: list[pa.Field] = [
+    pa.field("leg_role", pa.string()),  # original|consultation|transferred|forwarded|conference|barge|park|pickup|redirected
+    pa.field("carrier_call_id", pa.string()),  # legs priced together as one carrier call share this id
+]
+
+#: The roles a leg can have in its chain (``leg_role``).
+LEG_ROLES = ("original", "consultation", "transferred", "forwarded", "conference", "barge", "park", "pickup",
+             "redirected")
 
 
 def rated_fields(scale: int) -> list[pa.Field]:
@@ -82,7 +102,7 @@ def rated_fields(scale: int) -> list[pa.Field]:
 
 def calls_schema(scale: int) -> pa.Schema:
     """The lake's ``calls`` dataset and the SQL ``calls`` table, for a currency of *scale* decimals."""
-    return pa.schema(PARSED_FIELDS + CLASSIFIED_FIELDS + rated_fields(scale))
+    return pa.schema(PARSED_FIELDS + CLASSIFIED_FIELDS + CHAIN_FIELDS + rated_fields(scale))
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:

@@ -13,6 +13,9 @@ The pipeline a parsed call goes through, module by module::
 * :mod:`~analytics.rating.tariffs` (the CSV), :mod:`~analytics.rating.index` (prefix/validity lookup),
   :mod:`~analytics.rating.inputs`, :mod:`~analytics.rating.clock` (local time, bands, holidays),
   :mod:`~analytics.rating.engine` (the arithmetic), :mod:`~analytics.rating.output` (the columns);
+* :mod:`~analytics.rating.chains` — call chains: the legs of one conversation linked, each carrier call
+  priced once and shared among its legs; :mod:`~analytics.rating.chains_store` joins legs that arrive
+  later to the stored legs of their chain;
 * :mod:`~analytics.rating.explain` — the same arithmetic told step by step, for ``callcost explain``.
 
 This sub-package imports :mod:`warehouse` only (an import-linter contract): the collector depends on it

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analytics.rating.chains import ChainPolicy, stitch
 from analytics.rating.classify import Classified, classify_table
 from warehouse.config import Enterprise
 from analytics.rating.directory import DirectoryIndex, load_directory
@@ -31,8 +32,11 @@ class RatingStage:
     ent: Enterprise
     pricer: Pricer = field(init=False)
 
+    chains: ChainPolicy = field(init=False)
+
     def __post_init__(self) -> None:
         self.pricer = Pricer(self.ent)
+        self.chains = ChainPolicy.from_config(self.ent)
 
     @cached_property
     def directory(self) -> pd.DataFrame | None:
@@ -42,8 +46,15 @@ class RatingStage:
         """PARSED_SCHEMA rows in, ``calls_schema(scale)`` rows out (one per input row, same order).
 
         Arrow end to end: the parsed columns the stages do not change are passed through untouched,
-        classification and pricing work on integer codes and return Arrow arrays.
+        classification and pricing work on integer codes and return Arrow arrays.  The legs of one
+        conversation are then stitched into chains and each carrier call is priced once
+        (``analytics.rating.chains``), unless ``[chains] enabled = false``.
         """
+        rated = self.rate_legs(parsed)
+        return stitch(rated, self.chains, self.rate_legs) if self.chains.enabled else rated
+
+    def rate_legs(self, parsed: pa.Table) -> pa.Table:
+        """``rate_batch`` without the chains: every row priced as a call of its own."""
         schema = calls_schema(self.ent.scale)
         if parsed.num_rows == 0:
             return schema.empty_table()

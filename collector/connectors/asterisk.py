@@ -95,7 +95,7 @@ class AsteriskConnector(Connector):
     fields = frozenset({
         "call_id", "pbx", "source_format", "start_utc", "answer_utc", "end_utc", "duration_s", "ring_s",
         "calling_number", "called_number", "extension", "direction", "trunk", "account_code", "disposition",
-        "chain_id", "raw_ref",
+        "chain_id", "raw_ref", "leg_id", "leg_feature",
     })
 
     def __init__(self, pbx: PbxContext) -> None:
@@ -223,6 +223,8 @@ class AsteriskConnector(Connector):
             "disposition": pa.array(disposition, pa.string()),
             "chain_id": null_if_empty(chain),
             "raw_ref": line_refs(source, lines),
+            "leg_id": null_if_empty(s("uniqueid")) if "uniqueid" in t.column_names else pa.nulls(n, pa.string()),
+            "leg_feature": app_features(s("lastapp")),
         }
         return pa.table(cols)
 
@@ -236,6 +238,22 @@ class AsteriskConnector(Connector):
         key = to_numpy_bool(pc.match_substring_regex(dst, MENU_KEY))
         app = glob_mask(lastapp, IVR_APPS) & to_numpy_bool(pc.equal(dstchannel, ""))
         return pseudo | key | app | glob_mask(dst_peer, self.voicemail)
+
+
+#: The dialplan application a leg ended in → the ``leg_role`` it gives the leg in its chain (issue 17); the
+#: legs of one conversation share ``linkedid``, so the application is the only feature Asterisk logs.
+APP_ROLES: dict[str, str] = {
+    "ConfBridge": "conference", "MeetMe": "conference", "Park": "park", "ParkedCall": "pickup",
+    "ParkAndAnnounce": "park", "Pickup": "pickup", "PickupChan": "pickup", "ChanSpy": "barge",
+    "ExtenSpy": "barge", "BridgeWait": "conference",
+}
+
+
+def app_features(lastapp: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """``APP_ROLES`` of each leg's ``lastapp`` (null for any other application), column-wise."""
+    keys = pa.array(list(APP_ROLES), pa.string())
+    idx = pc.index_in(lastapp, value_set=keys)
+    return pa.array(list(APP_ROLES.values()), pa.string()).take(idx)
 
 
 def glob_mask_arr(col, globs) -> pa.Array:

@@ -8,7 +8,9 @@ final newline read the same.  CMR (call-quality) files are recognised and yield 
 
 Each CDR is a call *segment*: ``call_id`` is its ``pkid`` (unique per CDR, so a re-sent file never
 duplicates calls) and ``chain_id`` its GlobalCallID, which groups the segments of one transferred or
-forwarded call.  Whether a segment went out, came in or stayed inside is read from the device names:
+forwarded call; the leg identifiers and the OnBehalfOf / redirect codes that link a consultation call and
+name each segment's role are read by ``cucm_chains.chain_links`` for the chain engine
+(``analytics.rating.chains``).  Whether a segment went out, came in or stayed inside is read from the device names:
 phones and other endpoints follow naming conventions (``cucm_fields.ENDPOINT_PATTERNS``); a trunk or
 gateway is the other side.  The warehouse, not this module, turns that into call types and prices.
 """
@@ -28,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collector.connectors import cucm_fields as F
+from collector.connectors.cucm_chains import CHAIN_COLUMNS, chain_links
 from collector.connectors.base import BatchParse, Connector, FileTally, ParseResult, PbxContext, Quarantined
 from collector.connectors.csvtable import (
     Bundle, Lines, SlowPathNeeded, StringTable, normalise_text, read_strings, sniff_delimiter,
@@ -59,7 +62,7 @@ _USED_COLUMNS = (
     "destLegIdentifier", "dateTimeOrigination", "dateTimeConnect", "dateTimeDisconnect", "duration",
     "callingPartyNumber", "originalCalledPartyNumber", "finalCalledPartyNumber", "origCause_value",
     "destCause_value", "pkid", "origDeviceName", "destDeviceName", "globalCallId_ClusterID",
-    "authCodeDescription", "clientMatterCode",
+    "authCodeDescription", "clientMatterCode", *CHAIN_COLUMNS,
 )
 
 _INT32_MAX = 2**31 - 1
@@ -238,6 +241,9 @@ class CucmConnector(Connector):
         "call_id", "pbx", "source_format", "start_utc", "answer_utc", "end_utc", "duration_s", "ring_s",
         "calling_number", "called_number", "original_called_number", "direction", "trunk", "account_code",
         "disposition", "cause_code", "chain_id", "raw_ref",
+        # ``extension`` is not declared: CUCM names the billed party only for an off-net forward and a
+        # conference bridge segment (``cucm_chains``); the classifier decides for every other CDR
+        "call_group", "leg_id", "peer_leg_id", "trunk_leg_id", "leg_feature", "split_feature",
     })
 
     def __init__(self, pbx: PbxContext) -> None:
@@ -423,7 +429,8 @@ class CucmConnector(Connector):
             s("dateTimeDisconnect"), ":")
         call_id = pc.if_else(pc.equal(pkid, ""), fallback, pc.binary_join_element_wise(pbx, pkid, ":"))
 
-        direction, trunk = self._direction(s("origDeviceName"), s("destDeviceName"))
+        direction, trunk, trunk_code = self._direction(s("origDeviceName"), s("destDeviceName"))
+        links = chain_links(s, trunk_code)
         raw_ref = pc.binary_join_element_wise(source, pc.cast(pa.array(lines, pa.int64()), pa.string()), ":")
         cols = {
             "call_id": call_id,
@@ -443,12 +450,15 @@ class CucmConnector(Connector):
             "disposition": _DISPOSITIONS.take(pa.array(_disposition(answered, cause))),
             "cause_code": pa.array(cause, pa.int64(), mask=cause == 0).cast(pa.string()),
             "chain_id": chain,
+            "call_group": chain,  # kept as is when the chain engine gives chain_id the conversation's id
             "raw_ref": raw_ref,
+            **links,
         }
         return pa.table({k: cols[k] for k in cols})
 
-    def _direction(self, orig_dev: pa.Array, dest_dev: pa.Array) -> tuple[pa.Array, pa.Array]:
-        """Direction and trunk from device names: an endpoint on one side and a trunk on the other."""
+    def _direction(self, orig_dev: pa.Array, dest_dev: pa.Array) -> tuple[pa.Array, pa.Array, np.ndarray]:
+        """Direction and trunk from device names: an endpoint on one side and a trunk on the other
+        (and the side code: 1 the trunk is the destination, 2 the origin, 0 internal, -1 unknown)."""
         ok, dk = self._kinds(orig_dev), self._kinds(dest_dev)
         conds = [
             dk == _TRUNK,
@@ -460,7 +470,7 @@ class CucmConnector(Connector):
         code = np.select(conds, [1, 2, 1, 2, 0], -1)
         direction = _DIRECTIONS.take(pa.array(np.maximum(code, 0), mask=code < 0))
         trunk = pc.if_else(pa.array(code == 1), dest_dev, pc.if_else(pa.array(code == 2), orig_dev, _STR_NULL))
-        return direction, trunk
+        return direction, trunk, code
 
     def _kinds(self, devices: pa.Array) -> np.ndarray:
         """Device kind per row, decided once per *distinct* name and remembered across files."""

@@ -112,7 +112,7 @@ class FreeswitchConnector(Connector):
     fields = frozenset({
         "call_id", "pbx", "source_format", "start_utc", "answer_utc", "end_utc", "duration_s", "ring_s",
         "calling_number", "called_number", "extension", "direction", "trunk", "account_code", "disposition",
-        "cause_code", "chain_id", "raw_ref",
+        "cause_code", "chain_id", "raw_ref", "leg_id", "peer_leg_id",
     })
 
     def __init__(self, pbx: PbxContext) -> None:
@@ -247,6 +247,8 @@ class FreeswitchConnector(Connector):
             "cause_code": pa.array(cause_code, pa.string()),
             "chain_id": null_if_empty(s("uuid")),
             "raw_ref": line_refs(source, lines),
+            "leg_id": null_if_empty(s("uuid")),
+            "peer_leg_id": null_if_empty(s("bleg_uuid")),  # the B-leg's uuid: the chain engine links the two
         }
         return pa.table(cols)
 
