@@ -20,10 +20,10 @@ from pathlib import Path
 from collector.connectors.base import PbxContext, registered_connectors
 from collector.domains import violations
 from collector.simulate.traffic import generate_traffic
-from collector.simulate.vendor_writers import (
+from collector.simulate.record_formats import (
     FS_GATEWAY_TEMPLATE, write_asterisk, write_avaya, write_freeswitch, write_smdr,
 )
-from collector.simulate.writers import write_canonical_csv, write_cucm_files
+from collector.simulate.cucm_and_canonical_csv import write_canonical_csv, write_cucm_files
 from warehouse.config import load_config
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample-enterprise" / "callcost.toml"

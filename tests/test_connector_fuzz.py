@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from collector.connectors.base import PbxContext, Quarantined, registered_connectors
 from collector.domains import violations
-from collector.simulate.vendor_writers import write_avaya, write_smdr
+from collector.simulate.record_formats import write_avaya, write_smdr
 from test_connector_conformance import FIXTURES, PBX, known_calls
 from warehouse.errors import CallcostError
 from warehouse.schema import PARSED_SCHEMA

@@ -16,6 +16,7 @@ import pytest
 
 from collector.connectors.base import ParseResult, PbxContext, registered_connectors
 from collector.domains import MAX_NUMBER, violations
+from warehouse import ingest
 from test_connector_conformance import FIXTURES, PBX, known_calls
 
 HUGE = b"9" * 1_000_000
@@ -126,7 +127,7 @@ def test_import_quarantines_them_in_the_database_and_stores_the_rest(type_name, 
     assert len(numbers) == known_calls().num_rows - 2
     assert all(len(n or "") <= MAX_NUMBER and (n or "").isascii() for n in numbers)
     with store.db.engine.connect() as conn:
-        rows = conn.execute(store.db.quarantine.select()).mappings().all()
+        rows = conn.execute(ingest.quarantine.select()).mappings().all()
     assert sorted(r["field"] for r in rows) == ["calling_number", "calling_number"]
     assert any(HUGE in r["raw"] for r in rows) and any(UNDECODABLE in r["raw"] for r in rows)
 

@@ -108,7 +108,12 @@ class RspTransport(TcpTransport):
                         await self.intake.event_async(
                             session.stream, "gap", f"RSP sequence jumped from {last_acked} to {seq}")
                     session.sequence = seq
-                    await session.feed(payload)
+                    # CM pads a payload with NULs after its last CR LF: framing, not the next record's
+                    # first bytes (kept in the raw dump as protocol bytes, so every byte is still there)
+                    data = payload.rstrip(b"\0")
+                    await session.feed(data)
+                    if len(data) < len(payload):
+                        session.dump_protocol("P", payload[len(data):])
                     await self.intake.durable()
                 last_acked = seq
                 await self._send(writer, session, ack(seq))

@@ -38,14 +38,14 @@ class PageContext:
     lake: Path
     currency: str
     ent: Enterprise | None = None
-    cache: PageCache = field(default=None)  # type: ignore[assignment]
     #: The current viewer's scope (``None``: everything); the login issue sets it per request.
     scope_for: Callable[[], Scope | None] = field(default=lambda: None)
+    #: Keyed by the lake's files, so it is the lake's own (never passed in).
+    cache: PageCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.lake = Path(self.lake)
-        if self.cache is None:
-            self.cache = PageCache(self.lake)
+        self.cache = PageCache(self.lake)
 
     @property
     def scale(self) -> int:
