@@ -12,7 +12,7 @@ from collector.remote.settings import remote_settings
 from collector.settings import settings_for
 from collector.transports.base import registered_transports
 from collector.transports.https import https_settings
-from reports.base import registered_reports
+from analytics.reporting import registered_reports
 from reports.settings import alert_settings, schedule_settings, smtp_settings
 from warehouse.config import load_config
 from analytics.rating.directory import load_directory

@@ -50,7 +50,7 @@ def run_demo(directory: Path, *, calls: int = 100_000, month: str = "2026-10", s
     """Build the sample enterprise in *directory* and run a generated month through import and report."""
     from analytics.calls import month_range
     from analytics.savings import summary
-    from reports.base import run_report
+    from analytics.reporting import run_report
 
     month_range(month)  # a PeriodError now, not a ValueError deep in the traffic generator
     console = console or Console(quiet=True)

@@ -19,7 +19,7 @@ import pandas as pd
 from analytics import duck
 from analytics.aggregates import FIGURES_SQL
 from analytics.calls import calls_relation, month_range
-from reports.base import Kind, ReportError, TableRow
+from analytics.reporting import Kind, ReportError, TableRow
 
 __all__ = ["BREAKDOWN_COLUMNS", "FIGURE_COLUMNS", "MONEY", "breakdown_rows", "figure_values", "NO_VALUE", "MonthCalls", "grouped", "minutes", "month_calls", "pct",
            "rate", "total_row"]
