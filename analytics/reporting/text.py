@@ -16,6 +16,8 @@ from decimal import Decimal
 from json import encoder as _json
 from pathlib import Path
 
+import pandas as pd
+
 from analytics.reporting.formatting import format_value, plain
 
 if TYPE_CHECKING:  # annotations only
@@ -49,10 +51,7 @@ def listing_records(listing: Listing) -> list[str]:
     parts: list = []
     for n, key in enumerate(keys):
         values = frame[key]
-        if values.dtype.kind == "M":
-            text = values.map(lambda t: _string(t.isoformat()))
-        else:
-            text = values.map(_json_value)
+        text = _json_column(values)
         parts.append(f'{"," if n else ""}\n      {_string(key)}: ' + text)
     if not parts:
         return ["{}"] * len(frame)
@@ -60,6 +59,20 @@ def listing_records(listing: Listing) -> list[str]:
     for part in parts[1:]:
         rows = rows + part
     return (rows + "\n    }").tolist()
+
+
+def _json_column(values: pd.Series) -> pd.Series:
+    """A column's values as JSON text; the common column types without a Python call per value's type."""
+    if values.dtype.kind == "M":
+        return values.map(lambda t: _string(t.isoformat()))
+    if values.dtype.kind in "iu":
+        return values.astype(str)
+    if values.dtype.kind == "b":
+        return values.map({True: "true", False: "false"})
+    kinds = set(map(type, values))
+    if kinds == {str}:
+        return values.map(_string)
+    return values.map(_json_value)
 
 
 def _string(text: str) -> str:

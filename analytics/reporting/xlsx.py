@@ -19,17 +19,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import re
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
 from analytics.reporting.formatting import UNPRICED
 
 if TYPE_CHECKING:  # annotations only
-    import pandas as pd
-
     from analytics.reporting.model import Listing, ReportData, ReportTable
 
 
@@ -153,24 +155,79 @@ def _chart(wb: xlsxwriter.Workbook, table: ReportTable, sheet: str, top: int, cu
 
 
 def write_listing(ws: Worksheet, st: Styles, listing: Listing, frame: pd.DataFrame, currency: str) -> None:
-    """One sheet of a call listing: each column converted at once and written as a column (no per-cell
-    formatting in Python), frozen header, autofilter over every row."""
-    for col, (key, header, kind) in enumerate(listing.columns):
+    """One sheet of a call listing, set up (header, frozen pane, autofilter over every row, widths); its rows
+    are added by :func:`_listing_xml` once the workbook is closed."""
+    for col, (_, header, kind) in enumerate(listing.columns):
         ws.write_string(0, col, f"{header} ({currency})" if kind == "money" else header, st.header)
-        values = frame[key]
-        if values.dtype.kind == "M":
-            values = values.dt.strftime("%Y-%m-%d %H:%M:%S")
-        elif kind == "money":  # Excel stores doubles; an unrated call's cost is unknown, not 0
-            values = values.map(lambda v: UNPRICED if v is None else float(v))
-        elif kind == "count":
-            values = values.fillna(0).astype("int64")
-        else:
-            values = values.fillna("").astype(str)
-        ws.write_column(1, col, values.tolist(), st.body[kind])
     ws.autofilter(0, 0, max(len(frame), 1), len(listing.columns) - 1)
     ws.freeze_panes(1, 0)
     ws.set_column(0, 0, 20)
     ws.set_column(1, len(listing.columns) - 1, 13)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _xml_text(values: pd.Series) -> pd.Series:
+    """Text as XML character data (``&<>`` escaped, control characters as Excel's ``_xHHHH_``)."""
+    text = (values.str.replace("&", "&amp;", regex=False).str.replace("<", "&lt;", regex=False)
+            .str.replace(">", "&gt;", regex=False))
+    if text.str.contains(_CONTROL, regex=True).any():
+        text = text.str.replace(_CONTROL, lambda m: f"_x{ord(m.group()):04X}_", regex=True)
+    return text
+
+
+def _listing_xml(listing: Listing, frame: pd.DataFrame, st: Styles) -> tuple[str, str]:
+    """The listing's data rows as worksheet XML, built a column at a time with vectorised string
+    operations, and the sheet's last cell.
+
+    Why not ``write_column``: xlsxwriter spends about 15 µs of Python per cell writing and then
+    serialising it, 13 s for a month's statement of 100,000 calls × 9 columns; this writes the same
+    cells (numbers as numbers with the same format, text as inline strings, an empty text as a blank
+    cell, an unpriced cost as the text "not priced") in well under a second.
+    """
+    n = len(frame)
+    rows = pd.Series(np.arange(2, n + 2), index=frame.index).astype(str)
+    xml = '<row r="' + rows + '">'
+    for col, (key, _, kind) in enumerate(listing.columns):
+        ref = '<c r="' + xl_col_to_name(col) + rows + f'" s="{st.body[kind].xf_index}"'
+        values = frame[key]
+        if values.dtype.kind == "M":
+            cells = ref + ' t="inlineStr"><is><t>' + values.dt.strftime("%Y-%m-%d %H:%M:%S") + "</t></is></c>"
+        elif kind == "count":
+            cells = ref + "><v>" + values.fillna(0).astype("int64").astype(str) + "</v></c>"
+        elif kind == "money":  # Excel stores doubles; an unrated call's cost is unknown, not 0
+            priced = values.notna()
+            number = values.map(lambda v: f"{float(v):.16G}" if v is not None else "")
+            cells = (ref + "><v>" + number + "</v></c>").where(
+                priced, ref + f' t="inlineStr"><is><t>{UNPRICED}</t></is></c>')
+        else:
+            text = values.fillna("").astype(str)
+            cells = (ref + ' t="inlineStr"><is><t xml:space="preserve">' + _xml_text(text) + "</t></is></c>").where(
+                text != "", ref + "/>")
+        xml = xml + cells
+    last = f"{xl_col_to_name(len(listing.columns) - 1)}{n + 1}"
+    return "".join((xml + "</row>").tolist()), last
+
+
+def _add_listing_rows(path: Path, parts: dict[int, tuple[str, str]]) -> None:
+    """Put each listing sheet's rows (:func:`_listing_xml`) into the closed workbook at *path*."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            sheet = _SHEET_XML.fullmatch(info.filename)
+            if sheet and int(sheet.group(1)) - 1 in parts:
+                rows, last = parts[int(sheet.group(1)) - 1]
+                text = data.decode("utf-8")
+                text = re.sub(r'<dimension ref="A1(:[A-Z]+1)?"/>', f'<dimension ref="A1:{last}"/>', text, count=1)
+                text = text.replace("</sheetData>", rows + "</sheetData>", 1)
+                data = text.encode("utf-8")
+            dst.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
+    tmp.replace(path)
+
+
+_SHEET_XML = re.compile(r"xl/worksheets/sheet(\d+)\.xml")
 
 
 def print_setup(ws: Worksheet, data: ReportData) -> None:
@@ -243,10 +300,15 @@ def write_xlsx(data: ReportData, path: Path) -> None:
             if chart_col >= 0:
                 summary.insert_chart(3, chart_col, _chart(wb, table, name, 0, data.currency))
                 chart_col = -1
+    pending: list[tuple[int, Listing, pd.DataFrame]] = []
     for listing in data.listings.values():
         parts = listing.frame.groupby(listing.sheet_by, sort=True) if listing.sheet_by else [("", listing.frame)]
         for value, part in parts:
             ws = wb.add_worksheet(unique_sheet_name(f"{listing.title} {value}".strip(), used))
             write_listing(ws, st, listing, part, data.currency)
             print_setup(ws, data)
+            if len(part):
+                pending.append((ws.index, listing, part))
     wb.close()
+    if pending:  # the formats have their indices once the workbook is closed
+        _add_listing_rows(path, {index: _listing_xml(listing, part, st) for index, listing, part in pending})
