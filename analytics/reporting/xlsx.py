@@ -161,8 +161,8 @@ def write_listing(ws: Worksheet, st: Styles, listing: Listing, frame: pd.DataFra
         ws.write_string(0, col, f"{header} ({currency})" if kind == "money" else header, st.header)
     ws.autofilter(0, 0, max(len(frame), 1), len(listing.columns) - 1)
     ws.freeze_panes(1, 0)
-    ws.set_column(0, 0, 20)
-    ws.set_column(1, len(listing.columns) - 1, 13)
+    for col, (_, _, kind) in enumerate(listing.columns):  # the column's own format: also gives it an index
+        ws.set_column(col, col, 20 if col == 0 else 13, st.body[kind])
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
