@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS: dict[str, str] = {
     "PeriodError": "analytics.calls",
     "available_months": "analytics.calls",
-    "load_calls": "analytics.calls",
     "month_range": "analytics.calls",
     "Summary": "analytics.savings",
     "savings_figure": "analytics.savings",
@@ -66,7 +65,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
     from analytics.breakdowns import call_type_mix, savings_by, top_destinations, top_talkers
-    from analytics.calls import PeriodError, available_months, load_calls, month_range
+    from analytics.calls import PeriodError, available_months, month_range
     from analytics.charts import daily_figure, heatmap_figure, mix_figure, top_figure
     from analytics.export import ExportError, export_calls
     from analytics.savings import Summary, savings_figure, summary

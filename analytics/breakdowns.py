@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analytics.aggregates import FIGURES_SQL, MINUTES_SQL
 from analytics.savings import BREAKDOWN_COLUMNS, NO_VALUE
 from analytics.selection import CallSelection
 
-__all__ = ["DIMENSIONS", "MONEY_COLUMNS", "RANKINGS", "call_type_mix", "savings_by", "top_destinations", "top_talkers"]
+__all__ = ["AGGREGATES_SQL", "DIMENSIONS", "MINUTES_SQL", "MONEY_COLUMNS", "RANKINGS", "call_type_mix", "savings_by", "top_destinations", "top_talkers"]
 
 #: Columns :func:`savings_by` can group by.
 DIMENSIONS = ("site", "carrier", "department", "extension", "call_type", "category", "cost_center", "dest_country",
@@ -28,20 +29,8 @@ DIMENSIONS = ("site", "carrier", "department", "extension", "call_type", "catego
 RANKINGS = ("actual_cost", "reference_cost", "savings", "minutes", "calls")
 MONEY_COLUMNS = ("actual_cost", "reference_cost", "savings")
 
-#: Talk minutes to 0.01 as an exact DECIMAL: (seconds * 100 + 30) // 60 hundredths, rounded half up
-#: (a whole number of seconds is never exactly half a hundredth of a minute away, so this is also
-#: what ``Decimal(seconds) / 60`` quantized gives in :mod:`analytics.savings`).
-MINUTES_SQL = "CAST((coalesce(sum(duration_s), 0) * 100 + 30) // 60 AS DECIMAL(18, 0)) * 0.01"
-
-#: One aggregation for every table here, so their figures cannot disagree.
-AGGREGATES_SQL = f"""
-    count(*)::BIGINT AS calls,
-    {MINUTES_SQL} AS minutes,
-    coalesce(sum(actual_cost) FILTER (WHERE rating_status = 'rated'), 0) AS actual_cost,
-    coalesce(sum(reference_cost) FILTER (WHERE rating_status = 'rated'), 0) AS reference_cost,
-    coalesce(sum(savings) FILTER (WHERE rating_status = 'rated'), 0) AS savings,
-    count(*) FILTER (WHERE rating_status <> 'rated')::BIGINT AS unrated_calls
-"""
+#: The savings SQL (:data:`analytics.savings.FIGURES_SQL`): one aggregation for every table here.
+AGGREGATES_SQL = FIGURES_SQL
 
 #: Destination levels for :func:`top_destinations` and the column each groups by.
 DESTINATION_LEVELS = {"country": "dest_country", "number": "connected_number_e164", "category": "category"}

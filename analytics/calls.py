@@ -1,16 +1,16 @@
-"""Rated calls from the Parquet lake into pandas, for a date range and a few filters.
+"""Which of the lake's files hold a period's calls: the month and date helpers, and the file resolution
+under :func:`analytics.selection.select` — the one read path of analytics.
 
 The lake is ``<lake>/calls/date=YYYY-MM-DD/*.parquet`` (hive partitions by the UTC date of
 ``start_utc``).  We choose the partition folders ourselves from their names before DuckDB opens a
 single file, so a one-month question reads one month of files however large the lake grows, and an
 empty lake or an empty range is an empty frame rather than a DuckDB "no files found" error.
 
-Money (``actual_cost``, ``reference_cost``, ``savings``) comes back as :class:`decimal.Decimal` in
-object columns — the exact values the rating engine stored, never floats.
+Rows are read through a selection (``select(lake, "2026-10", site="NYC").frame()``), which composes
+the filters with :func:`calls_relation`; there is no second reader here.
 
-    >>> from analytics.calls import load_calls
-    >>> df = load_calls("callcost-demo/lake", "2026-10-01", "2026-10-31", site="NYC")  # doctest: +SKIP
-    >>> df.groupby("carrier")["savings"].sum()                                          # doctest: +SKIP
+    >>> as_date("2026-10-31", "end")
+    datetime.date(2026, 10, 31)
 """
 
 from __future__ import annotations
@@ -22,21 +22,16 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
-import pandas as pd
-import pyarrow as pa
-
-from analytics import duck
 from warehouse import lake
 from warehouse.lake import partitions as lake_partitions
 from warehouse.errors import CallcostError
-from warehouse.schema import calls_schema
 
-__all__ = ["PeriodError", "as_date", "available_months", "calls_relation", "load_calls", "month_range", "partition_days",
-           "partition_files"]
+__all__ = ["FILTER_COLUMNS", "PeriodError", "as_date", "available_months", "calls_relation", "month_range",
+           "partition_days", "partition_files"]
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
-#: Filters ``load_calls`` accepts, each a column of the calls schema.
+#: Filters :func:`analytics.selection.select` accepts, each a column of the calls schema.
 FILTER_COLUMNS = ("site", "carrier", "department", "extension", "call_type")
 
 DateLike = date | str | None
@@ -113,7 +108,8 @@ def available_months(lake: str | os.PathLike[str]) -> list[str]:
 def calls_relation(lake: str | os.PathLike[str], start: DateLike = None, end: DateLike = None) -> str | None:
     """A DuckDB ``read_parquet(...)`` expression over the chosen partitions, or ``None`` if there are none.
 
-    Shared by :func:`load_calls` and :mod:`analytics.savings` so both read exactly the same files.
+    The selection (:meth:`analytics.selection.CallSelection.open`) is built on it, so every question
+    reads exactly the same files: each call once (:func:`warehouse.lake.live_files`).
     """
     files = partition_files(lake, start, end)
     if not files:
@@ -126,56 +122,3 @@ def calls_relation(lake: str | os.PathLike[str], start: DateLike = None, end: Da
     return (f"(SELECT * EXCLUDE (filename), CAST(regexp_extract(filename, 'date=([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}})', 1)"
             f" AS DATE) AS date FROM read_parquet([{listed}], hive_partitioning = false, union_by_name = true,"
             f" filename = true))")
-
-
-def where_clause(filters: dict[str, Filter]) -> tuple[str, list[object]]:
-    """``WHERE`` text with ``?`` parameters for the given column filters (a value or a list of values)."""
-    terms: list[str] = []
-    params: list[object] = []
-    for column, value in filters.items():
-        if value is None:
-            continue
-        if column not in FILTER_COLUMNS:
-            raise ValueError(f"cannot filter on '{column}' (one of {', '.join(FILTER_COLUMNS)})")
-        values = [value] if isinstance(value, str) else list(value)
-        terms.append(f'"{column}" IN ({", ".join("?" for _ in values)})' if values else "FALSE")
-        params.extend(values)
-    return (" WHERE " + " AND ".join(terms)) if terms else "", params
-
-
-def empty_calls(scale: int = 2) -> pd.DataFrame:
-    """An empty frame with the lake's columns (``calls_schema`` plus the partition ``date``)."""
-    schema = calls_schema(scale).append(pa.field("date", pa.date32()))
-    return schema.empty_table().to_pandas()
-
-
-def load_calls(
-    lake: str | os.PathLike[str],
-    start: DateLike = None,
-    end: DateLike = None,
-    *,
-    site: Filter = None,
-    carrier: Filter = None,
-    department: Filter = None,
-    extension: Filter = None,
-    call_type: Filter = None,
-) -> pd.DataFrame:
-    """Calls whose UTC start date is from *start* to *end* (inclusive), as a pandas DataFrame.
-
-    Each filter is one value or a list of values (``site=["NYC", "LON"]``).  Money columns hold
-    ``Decimal``; unrated calls have ``None`` there (never 0), so ``df["savings"].sum()`` is the
-    rated calls' exact total.
-
-    >>> df = load_calls(lake, "2026-10-01", "2026-10-31", carrier="acme")   # doctest: +SKIP
-    >>> df[df.rating_status == "unrated"].unrated_reason.value_counts()      # doctest: +SKIP
-    """
-    relation = calls_relation(lake, start, end)
-    if relation is None:
-        return empty_calls()
-    where, params = where_clause(
-        {"site": site, "carrier": carrier, "department": department, "extension": extension, "call_type": call_type}
-    )
-    with duck.connect() as con:
-        table = con.sql(f"SELECT * FROM {relation}{where} ORDER BY start_utc, call_id", params=params).to_arrow_table()
-    # pyarrow turns decimal128 into Decimal objects: exact, and what an analyst can sum safely.
-    return table.to_pandas()

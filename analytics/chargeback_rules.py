@@ -320,7 +320,7 @@ def enterprise_for_lake(lake: str | os.PathLike[str]) -> Enterprise | None:
     """The enterprise whose ``[storage] lake`` is *lake*: ``$CALLCOST_CONFIG``/``./callcost.toml``, else the
     ``callcost.toml`` beside the lake; ``None`` when neither describes this lake.
 
-    Reports are built from a lake path alone (:meth:`reports.base.Report.build`); this is how they find
+    Reports are built from a lake path alone (:meth:`analytics.reporting.Report.build`); this is how they find
     the rules and trunk charges that belong to that lake without a second argument.
     """
     target = Path(lake).resolve()

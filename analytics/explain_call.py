@@ -75,9 +75,11 @@ def find_call(ent: Enterprise, call_id: str, *, database: Database | None = None
         return "lake", found.slice(0, 1).to_pylist()[0]
     raise UnknownCallError(
         f"no stored call has id '{call_id}' (looked in {db.engine.url.render_as_string(hide_password=True)} and the "
-        f"lake {ent.storage.lake}); find ids with `callcost export --from DATE --to DATE --format csv`, in "
-        f"Python with `analytics.load_calls(lake, start, end)['call_id']`, or in DuckDB: "
-        f"SELECT call_id FROM read_parquet('{ent.storage.lake}/calls/*/*.parquet')")
+        f"lake {ent.storage.lake}); find ids with `callcost export --from DATE --to DATE --format csv`, or in "
+        f"Python with the lake's own reader, which reads each call once (a plain glob of the folders can see a "
+        f"call twice while a compaction's grace period runs): "
+        f"`warehouse.lake.read_calls('{ent.storage.lake}', start, end, columns=['call_id'])`, or in DuckDB "
+        f"`duckdb.sql(f\"SELECT call_id FROM {{warehouse.lake.calls_glob('{ent.storage.lake}')}}\")`")
 
 
 def explain_stored_call(ent: Enterprise, call_id: str, *, database: Database | None = None,

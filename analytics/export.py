@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from analytics.aggregates import rated_sum
 from analytics.calls import available_months, partition_days
 from analytics.export_formats import WRITERS, Column, ExportError, ExportInfo, text_sql
 from analytics.selection import CallSelection
@@ -89,7 +90,7 @@ def _columns(sel: CallSelection, wanted: Sequence[str] | None) -> list[Column]:
 
 def _plan(sel: CallSelection, columns: list[Column], title: str) -> tuple[list[Column], ExportInfo]:
     widths = ", ".join(f"max(length({text_sql(c)})) AS \"w_{i}\"" for i, c in enumerate(columns))
-    money = ", ".join(f"coalesce(sum({m}) FILTER (WHERE rating_status = 'rated'), 0) AS {m}" for m in _MONEY)
+    money = ", ".join(f"{rated_sum(m)} AS {m}" for m in _MONEY)
     row = sel.query(f"SELECT count(*) AS n, {money}, {widths} FROM {{calls}}").to_pylist()[0]
     sized = [Column(c.name, c.kind, max(len(c.name), row[f"w_{i}"] or 0)) for i, c in enumerate(columns)]
     quantum = Decimal(1).scaleb(-sel.scale)

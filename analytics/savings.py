@@ -27,8 +27,9 @@ import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 
-from analytics import duck
-from analytics.calls import calls_relation, month_range
+from analytics.aggregates import FIGURES_SQL
+from analytics.calls import month_range
+from analytics.selection import select
 
 __all__ = ["BREAKDOWNS", "BREAKDOWN_COLUMNS", "NO_VALUE", "Summary", "breakdown", "savings_figure", "summary"]
 
@@ -39,19 +40,6 @@ BREAKDOWNS = ("site", "carrier", "department", "call_type")
 #: Label for calls whose dimension is empty (internal calls have no carrier, some extensions no department).
 NO_VALUE = "(none)"
 
-_DEFAULT_SCALE = 2
-
-# One aggregation for the headline and for every group, so the figures cannot disagree.
-_AGGREGATES = """
-    count(*)::BIGINT AS calls,
-    count(*) FILTER (WHERE duration_s > 0)::BIGINT AS answered_calls,
-    coalesce(sum(duration_s), 0)::BIGINT AS seconds,
-    coalesce(sum(actual_cost) FILTER (WHERE rating_status = 'rated'), 0) AS actual_cost,
-    coalesce(sum(reference_cost) FILTER (WHERE rating_status = 'rated'), 0) AS reference_cost,
-    coalesce(sum(savings) FILTER (WHERE rating_status = 'rated'), 0) AS savings,
-    count(*) FILTER (WHERE rating_status <> 'rated')::BIGINT AS unrated_calls,
-    coalesce(sum(duration_s) FILTER (WHERE rating_status <> 'rated'), 0)::BIGINT AS unrated_seconds
-"""
 
 
 def _minutes(seconds: int) -> Decimal:
@@ -113,19 +101,8 @@ class Summary:
                 "call_type": self.by_call_type}
 
 
-def _money_scale(con: duckdb.DuckDBPyConnection, relation: str) -> int:
-    rows = con.execute(f"DESCRIBE SELECT savings FROM {relation}").fetchall()
-    kind = rows[0][1] if rows else ""
-    if kind.startswith("DECIMAL(") and "," in kind:
-        return int(kind.rstrip(")").split(",")[1])
-    return _DEFAULT_SCALE
-
-
 def _to_frame(table, by: str) -> pd.DataFrame:
-    df = table.to_pandas()
-    df["minutes"] = [_minutes(s) for s in df["seconds"]]  # one value per group, not per call
-    df = df.set_index(by)
-    return df[list(BREAKDOWN_COLUMNS)]
+    return table.to_pandas().set_index(by)[list(BREAKDOWN_COLUMNS)]
 
 
 def _empty_breakdown(by: str) -> pd.DataFrame:
@@ -140,7 +117,7 @@ def breakdown(con: duckdb.DuckDBPyConnection, relation: str | None, by: str) -> 
         raise ValueError(f"cannot break down by '{by}' (one of {', '.join(BREAKDOWNS)})")
     if relation is None:
         return _empty_breakdown(by)
-    sql = (f'SELECT coalesce(CAST("{by}" AS VARCHAR), \'{NO_VALUE}\') AS "{by}", {_AGGREGATES} '
+    sql = (f'SELECT coalesce(CAST("{by}" AS VARCHAR), \'{NO_VALUE}\') AS "{by}", {FIGURES_SQL} '
            f"FROM {relation} GROUP BY 1 ORDER BY 1")
     return _to_frame(con.sql(sql).to_arrow_table(), by)
 
@@ -155,17 +132,18 @@ def summary(lake: str | os.PathLike[str], period: str) -> Summary:
     Decimal('8123.40')
     """
     start, end = month_range(period)
-    relation = calls_relation(lake, start, end)
-    with duck.connect() as con:
-        if relation is None:
+    sel = select(lake, start=start, end=end, check=False)
+    with sel.open() as (con, calls):
+        if sel.empty:
             head = {"calls": 0, "answered_calls": 0, "seconds": 0, "unrated_calls": 0, "unrated_seconds": 0,
                     "actual_cost": Decimal(0), "reference_cost": Decimal(0), "savings": Decimal(0)}
-            scale, currency = _DEFAULT_SCALE, None
+            currency = None
         else:
-            table = con.sql(f"SELECT {_AGGREGATES}, any_value(currency) AS currency FROM {relation}").to_arrow_table()
+            table = con.sql(f"SELECT {FIGURES_SQL}, any_value(currency) AS currency FROM {calls}").to_arrow_table()
             head = table.to_pylist()[0]
-            scale, currency = _money_scale(con, relation), head["currency"]
-        frames = {by: breakdown(con, relation, by) for by in BREAKDOWNS}
+            currency = head["currency"]
+        frames = {by: breakdown(con, None if sel.empty else calls, by) for by in BREAKDOWNS}
+    scale = sel.scale
     quantum = Decimal(1).scaleb(-scale)
     return Summary(
         period=period, start=start, end=end,
@@ -183,11 +161,11 @@ def summary(lake: str | os.PathLike[str], period: str) -> Summary:
 def savings_figure(df: pd.DataFrame, by: str = "site", *, currency: str | None = None) -> go.Figure:
     """A bar chart of reference cost, actual cost and savings per *by*.
 
-    *df* is either a breakdown (``summary(...).by_site``: the group is the index) or calls from
-    :func:`analytics.calls.load_calls` (then it is grouped by the column *by* first, rated calls only).
+    *df* is either a breakdown (``summary(...).by_site``: the group is the index) or calls from a
+    selection's ``frame()`` (then it is grouped by the column *by* first, rated calls only).
     Decimals become floats here and only here: a chart draws, it does not account.
 
-    >>> savings_figure(load_calls(lake, "2026-10-01", "2026-10-31"), by="carrier")   # doctest: +SKIP
+    >>> savings_figure(select(lake, "2026-10").frame(), by="carrier")   # doctest: +SKIP
     """
     if by in df.columns:  # raw calls
         rated = df[df["rating_status"] == "rated"]

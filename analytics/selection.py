@@ -39,15 +39,15 @@ from analytics.calls import (
     as_date,
     calls_relation,
     month_range,
+    partition_files,
 )
+from analytics.rating.classify import CALL_TYPES  # every call type is a valid filter, even when absent
 from warehouse.config import Enterprise
 from warehouse.errors import CallcostError
 from warehouse.schema import calls_schema
 
 __all__ = ["CALL_TYPES", "CallSelection", "FilterValueError", "select", "sql_literal"]
 
-#: Every ``call_type`` the classifier assigns (warehouse.schema), valid as a filter even when absent.
-CALL_TYPES = ("internal", "onnet", "outbound", "inbound", "tollfree_inbound", "emergency", "tandem")
 _DEFAULT_SCALE = 2
 
 
@@ -107,6 +107,12 @@ class CallSelection:
         return f"timezone(CASE site {cases} ELSE 'UTC' END, {column})"
 
     # --- reading ---------------------------------------------------------------------------------
+
+    @property
+    def empty(self) -> bool:
+        """True when no partition of the period holds a data file (an empty lake, a month without calls):
+        a question can then answer with its typed empty result without asking DuckDB."""
+        return not partition_files(self.lake, self.start, self.end)
 
     @contextmanager
     def open(self) -> Iterator[tuple[duckdb.DuckDBPyConnection, str]]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analytics.breakdowns import AGGREGATES_SQL, MINUTES_SQL
+from analytics.aggregates import FIGURES_SQL, MINUTES_SQL, rated_sum
 from analytics.savings import BREAKDOWN_COLUMNS
 from analytics.selection import CallSelection
 
@@ -29,8 +29,8 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 HEATMAP_VALUES = {
     "calls": "count(*)::BIGINT",
     "minutes": MINUTES_SQL,
-    "actual_cost": "coalesce(sum(actual_cost) FILTER (WHERE rating_status = 'rated'), 0)",
-    "savings": "coalesce(sum(savings) FILTER (WHERE rating_status = 'rated'), 0)",
+    "actual_cost": rated_sum("actual_cost"),
+    "savings": rated_sum("savings"),
 }
 
 
@@ -51,7 +51,7 @@ def daily_savings(sel: CallSelection) -> pd.DataFrame:
     lo = f"DATE '{sel.start}'" if sel.start else "(SELECT min(date) FROM {calls})"
     hi = f"DATE '{sel.end}'" if sel.end else "(SELECT max(date) FROM {calls})"
     table = sel.query(
-        f"WITH per_day AS (SELECT date, {AGGREGATES_SQL} FROM {{calls}} GROUP BY date), "
+        f"WITH per_day AS (SELECT date, {FIGURES_SQL} FROM {{calls}} GROUP BY date), "
         f"days AS (SELECT CAST(d AS DATE) AS date FROM generate_series(CAST({lo} AS TIMESTAMP), "
         f"CAST({hi} AS TIMESTAMP), INTERVAL 1 DAY) AS g(d)) "
         "SELECT days.date, coalesce(calls, 0)::BIGINT AS calls, coalesce(minutes, 0) AS minutes, "

@@ -4,7 +4,7 @@
     python benchmarks/bench_export.py --calls 2000000 --formats csv,parquet
 
 Each export runs in its own process so its peak RSS (``VmHWM``) is its own.  The baseline, in the same run, is
-the naive way: ``load_calls`` the whole period into pandas and ``DataFrame.to_csv`` it.  Streaming
+the naive way: the whole period's ``select(...).frame()`` into pandas and ``DataFrame.to_csv`` it.  Streaming
 should keep memory flat as the export grows (ratio < 1) at a comparable speed.
 """
 
@@ -35,8 +35,8 @@ def peak_mb():
 lake, fmt, out = sys.argv[1], sys.argv[2], sys.argv[3]
 t = time.perf_counter()
 if fmt == "baseline":
-    from analytics.calls import load_calls
-    df = load_calls(lake, "2026-10-01", "2026-10-31")
+    from analytics.selection import select
+    df = select(lake, "2026-10").frame()
     df.to_csv(out, index=False)
     rows = len(df)
 else:

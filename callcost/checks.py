@@ -30,7 +30,7 @@ from collector.remote.settings import remote_settings
 from collector.settings import settings_for
 from collector.transports.base import registered_transports
 from collector.transports.https import https_settings
-from reports.base import registered_reports
+from analytics.reporting import registered_reports
 from reports.settings import alert_settings, schedule_settings, smtp_settings
 from warehouse.config import Enterprise, load_config
 from warehouse.config_schema import TomlLines, registered_schema, suggest, validate_toml

@@ -67,7 +67,7 @@ def run_demo(directory: Path, *, calls: int = 100_000, month: str = "2026-10", s
     """
     from analytics.calls import month_range
     from analytics.savings import summary
-    from reports.base import run_report
+    from analytics.reporting import run_report
 
     month_range(month)  # a PeriodError now, not a ValueError deep in the traffic generator
     if not force:

@@ -1,9 +1,6 @@
-"""Named report types over the analytics layer, rendered to files (xlsx, HTML, CSV, JSON, text).
+"""The report types (plugins under the ``callcost.reports`` entry-point group) and their delivery and schedule.
 
-Report types are registered under the ``callcost.reports`` entry-point group; :func:`run_report`
-builds one for a period and renders each requested format.  See :mod:`reports.base`.
+A report type only builds its data model (:class:`analytics.reporting.ReportData`); the model, the
+registry, the renderers of every format, the Jinja environment and the number formatting live once in
+:mod:`analytics.reporting`, shared with the dashboards.
 """
-
-from reports.base import Report, ReportData, ReportError, registered_reports, run_report
-
-__all__ = ["Report", "ReportData", "ReportError", "registered_reports", "run_report"]

@@ -1,23 +1,24 @@
 """Billing split → report tables: the one place that turns :class:`analytics.billing.BillingSplit` frames
-into :class:`reports.base.ReportTable` rows, shared by the billing-statement and department-chargeback
+into :class:`analytics.reporting.ReportTable` rows, shared by the billing-statement and department-chargeback
 reports so their figures are the same numbers, not two computations that might drift.
 
 Also finds the split a report should show from the lake path alone (the only thing
-:meth:`reports.base.Report.build` gets): the enterprise whose lake it is, and its chargeback rules.
+:meth:`analytics.reporting.Report.build` gets): the enterprise whose lake it is, and its chargeback rules.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import pandas as pd
 
 from analytics.billing import MONEY_COLUMNS, NO_EXTENSION, UNASSIGNED, BillingSplit, billing_split
 from analytics.chargeback_rules import enterprise_for_lake, rules_for_enterprise
-from reports.base import Figure, Kind, ReportError, ReportTable, TableRow
+from analytics.reporting import Figure, Kind, ReportError, ReportTable, TableRow
 from warehouse.config import Enterprise
 
-__all__ = ["CELL_TABLE_COLUMNS", "CHARGE_COLUMNS", "billing_notes", "frame_table", "headline", "split_for_report"]
+__all__ = ["CALL_COLUMNS", "CELL_TABLE_COLUMNS", "CHARGE_COLUMNS", "DEPARTMENT_CHART", "department_table", "billing_notes", "frame_table", "headline", "split_for_report"]
 
 #: Value columns of every billing table, in the order the money is applied.
 CHARGE_COLUMNS: tuple[tuple[str, str, Kind], ...] = (
@@ -29,6 +30,14 @@ CHARGE_COLUMNS: tuple[tuple[str, str, Kind], ...] = (
 )
 #: Value columns of a (line × call type) cell: no fixed fees, which belong to a whole line.
 CELL_TABLE_COLUMNS = CHARGE_COLUMNS[:8] + (("total", "Total", "money"),)
+#: Columns of a statement's call list: (frame column, header, kind).
+CALL_COLUMNS: tuple[tuple[str, str, Kind], ...] = (
+    ("start_utc", "Start (UTC)", "text"), ("extension", "Extension", "text"), ("user", "User", "text"),
+    ("call_type", "Call type", "text"), ("category", "Category", "text"), ("number", "Number", "text"),
+    ("duration_s", "Seconds", "count"), ("actual_cost", "Cost", "money"), ("rating_status", "Status", "text"))
+#: The charge components drawn, stacked, per department: what makes up each department's charge.
+DEPARTMENT_CHART = ("usage", "trunk_share", "markup", "surcharge_calls", "surcharge_minutes", "fixed_extension",
+                    "fixed_department")
 
 
 def split_for_report(lake: str | os.PathLike[str], period: str, currency: str,
@@ -75,6 +84,13 @@ def frame_table(split: BillingSplit, frame: pd.DataFrame, title: str, label: tup
         rows.append(TableRow("Total", {**{k: "" for k, _ in text_columns}, **_values(split, sums, value_cols)},
                              "total"))
     return ReportTable(title, columns, tuple(rows))
+
+
+def department_table(split: BillingSplit) -> ReportTable:
+    """Per department (client and parent beside it) with a stacked chart of its charges."""
+    table = frame_table(split, split.departments().reset_index(), "By department", ("department", "Department"),
+                        (("client", "Client"), ("parent", "Parent")))
+    return replace(table, chart=DEPARTMENT_CHART, chart_stacked=True, chart_title="Charges by department")
 
 
 def headline(split: BillingSplit) -> tuple[Figure, ...]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from analytics.calls import month_range
-from reports.base import Figure, Report, ReportData, ReportTable
+from analytics.reporting import Figure, Report, ReportData, ReportTable
 from reports.figures import BREAKDOWN_COLUMNS, breakdown_rows, grouped, month_calls, rate
 
 __all__ = ["CarrierCostReport"]

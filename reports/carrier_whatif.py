@@ -18,7 +18,7 @@ import pandas as pd
 
 from analytics.calls import month_range
 from analytics.whatif import ACTUAL, carrier_whatif, least_cost
-from reports.base import Figure, Kind, Report, ReportData, ReportError, ReportTable, TableRow
+from analytics.reporting import Figure, Kind, Report, ReportData, ReportError, ReportTable, TableRow
 from reports.figures import pct
 
 __all__ = ["CarrierWhatifReport"]

@@ -11,11 +11,9 @@ sum of its lines, and the department and cost-centre totals are the same whole.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-from reports.base import Report, ReportData, ReportTable, TableRow
-from reports.billing_render import render
-from reports.billing_tables import billing_notes, frame_table, headline, split_for_report
+from analytics.reporting import Report, ReportData, ReportTable, TableRow
+from reports.billing_tables import billing_notes, department_table, frame_table, headline, split_for_report
 
 __all__ = ["DepartmentChargebackReport"]
 
@@ -46,8 +44,7 @@ class DepartmentChargebackReport(Report):
         split = split_for_report(lake, period, currency, self.config)
         types = split.by_call_type()
         tables = {
-            "departments": frame_table(split, split.departments().reset_index(), "By department",
-                                       ("department", "Department"), (("client", "Client"), ("parent", "Parent"))),
+            "departments": department_table(split),
             "cost_centers": frame_table(split, split.cost_centers().reset_index(), "By cost centre",
                                         ("cost_center", "Cost centre")),
             "call_types": frame_table(split, types.reset_index(), "By call type", ("call_type", "Call type"),
@@ -56,7 +53,4 @@ class DepartmentChargebackReport(Report):
         }
         return ReportData(name=self.name, title=self.title, period=period, currency=split.currency or currency,
                           scale=split.scale, headline=headline(split), tables=tables, notes=billing_notes(split),
-                          extra={"main": "departments", "template": "department_chargeback.html.j2"})
-
-    def render(self, data: ReportData, fmt: str, out_dir: Path) -> Path:
-        return render(self.name, self.formats, data, fmt, Path(out_dir) / self.file_name(data, fmt))
+                          primary="departments", template="department_chargeback.html.j2")

@@ -17,8 +17,9 @@ from decimal import Decimal
 import pandas as pd
 
 from analytics import duck
+from analytics.aggregates import FIGURES_SQL
 from analytics.calls import calls_relation, month_range
-from reports.base import Kind, ReportError, TableRow
+from analytics.reporting import Kind, ReportError, TableRow
 
 __all__ = ["BREAKDOWN_COLUMNS", "FIGURE_COLUMNS", "MONEY", "breakdown_rows", "figure_values", "NO_VALUE", "MonthCalls", "grouped", "minutes", "month_calls", "pct",
            "rate", "total_row"]
@@ -30,17 +31,6 @@ FIGURE_COLUMNS: tuple[tuple[str, str, Kind], ...] = (
     ("reference_cost", "Reference cost", "money"), ("savings", "Savings", "money"),
     ("unrated_calls", "Unrated calls", "count"),
 )
-
-_AGGREGATES = """
-    count(*)::BIGINT AS calls,
-    coalesce(sum(duration_s), 0)::BIGINT AS seconds,
-    coalesce(sum(duration_s) FILTER (WHERE rating_status = 'rated'), 0)::BIGINT AS rated_seconds,
-    coalesce(sum(actual_cost) FILTER (WHERE rating_status = 'rated'), 0) AS actual_cost,
-    coalesce(sum(reference_cost) FILTER (WHERE rating_status = 'rated'), 0) AS reference_cost,
-    coalesce(sum(savings) FILTER (WHERE rating_status = 'rated'), 0) AS savings,
-    count(*) FILTER (WHERE rating_status <> 'rated')::BIGINT AS unrated_calls
-"""
-
 
 def minutes(seconds: int) -> Decimal:
     """Talk minutes to 0.01, exact."""
@@ -103,13 +93,12 @@ def grouped(month: MonthCalls, keys: Sequence[str], where: str = "", params: Ite
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in [*names, *cols]})
     select = ", ".join(f"coalesce(CAST({k} AS VARCHAR), '{NO_VALUE}') AS {n}" for k, n in zip(keys, names))
     group = ", ".join(str(i + 1) for i in range(len(keys)))
-    sql = (f"SELECT {select}{',' if keys else ''} {_AGGREGATES} FROM {month.relation} "
+    sql = (f"SELECT {select}{',' if keys else ''} {FIGURES_SQL} FROM {month.relation} "
            f"{'WHERE ' + where if where else ''} {'GROUP BY ' + group + ' ORDER BY ' + group if keys else ''}")
     with duck.connect() as con:
         df = con.sql(sql, params=list(params)).to_arrow_table().to_pandas()
     for c in MONEY:
         df[c] = [Decimal(v).quantize(month.quantum) for v in df[c]]
-    df["minutes"] = [minutes(s) for s in df["seconds"]]  # one value per group, not per call
     for c in ("calls", "seconds", "rated_seconds", "unrated_calls"):
         df[c] = df[c].astype("int64")
     return df[[*names, *cols]]

@@ -27,7 +27,7 @@ import pandas as pd
 
 from analytics import duck
 from analytics.calls import DateLike, calls_relation, month_range
-from reports.base import Figure, Report, ReportData, ReportTable, TableRow
+from analytics.reporting import Figure, Report, ReportData, ReportTable, TableRow
 from reports.figures import NO_VALUE, minutes, month_calls
 from reports.settings import WATCHES, AlertSettings, alert_settings
 from warehouse.config import Enterprise

@@ -32,7 +32,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from reports.base import build_report, registered_reports, run_report
+from analytics.reporting import build_report, registered_reports, run_report
 from reports.delivery import mail_files
 from reports.ledger import Ledger, LedgerRow
 from reports.settings import ScheduleSettings, alert_settings, schedule_settings, smtp_settings

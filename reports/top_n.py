@@ -15,7 +15,7 @@ import os
 from decimal import Decimal
 
 from analytics.calls import month_range
-from reports.base import Figure, Report, ReportData, ReportError, ReportTable, TableRow
+from analytics.reporting import Figure, Report, ReportData, ReportError, ReportTable, TableRow
 from reports.figures import BREAKDOWN_COLUMNS, figure_values, grouped, month_calls, pct, rate, total_row
 
 __all__ = ["TopNReport"]

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from analytics.calls import month_range
 from analytics.trunks import hour_of_day_profile, peak_concurrency, trunk_calls
-from reports.base import Figure, Report, ReportData, ReportTable, TableRow
+from analytics.reporting import Figure, Report, ReportData, ReportTable, TableRow
 from reports.figures import minutes, month_calls
 
 __all__ = ["TrunkUtilisationReport"]

@@ -13,7 +13,7 @@ import os
 
 from analytics import duck
 from analytics.calls import month_range
-from reports.base import Figure, Report, ReportData, ReportTable, TableRow
+from analytics.reporting import Figure, Report, ReportData, ReportTable, TableRow
 from reports.figures import grouped, minutes, month_calls
 
 __all__ = ["UnratedCallsReport"]

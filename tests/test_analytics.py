@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from analytics import PeriodError, available_months, load_calls, month_range, savings_figure, summary
+from analytics import PeriodError, available_months, month_range, savings_figure, select, summary
 from analytics.savings import BREAKDOWN_COLUMNS, NO_VALUE
 from lakefactory import KNOWN_CALLS, KNOWN_OCTOBER, random_calls, write_lake
 
@@ -45,7 +45,9 @@ def test_summary_matches_hand_worked_figures(known_lake):
 
 def test_month_is_the_utc_date_partitions(known_lake):
     """s1 (Sep 30 23:59Z) and n1 (Nov 1 00:00Z) are outside October; c1 (Oct 1 00:00Z) and c3 (Oct 31 23:30Z) in."""
-    ids = set(load_calls(known_lake, *month_range("2026-10")).call_id)
+    ids = set(select(known_lake, "2026-10").frame().call_id)
+    start, end = month_range("2026-10")
+    assert ids == set(select(known_lake, start=start, end=end).frame().call_id)
     assert {"c1", "c3"} <= ids and not {"s1", "n1"} & ids
     assert summary(known_lake, "2026-09").calls == 1
     assert summary(known_lake, "2026-11").savings == Decimal("4.00")
@@ -54,7 +56,7 @@ def test_month_is_the_utc_date_partitions(known_lake):
 
 def test_unrated_calls_are_counted_apart_never_as_zero_cost(known_lake):
     s = summary(known_lake, "2026-10")
-    df = load_calls(known_lake, "2026-10-01", "2026-10-31")
+    df = select(known_lake, start="2026-10-01", end="2026-10-31").frame()
     unrated = df[df.rating_status == "unrated"]
     assert set(unrated.call_id) == {"c4", "c10"}
     assert unrated.actual_cost.isna().all() and unrated.savings.isna().all()
@@ -65,14 +67,15 @@ def test_unrated_calls_are_counted_apart_never_as_zero_cost(known_lake):
     assert s.by_carrier.loc[NO_VALUE, "calls"] == 3 and s.by_department.loc[NO_VALUE, "unrated_calls"] == 1
 
 
-def test_load_calls_keeps_money_exact_and_filters(known_lake):
-    df = load_calls(known_lake, date(2026, 10, 1), "2026-10-31", site=["NYC", "LON"], call_type="outbound")
+def test_selection_frame_keeps_money_exact_and_filters(known_lake):
+    df = select(known_lake, start=date(2026, 10, 1), end="2026-10-31", site=["NYC", "LON"],
+                call_type="outbound").frame()
     assert sorted(df.call_id) == ["c1", "c3", "c4", "c5", "c6"]
     rated = df[df.rating_status == "rated"]
     assert all(isinstance(v, Decimal) for v in rated.savings)
     assert rated.savings.sum() == Decimal("0.80") + Decimal("0.20") + Decimal("0.00") + Decimal("4.95")
-    assert list(load_calls(known_lake, carrier="globex", department="Finance").call_id) == ["c6", "n1"]
-    assert load_calls(known_lake, extension="3001").call_id.tolist() == ["c9"]
+    assert list(select(known_lake, carrier="globex", department="Finance").frame().call_id) == ["c6", "n1"]
+    assert select(known_lake, extension="3001").frame().call_id.tolist() == ["c9"]
     assert "date" in df.columns and (df.date >= date(2026, 10, 1)).all()
 
 
@@ -112,10 +115,10 @@ def test_empty_lake_gives_zeros_and_typed_empty_frames(tmp_path):
     s = summary(tmp_path / "nothing-here", "2026-10")
     assert (s.calls, s.savings, s.unrated_calls) == (0, Decimal("0.00"), 0)
     assert list(s.by_site.columns) == list(BREAKDOWN_COLUMNS) and s.by_site.index.name == "site"
-    df = load_calls(tmp_path / "nothing-here")
+    df = select(tmp_path / "nothing-here").frame()
     assert df.empty and {"call_id", "site", "savings", "date"} <= set(df.columns)
     write_lake(tmp_path / "lake", KNOWN_CALLS)
-    assert load_calls(tmp_path / "lake", "2027-01-01", "2027-01-31").empty
+    assert select(tmp_path / "lake", start="2027-01-01", end="2027-01-31").frame().empty
     assert available_months(tmp_path / "nothing-here") == []
 
 
@@ -139,7 +142,7 @@ def test_savings_figure_from_a_breakdown_and_from_raw_calls(known_lake):
     bars = {t.name: dict(zip(t.x, t.y)) for t in fig.data}
     assert set(bars) == {"Reference cost", "Actual cost", "Savings"}
     assert bars["Savings"] == {"LON": 4.95, "NYC": 3.5, "SHA": 7.67}
-    raw = savings_figure(load_calls(known_lake, "2026-10-01", "2026-10-31"), by="carrier")
+    raw = savings_figure(select(known_lake, "2026-10").frame(), by="carrier")
     assert dict(zip(raw.data[2].x, raw.data[2].y))["acme"] == pytest.approx(8.47)
 
 
@@ -154,7 +157,7 @@ def test_sub_partitions_and_writer_temp_files(tmp_path):
     (day / ".part-1.parquet").write_bytes(b"half-written")
     s = summary(root, "2026-10")
     assert s.savings == KNOWN_OCTOBER["savings"] and s.by_site.loc["SHA", "calls"] == 2
-    sha = load_calls(root, site="SHA")
+    sha = select(root, site="SHA").frame()
     assert sha.call_id.tolist() == ["c9", "c10"] and set(sha.date) == {date(2026, 10, 3)}
 
 

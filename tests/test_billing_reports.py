@@ -16,7 +16,7 @@ import pytest
 from lakefactory import random_calls, write_lake
 
 from analytics.billing import UNASSIGNED
-from reports.base import registered_reports, run_report
+from analytics.reporting import registered_reports, run_report
 from reports.billing_statement import BillingStatementReport
 from reports.department_chargeback import DepartmentChargebackReport
 from warehouse.errors import ConfigErrors

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from callcost.cli import app
 from collector.connectors.base import PbxContext, registered_connectors
 from collector.settings import DEFAULTS as TRANSPORT_KEYS
-from reports.base import registered_reports
+from analytics.reporting import registered_reports
 from test_connector_conformance import FIXTURES, PBX, known_calls
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,8 +11,8 @@ import pytest
 
 from lakefactory import write_lake
 from reportkit import report_calls, write_enterprise
-from reports.base import Figure, Report, ReportData, ReportTable, TableRow, registered_reports, run_report
-from reports.render_xlsx import sheet_names
+from analytics.reporting import Figure, Report, ReportData, ReportTable, TableRow, registered_reports, run_report
+from analytics.reporting.xlsx import sheet_names
 from warehouse.config import load_config
 
 GENERIC = ("carrier-cost", "top-n", "destination-classes", "trunk-utilisation", "unrated-calls", "fraud-watch")

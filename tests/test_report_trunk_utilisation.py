@@ -12,7 +12,7 @@ import pytest
 from analytics.trunks import hour_of_day_profile, peak_concurrency, trunk_calls
 from lakefactory import write_lake
 from reportkit import report_calls, write_enterprise
-from reports.base import run_report
+from analytics.reporting import run_report
 from warehouse.config import load_config
 
 UTC = timezone.utc

@@ -13,7 +13,7 @@ import pytest
 
 from lakefactory import write_lake
 from reportkit import report_calls, write_enterprise
-from reports.base import ReportError, registered_reports, run_report
+from analytics.reporting import ReportError, registered_reports, run_report
 from warehouse.config import load_config
 
 FORMATS = ["xlsx", "html", "csv", "json", "txt"]

@@ -24,7 +24,7 @@ import pytest
 from rating_enterprise import parsed_calls, write_enterprise
 
 from analytics import carrier_whatif, least_cost, whatif_figure
-from reports.base import ReportError, run_report
+from analytics.reporting import ReportError, run_report
 from warehouse.config import load_config
 from analytics.rating.stage import RatingStage
 from warehouse.store import Store

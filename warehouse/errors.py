@@ -17,7 +17,7 @@
     ├── ExportError (+ValueError)        analytics.export_formats       format, column, no calls, too big
     ├── RerateError (+ValueError)        analytics.rerate               a date range that cannot be re-rated
     ├── UnknownCallError (+LookupError)  analytics.explain_call         no stored call has that id
-    ├── ReportError (+ValueError)        reports.base                   an unknown report, parameter or format
+    ├── ReportError (+ValueError)        analytics.reporting.model      an unknown report, parameter or format
     ├── DeliveryError                    reports.delivery               the SMTP server did not take a message
     └── UsageError                       callcost.cli_common            a command-line value a verb cannot use
 

@@ -26,13 +26,16 @@ from analytics.rating.numbering import (
 )
 from warehouse.schema import PARSED_SCHEMA, conform
 
-INTERNAL, ONNET, OUTBOUND, INBOUND, TOLLFREE_INBOUND, EMERGENCY = (
-    "internal", "onnet", "outbound", "inbound", "tollfree_inbound", "emergency",
+INTERNAL, ONNET, OUTBOUND, INBOUND, TOLLFREE_INBOUND, EMERGENCY, TANDEM = (
+    "internal", "onnet", "outbound", "inbound", "tollfree_inbound", "emergency", "tandem",
 )
 
 
-CALL_TYPES = (INTERNAL, ONNET, OUTBOUND, INBOUND, TOLLFREE_INBOUND, EMERGENCY)
-CT_INTERNAL, CT_ONNET, CT_OUTBOUND, CT_INBOUND, CT_TOLLFREE_INBOUND, CT_EMERGENCY = range(len(CALL_TYPES))
+#: Every ``call_type`` of SPEC §3, in this order: the one definition (analytics, reports and dashboards
+#: import it).  ``tandem`` (a call through our PBX between two trunks) comes from a connector that writes it
+#: as the direction: the call type starts as the direction.
+CALL_TYPES = (INTERNAL, ONNET, OUTBOUND, INBOUND, TOLLFREE_INBOUND, EMERGENCY, TANDEM)
+CT_INTERNAL, CT_ONNET, CT_OUTBOUND, CT_INBOUND, CT_TOLLFREE_INBOUND, CT_EMERGENCY, CT_TANDEM = range(len(CALL_TYPES))
 #: directions as codes: 0 internal, 1 outbound, 2 inbound, 3… a value a connector wrote that is none of these
 _DIRECTIONS = (INTERNAL, OUTBOUND, INBOUND)
 _D_INTERNAL, _D_OUTBOUND, _D_INBOUND = range(3)

@@ -1,4 +1,4 @@
-"""``callcost report NAME``: a thin shell over :func:`reports.base.run_report` (and, with ``--email``,
+"""``callcost report NAME``: a thin shell over :func:`analytics.reporting.run_report` (and, with ``--email``,
 :func:`reports.schedule.email_report`)."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def report(
 
     Example: callcost report monthly-savings --period 2026-10 --format xlsx,html --email finance@example.com
     """
-    from reports.base import run_report
+    from analytics.reporting import run_report
     from reports.schedule import email_report
 
     params = parse_params(param)

@@ -1,107 +1,45 @@
 """What a report type is, how report types are found, and how one is run.
 
 A report type is a :class:`Report` subclass registered under the ``callcost.reports`` entry-point
-group (``pyproject.toml``); the built-in ones are registered the same way a third-party package
-would, so ``callcost report NAME`` never grows an ``if name == ...`` chain.
+group (``pyproject.toml``); the built-in ones (package ``reports``) are registered the same way a
+third-party package would, so ``callcost report NAME`` never grows an ``if name == ...`` chain.
 
-A report is built once into a :class:`ReportData` — the figures, format-free — and then rendered to
-each requested format, so the xlsx and the HTML of one run cannot disagree.  :meth:`Report.render`
-renders any ``ReportData`` through the shared renderers (``reports.render_xlsx``, ``render_html``,
-``render_text``): a new report type only builds its data.  A report that needs the enterprise config
-(trunk groups, alert thresholds) or parameters (``top-n``: ``by=cost``) gets them as
+A report type only builds its data: one :class:`~analytics.reporting.model.ReportData`, format-free,
+rendered to each requested format by the shared renderers (:mod:`analytics.reporting.renderers`), so
+the xlsx and the HTML of one run cannot disagree.  A report that needs the enterprise config (trunk
+groups, alert thresholds) or parameters (``top-n``: ``by=cost``) gets them as
 ``Report(config=…, params=…)``.
 
-    >>> from reports.base import run_report
+    >>> from analytics.reporting import run_report
     >>> run_report("monthly-savings", "callcost-demo/lake", "2026-10", ["xlsx", "html"], "out", "USD")  # doctest: +SKIP
     [PosixPath('out/monthly-savings-2026-10.xlsx'), PosixPath('out/monthly-savings-2026-10.html')]
+
+An empty period (no calls at all) still writes its report — a month's schedule should not fail on a
+quiet month — but :func:`run_report` logs a warning (``callcost report`` prints it on stderr) so an
+empty report is never mistaken for a quiet one by accident; the exit code stays 0.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from decimal import Decimal
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar
 
-from warehouse.errors import CallcostError
+from analytics.reporting.model import ReportData, ReportError
+from analytics.selection import select
+from analytics.reporting.renderers import FORMATS, render
 
 if TYPE_CHECKING:
     from warehouse.config import Enterprise
 
-__all__ = ["ENTRY_POINT_GROUP", "Figure", "Report", "ReportData", "ReportError", "ReportTable", "TableRow",
-           "build_report", "registered_reports", "run_report"]
+__all__ = ["ENTRY_POINT_GROUP", "Report", "build_report", "empty_period_warning", "registered_reports", "run_report"]
 
 ENTRY_POINT_GROUP = "callcost.reports"
 
-Kind = Literal["count", "minutes", "money", "percent", "rate", "text"]  # rate: money per minute, 4 decimals
-
-
-class ReportError(CallcostError, ValueError):
-    """An unknown report name, or a format the report type cannot render."""
-
-
-@dataclass(frozen=True)
-class Figure:
-    """One headline figure: a label, an exact value and how to show it."""
-
-    label: str
-    value: int | Decimal | str | None
-    kind: Kind
-
-
-@dataclass(frozen=True)
-class TableRow:
-    """One line of a breakdown table; ``kind`` says whether it is a group, the unrated line or the total."""
-
-    label: str
-    values: dict[str, int | Decimal | str | None]
-    kind: Literal["group", "unrated", "total", "other"] = "group"
-
-
-@dataclass(frozen=True)
-class ReportTable:
-    """A titled table: column keys with their display headers and kinds, then rows.
-
-    ``chart`` names value columns to draw (a bar chart per group row): a table with a chart is a
-    *summary* table and gets one in the workbook and a bar list in the HTML.  ``sheet`` is the
-    worksheet name (default: the title, cut to Excel's 31 characters).
-    """
-
-    title: str
-    columns: tuple[tuple[str, str, Kind], ...]  # (key, header, kind); the first is the row label
-    rows: tuple[TableRow, ...]
-    chart: tuple[str, ...] = ()
-    sheet: str | None = None
-
-    def value_columns(self) -> tuple[tuple[str, str, Kind], ...]:
-        return self.columns[1:]
-
-
-@dataclass(frozen=True)
-class ReportData:
-    """Everything a renderer needs, and nothing about any format."""
-
-    name: str
-    title: str
-    period: str
-    currency: str
-    scale: int  # decimals of money: the currency's minor unit, as stored in the lake
-    headline: tuple[Figure, ...]
-    tables: dict[str, ReportTable]  # key → table, in display order
-    notes: tuple[str, ...] = ()
-    generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc).replace(microsecond=0))
-    extra: dict[str, Any] = field(default_factory=dict)
-    primary: str | None = None  # the table CSV and text carry (default: the first)
-
-    def primary_table(self) -> ReportTable:
-        """The table a one-table format (CSV, the text body) shows."""
-        if self.primary is not None:
-            return self.tables[self.primary]
-        return next(iter(self.tables.values()))
+log = logging.getLogger("callcost.reports")
 
 
 class Report(ABC):
@@ -113,7 +51,7 @@ class Report(ABC):
 
     name: ClassVar[str]
     title: ClassVar[str]
-    formats: ClassVar[tuple[str, ...]] = ("xlsx", "html", "csv", "json", "txt")
+    formats: ClassVar[tuple[str, ...]] = FORMATS
     params: ClassVar[dict[str, str]] = {}
 
     def __init__(self, config: Enterprise | None = None, params: dict[str, str] | None = None) -> None:
@@ -131,13 +69,9 @@ class Report(ABC):
 
     def render(self, data: ReportData, fmt: str, out_dir: Path) -> Path:
         """Write *data* as *fmt* into *out_dir* with the shared renderers; return the file written."""
-        from reports.render import RENDERERS
-
-        if fmt not in self.formats or fmt not in RENDERERS:
+        if fmt not in self.formats:
             raise ReportError(f"report '{self.name}' cannot render {fmt} (supported: {', '.join(self.formats)})")
-        path = Path(out_dir) / self.file_name(data, fmt)
-        RENDERERS[fmt](data, path)
-        return path
+        return render(data, fmt, Path(out_dir) / self.file_name(data, fmt))
 
     def file_name(self, data: ReportData, fmt: str) -> str:
         """``<name>-<period>.<ext>``: stable, so a scheduled run overwrites last run's file for that month."""
@@ -178,6 +112,14 @@ def run_report(name: str, lake: str | os.PathLike[str], period: str, formats: li
         raise ReportError(f"report '{name}' cannot render {', '.join(unsupported)} "
                           f"(supported: {', '.join(report.formats)})")
     data = report.build(lake, period, currency)
+    if select(lake, period, check=False).count() == 0:
+        log.warning(empty_period_warning(name, period, lake))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     return [report.render(data, fmt, out) for fmt in dict.fromkeys(wanted)]
+
+
+def empty_period_warning(name: str, period: str, lake: str | os.PathLike[str]) -> str:
+    """What an empty report says about itself: which period had no calls, where we looked, what to check."""
+    return (f"warning: report '{name}': the period {period} has no calls in the lake {lake}; the report is written "
+            f"empty (zeros, no rows). Check the period, or import the month's CDRs first (callcost import).")
