@@ -1,8 +1,8 @@
 """Display text of figures: money, counts, minutes, percentages — exact, from ``Decimal``, never float.
 
-One small module on purpose: the reporting layer is growing its own formatting helpers
-(``analytics/reporting/formatting.py``); when it lands, these functions become thin wrappers and no
-page changes.  Every function takes ``None`` (a figure that does not exist, e.g. the cost of an
+Thin wrappers over the one number formatting, ``analytics.reporting.formatting`` (shared with every
+report), adding only what a page does differently: the currency code goes before the amount, as on
+the charts' money axes.  Every function takes ``None`` (a figure that does not exist, e.g. the cost of an
 unpriced call) and shows it as an em dash — never as 0.
 
     >>> from decimal import Decimal
@@ -16,51 +16,46 @@ unpriced call) and shows it as an em dash — never as 0.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+
+from analytics.reporting import formatting
 
 __all__ = ["MISSING", "amount_text", "count_text", "minutes_text", "money_text", "pct_text", "text_of"]
 
-#: What a missing figure shows as.
-MISSING = "—"
+#: What a missing figure shows as (the reports' own mark).
+MISSING = formatting.UNKNOWN
 
 
-def _decimal(value: object) -> Decimal:
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, float):  # pragma: no cover - a float reaching money formatting is a bug upstream
+def _decimal(value: object) -> Decimal | int:
+    if isinstance(value, float):  # a float reaching money formatting is a bug upstream
         raise TypeError(f"money must be Decimal or int, not float ({value!r})")
-    return Decimal(str(value))
+    return value if isinstance(value, (Decimal, int)) else Decimal(str(value))
 
 
 def amount_text(value: object, scale: int = 2) -> str:
     """``1,234.50``: an amount at *scale* decimals (the currency's minor unit), thousands separated."""
-    if value is None:
-        return MISSING
-    quantum = Decimal(1).scaleb(-scale)
-    return f"{_decimal(value).quantize(quantum, ROUND_HALF_UP):,.{scale}f}"
+    return MISSING if value is None else formatting.money_text(_decimal(value), None, scale)
 
 
 def money_text(value: object, currency: str | None, scale: int = 2) -> str:
-    """``USD 1,234.50``: an amount with its currency code (the code alone says which money it is)."""
+    """``USD 1,234.50``: on a page the code goes first, as on the charts' money axes (``tickprefix``)."""
     text = amount_text(value, scale)
     return f"{currency} {text}" if currency and value is not None else text
 
 
 def count_text(value: object) -> str:
     """``12,345``"""
-    return MISSING if value is None else f"{int(value):,}"
+    return MISSING if value is None else formatting.count_text(int(value))
 
 
 def minutes_text(value: object) -> str:
-    """Talk minutes, whole (``1,235``); the exact hundredths stay in the downloads."""
-    return MISSING if value is None else f"{_decimal(value).quantize(Decimal(1), ROUND_HALF_UP):,.0f}"
+    """Talk minutes to 0.01, as the reports show them."""
+    return MISSING if value is None else formatting.minutes_text(_decimal(value))
 
 
-def pct_text(value: object, digits: int = 1) -> str:
+def pct_text(value: object) -> str:
     """``12.3 %``"""
-    if value is None:
-        return MISSING
-    return f"{_decimal(value).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP):,.{digits}f} %"
+    return MISSING if value is None else formatting.percent_text(_decimal(value))
 
 
 def text_of(value: object, kind: str, *, currency: str | None = None, scale: int = 2) -> str:

@@ -85,7 +85,9 @@ def test_pages_built_from_the_cube_equal_the_analytics_api(ctx, lake, query):
     assert shown.equals(savings_by(sel, "carrier").astype(shown.dtypes))
     countries = destinations.data(ctx, view_of(ctx, destinations, query)).tables["countries"].frame
     expected = top_destinations(sel, 250, level="country").reset_index()
-    assert countries[list(expected.columns)].equals(expected.astype(countries[list(expected.columns)].dtypes))
+    shared = [c for c in expected.columns if c in countries.columns]  # the API also has raw seconds and answered
+    assert {"destination", "calls", "minutes", "actual_cost", "reference_cost", "savings"} <= set(shared)
+    assert countries[shared].equals(expected[shared].astype(countries[shared].dtypes))
     talkers = extensions.data(ctx, view_of(ctx, extensions, query)).tables["top_talkers"].frame
     expected = top_talkers(sel, 20).reset_index()
     assert list(talkers["extension"]) == list(expected["extension"])

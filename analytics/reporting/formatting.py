@@ -46,7 +46,7 @@ def minutes_text(value: Decimal | int | None) -> str:
 
 def percent_text(value: Decimal | int | None) -> str:
     """A percentage to 0.1: ``12.5 %``."""
-    return UNKNOWN if value is None else f"{Decimal(value):.1f} %"
+    return UNKNOWN if value is None else f"{_quantized(value, 1):.1f} %"  # half up, like money
 
 
 def money_text(value: Decimal | int | None, currency: str | None = None, scale: int = 2) -> str:
