@@ -24,6 +24,7 @@ from lakefactory import KNOWN_CALLS, write_lake
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -137,10 +138,13 @@ def test_a_filter_change_goes_to_the_url_and_back(browser, server):
     site.click()
     WebDriverWait(browser, 10).until(EC.element_to_be_clickable((By.XPATH, "//span[text()='NYC']"))).click()
     WebDriverWait(browser, 20).until(EC.url_contains("site=NYC"))
-    WebDriverWait(browser, 20).until(lambda d: d.find_element(By.CSS_SELECTOR, "#overview-cards .card-value").text == "5")
+    rerendered = (StaleElementReferenceException,)  # the cards are replaced while read: read them again
+    WebDriverWait(browser, 20, ignored_exceptions=rerendered).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "#overview-cards .card-value").text == "5")
     browser.back()
     WebDriverWait(browser, 20).until(lambda d: "site=" not in d.current_url)
-    WebDriverWait(browser, 20).until(lambda d: d.find_element(By.CSS_SELECTOR, "#overview-cards .card-value").text == "10")
+    WebDriverWait(browser, 20, ignored_exceptions=rerendered).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "#overview-cards .card-value").text == "10")
     assert not console_errors(browser)
 
 
