@@ -84,13 +84,14 @@ def test_html_listing_rows_are_escaped():
     assert "<table" in render_html(_listing_report())
 
 
-@pytest.mark.parametrize("name", ["monthly-savings", "carrier-cost", "department-chargeback"])
+@pytest.mark.parametrize("name", ["monthly-savings", "carrier-cost", "department-chargeback", "billing-statement"])
 def test_an_empty_period_writes_its_report_and_warns(tmp_path, caplog, name):
     """Issue 16 item 8: a month without calls gives a report of zeros (rc 0 for the CLI), with a warning
     naming the period and the lake — and a month with calls gives no warning."""
     write_lake(tmp_path / "lake", KNOWN_CALLS)
     with caplog.at_level(logging.WARNING, logger="callcost.reports"):
-        paths = run_report(name, tmp_path / "lake", "2027-03", ["csv", "txt"], tmp_path / "out", "USD")
+        paths = run_report(name, tmp_path / "lake", "2027-03", ["xlsx", "html", "csv", "json", "txt"],
+                           tmp_path / "out", "USD")
     assert all(p.exists() for p in paths)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "2027-03 has no calls" in warnings[0] and str(tmp_path / "lake") in warnings[0]

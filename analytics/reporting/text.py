@@ -47,6 +47,8 @@ def listing_records(listing: Listing) -> list[str]:
     deep would write it: timestamps as ISO text, money as exact decimal strings or ``null``.
     """
     frame = listing.frame
+    if not len(frame):  # an empty period: no rows (an empty column has no text type to add to)
+        return []
     keys = [k for k, _, _ in listing.columns] + list(listing.carry)
     parts: list = []
     for n, key in enumerate(keys):
