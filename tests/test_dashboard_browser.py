@@ -21,7 +21,7 @@ from dashboards.app import PAGES, create_app, make_wsgi_server
 from dashboards.format import money_text
 from lakefactory import KNOWN_CALLS, write_lake
 
-webdriver = pytest.importorskip("selenium.webdriver")
+from selenium import webdriver  # noqa: E402 — a test extra: missing is a failure, never a skip
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
