@@ -104,15 +104,31 @@ def split_values(given: list[str] | str | None) -> list[str]:
     return [v.strip() for item in items for v in item.split(",") if v.strip()]
 
 
-def serve_dashboard(lake: Path, currency: str, host: str, port: int, ent: Enterprise | None = None) -> None:
-    """Serve the Dash app over *lake* with waitress in the foreground until Ctrl-C (``dashboard`` and ``demo``).
+def serve_dashboard(lake: Path, currency: str, host: str, port: int, ent: Enterprise | None = None, *,
+                    certfile: Path | None = None, keyfile: Path | None = None, session_minutes: int = 480) -> None:
+    """Serve the Dash app over *lake* in the foreground until Ctrl-C (``dashboard`` and ``demo``).
 
-    With *ent* (the loaded config) the dashboard also shows the what-if, billing rules and collector health.
+    Behind sign-in against the users of the config's database (``callcost users``); a non-loopback
+    *host* is refused while no user exists.  With *certfile* and *keyfile* it serves HTTPS (cheroot),
+    else HTTP (waitress).  With *ent* (the loaded config) the dashboard also shows the what-if,
+    billing rules and collector health.
     """
-    from dashboards.app import create_app, serve
+    from datetime import timedelta
 
-    console.print(f"dashboard on http://{host}:{port}/  (Ctrl-C to stop)")
-    serve(create_app(lake, currency, ent), host=host, port=port)
+    from dashboards.auth.serving import dashboard_server
+
+    if ent is None:
+        raise UsageError("the dashboard needs a config (its database holds the users)")
+    server = dashboard_server(lake, currency, host, port, database=ent.storage.database, ent=ent,
+                              certfile=certfile, keyfile=keyfile, lifetime=timedelta(minutes=session_minutes))
+    scheme = "https" if certfile is not None else "http"
+    console.print(f"dashboard on {scheme}://{host}:{server.port}/  (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:  # pragma: no cover - interactive stop
+        pass
+    finally:
+        server.shutdown()
 
 
 def progress_bar() -> Progress:
