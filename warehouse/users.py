@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -172,12 +173,20 @@ class UserStore:
         if self.engine.dialect.name == "sqlite":  # the collector writes the same file: wait for it, never fail
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self.create_tables()
+        # Pooled connections are closed when the store goes away, not left to the GC (PostgreSQL counts them).
+        self._finalizer = weakref.finalize(self, self.engine.dispose)
+
+    def __enter__(self) -> UserStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def create_tables(self) -> None:
         metadata.create_all(self.engine)
 
     def close(self) -> None:
-        self.engine.dispose()
+        self._finalizer()
 
     # --- users ------------------------------------------------------------------------------------
 

@@ -10,6 +10,8 @@ never a manager who silently sees nothing.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Optional
 
 import typer
@@ -29,9 +31,11 @@ def register(app: typer.Typer) -> None:
     app.add_typer(group, name="users")
 
 
-def _store(config) -> tuple[Enterprise, UserStore]:
+@contextmanager
+def _store(config) -> Iterator[tuple[Enterprise, UserStore]]:
     ent = enterprise(config)
-    return ent, UserStore(ent.storage.database)
+    with UserStore(ent.storage.database) as store:
+        yield ent, store
 
 
 def _password(confirm: bool = True) -> str:
@@ -86,11 +90,11 @@ def add(
     """
     if role not in ROLES:
         raise UsageError(f"--role '{role}' is not one of: {', '.join(ROLES)}")
-    ent, store = _store(config)
-    site_list, dep_list = split_values(sites), split_values(departments)
-    _check_scope(ent, site_list, dep_list)
-    user = store.add(name, role, _password(), sites=site_list or None, departments=dep_list or None)
-    console.print(f"added {user.name} ({user.role})", highlight=False)
+    with _store(config) as (ent, store):
+        site_list, dep_list = split_values(sites), split_values(departments)
+        _check_scope(ent, site_list, dep_list)
+        user = store.add(name, role, _password(), sites=site_list or None, departments=dep_list or None)
+        console.print(f"added {user.name} ({user.role})", highlight=False)
 
 
 def list_users(config: ConfigOpt = None) -> None:
@@ -98,14 +102,14 @@ def list_users(config: ConfigOpt = None) -> None:
 
     Example: callcost users list
     """
-    _, store = _store(config)
-    users = store.list()
-    if not users:
-        console.print("no users (callcost users add NAME --role admin adds one)", highlight=False)
-    for u in users:
-        console.print(f"{u.name}\t{u.role}\tsites={','.join(sorted(u.sites)) if u.sites else '*'}\t"
-                      f"departments={','.join(sorted(u.departments)) if u.departments else '*'}\t"
-                      f"created={u.created_at:%Y-%m-%d %H:%M}Z", highlight=False, soft_wrap=True)
+    with _store(config) as (_, store):
+        users = store.list()
+        if not users:
+            console.print("no users (callcost users add NAME --role admin adds one)", highlight=False)
+        for u in users:
+            typer.echo(f"{u.name}\t{u.role}\tsites={','.join(sorted(u.sites)) if u.sites else '*'}\t"
+                          f"departments={','.join(sorted(u.departments)) if u.departments else '*'}\t"
+                          f"created={u.created_at:%Y-%m-%d %H:%M}Z")  # tabs kept: scripts split on them
 
 
 def remove(name: Annotated[str, typer.Argument(help="The user to delete.")], config: ConfigOpt = None) -> None:
@@ -113,9 +117,9 @@ def remove(name: Annotated[str, typer.Argument(help="The user to delete.")], con
 
     Example: callcost users remove ann
     """
-    _, store = _store(config)
-    store.remove(name)
-    console.print(f"removed {name}", highlight=False)
+    with _store(config) as (_, store):
+        store.remove(name)
+        console.print(f"removed {name}", highlight=False)
 
 
 def passwd(name: Annotated[str, typer.Argument(help="The user whose password changes.")],
@@ -124,10 +128,10 @@ def passwd(name: Annotated[str, typer.Argument(help="The user whose password cha
 
     Example: callcost users passwd ann
     """
-    _, store = _store(config)
-    store.get(name)  # an unknown name fails before asking for a password
-    store.set_password(name, _password())
-    console.print(f"password of {name} changed", highlight=False)
+    with _store(config) as (_, store):
+        store.get(name)  # an unknown name fails before asking for a password
+        store.set_password(name, _password())
+        console.print(f"password of {name} changed", highlight=False)
 
 
 def token(
@@ -140,8 +144,8 @@ def token(
     Example: callcost users token ann --expires 90d
     """
     lifetime = parse_duration(expires, "--expires")
-    _, store = _store(config)
-    typer.echo(store.new_token(name, lifetime))
+    with _store(config) as (_, store):
+        typer.echo(store.new_token(name, lifetime))
 
 
 def revoke(name: Annotated[str, typer.Argument(help="The user whose tokens stop working.")],
@@ -150,6 +154,6 @@ def revoke(name: Annotated[str, typer.Argument(help="The user whose tokens stop 
 
     Example: callcost users revoke ann
     """
-    _, store = _store(config)
-    n = store.revoke_tokens(name)
-    console.print(f"revoked {n} token{'s' if n != 1 else ''} of {name}", highlight=False)
+    with _store(config) as (_, store):
+        n = store.revoke_tokens(name)
+        console.print(f"revoked {n} token{'s' if n != 1 else ''} of {name}", highlight=False)
