@@ -55,6 +55,7 @@ def dashboard_server(lake: str | os.PathLike[str], currency: str, host: str, por
                            "(or serve on 127.0.0.1)")
     app = create_app(lake, currency, ent, scope_for=current_scope)
     protect(app, store, lifetime=lifetime, secure=certfile is not None, limiter=limiter, open_when_empty=loopback)
-    if certfile is not None:
-        return TlsServer(app, host, port, certfile, keyfile, threads)
-    return WsgiServer(app, host, port, threads)
+    server = TlsServer(app, host, port, certfile, keyfile, threads) if certfile is not None \
+        else WsgiServer(app, host, port, threads)
+    server.app = app  # the API (and tests) add routes to app.server before it serves
+    return server
