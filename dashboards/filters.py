@@ -186,11 +186,36 @@ def resolve(source: Enterprise | None, lake, query: Mapping[str, str], *, extra_
     args = dict(filters)
     site = _scoped("site", args.pop("site", None), scope.sites, errors)
     department = _scoped("department", args.pop("department", None), scope.departments, errors)
+    limited = scope.sites is not None or scope.departments is not None
     try:
+        # A scoped viewer's values are checked within their scope (_check_within): the library's check
+        # would list the values of every site in its message, and refuse a scope with no calls this period.
         sel = select(source if source is not None else lake, start=lo, end=hi, site=site, department=department,
-                     **args)
+                     check=not limited, **args)
+        if limited and not errors:
+            _check_within(sel, source, {k: v for k, v in filters.items() if k in ("carrier", "extension")})
     except (FilterValueError, PeriodError) as exc:
         errors.append(str(exc))
         sel = None
     return replace(view, selection=sel, errors=tuple(errors))
+
+
+def _check_within(sel: CallSelection, source: Enterprise | None, given: Mapping[str, str]) -> None:
+    """A value the URL asked for must be configured or held by the scoped calls of the period; the message
+    lists only those (never a value of a site or department outside the scope)."""
+    if not given:
+        return
+    scoped = replace(sel, filters={k: v for k, v in sel.filters.items() if k in ("site", "department")})
+    with scoped.open() as (con, calls):
+        for column, value in given.items():
+            known = set(source.carriers) if column == "carrier" and isinstance(source, Enterprise) else set()
+            if value in known:
+                continue
+            present = {r[0] for r in con.sql(f'SELECT DISTINCT "{column}" FROM {calls} '
+                                             f'WHERE "{column}" IS NOT NULL').fetchall()}
+            if value not in present:
+                choices = sorted(known | present)
+                raise FilterValueError(f"filter {column}: unknown value '{value}' — none of the calls you may see "
+                                       f"from {sel.start} to {sel.end} has it (expected one of: "
+                                       f"{', '.join(choices[:25]) or 'nothing: no calls you may see'})")
 

@@ -36,7 +36,10 @@ def filter_options(ctx: PageContext, view: View, scope: Scope | None = None) -> 
             found["site"] |= set(ctx.ent.sites)
             found["carrier"] |= set(ctx.ent.carriers)
         if view.selection is not None:
-            unfiltered = replace(view.selection, filters={})
+            # every value of the period, but only of the calls the viewer may see (their scope stays)
+            within = {k: tuple(sorted(v)) for k, v in (("site", scope.sites), ("department", scope.departments))
+                      if v is not None}
+            unfiltered = replace(view.selection, filters=within)
             table = cube(ctx, unfiltered)
             for k in found:
                 found[k] |= {v for v in pc.unique(table[k]).to_pylist() if v is not None}

@@ -11,7 +11,6 @@ from datetime import timedelta
 import flask
 import pytest
 import requests
-import sqlalchemy as sa
 
 from dashboards import ids
 from dashboards.auth import Unauthorized
