@@ -78,7 +78,7 @@ def route_payload(path: str, search: str = "") -> dict:
 
 def test_without_a_session_nothing_is_served(server):
     base = server.url
-    page = requests.get(f"{base}/sites?site=NYC", allow_redirects=False)
+    page = requests.get(f"{base}/sites?site=NYC", allow_redirects=False, headers={"Accept": "text/html"})
     assert page.status_code == 303 and page.headers["Location"] == "/login?next=%2Fsites%3Fsite%3DNYC"
     assert requests.get(f"{base}/_dash-layout").status_code == 401
     assert requests.get(f"{base}/_dash-dependencies").status_code == 401

@@ -127,7 +127,8 @@ def protect(app: Dash, store: UserStore, *, lifetime: timedelta = timedelta(hour
             return None
         session = store.session(flask.request.cookies.get(COOKIE))
         if session is None:
-            if flask.request.method == "GET" and not path.startswith(("/_dash-", "/_reload-hash", "/download/")):
+            wants_page = "text/html" in (flask.request.headers.get("Accept") or "")
+            if flask.request.method == "GET" and wants_page and not path.startswith(("/_dash-", "/download/")):
                 target = flask.request.full_path if flask.request.query_string else path
                 return flask.redirect("/login?" + urlencode({"next": target}), code=303)
             return flask.Response("sign in first (/login)", status=401, mimetype="text/plain")
@@ -150,7 +151,8 @@ def protect(app: Dash, store: UserStore, *, lifetime: timedelta = timedelta(hour
     def _login():
         req = flask.request
         if req.method == "GET":
-            csrf = secrets.token_urlsafe(32)
+            # one token per browser, reused: a second tab (or the favicon's redirect) must not void the first form
+            csrf = req.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
             resp = _page("sign in", _login_form(csrf, _safe_next(req.args.get("next"))))
             resp.set_cookie(CSRF_COOKIE, csrf, **cookie_args)
             return resp
