@@ -222,3 +222,30 @@ def test_dashboard_refuses_a_public_address_until_a_user_exists(config):
     UserStore(ent.storage.database).add("root", "admin", PASSWORD)
     public = dashboard_server(ent.storage.lake, "USD", "0.0.0.0", 0, database=ent.storage.database, ent=ent)
     public.shutdown()
+
+
+def test_users_add_asks_for_the_password_twice_on_a_terminal(config):
+    """On a real pty: the prompt hides the password, asks again, and a mismatch is asked once more."""
+    import io
+    import sys
+
+    import pexpect
+
+    child = pexpect.spawn(sys.executable, ["-m", "callcost", "users", "add", "tty", "--role", "admin",
+                                           "--config", str(config)], timeout=60, encoding="utf-8")
+    transcript = child.logfile_read = io.StringIO()
+    child.expect("Password: ")
+    child.sendline(PASSWORD)
+    child.expect("Repeat for confirmation: ")
+    child.sendline("something else")
+    child.expect("do not match")
+    child.expect("Password: ")
+    child.sendline(PASSWORD)
+    child.expect("Repeat for confirmation: ")
+    child.sendline(PASSWORD)
+    child.expect("added tty \\(admin\\)")
+    child.expect(pexpect.EOF)
+    assert PASSWORD not in transcript.getvalue()  # never echoed
+    child.close()
+    assert child.exitstatus == 0
+    assert UserStore(load_config(config).storage.database).check_password("tty", PASSWORD) is not None
