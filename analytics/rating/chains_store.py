@@ -4,9 +4,9 @@ CUCM writes a transferred call's final segment when it ends — minutes or hours
 another file, often another batch.  ``join_stored`` runs on each rated batch just before it is saved:
 
 1. it looks up, in the SQL database, the stored legs of the same PBX that share a key with the batch
-   (``call_group``, ``leg_id``, ``peer_leg_id``, ``trunk_leg_id``) and started within the open-chain window
-   (``[chains] window_hours``), then the legs sharing a key with those (until no new leg is found) —
-   the stored state *is* the open chains, so they survive a collector restart;
+   (``call_group``, ``leg_id``, ``peer_leg_id``, ``trunk_leg_id``, ``chain_id``) and started within the
+   open-chain window (``[chains] window_hours``), then the legs sharing a key with those (until no new leg
+   is found) — the stored state *is* the open chains, so they survive a collector restart;
 2. it rates the batch's legs of those chains together with the stored legs (``RatingStage.rate_batch``
    on their parsed columns: classification, pricing and stitching as if they had come in one batch);
 3. it writes back the stored legs whose figures changed — database first, then the lake
@@ -36,11 +36,18 @@ from warehouse import lake
 from warehouse.database import Database
 from warehouse.schema import PARSED_SCHEMA
 
-KEY_COLUMNS = ("call_group", "leg_id", "peer_leg_id", "trunk_leg_id")
+#: The chain columns a connector that marks every leg of a multi-leg scenario declares (CUCM): with them,
+#: only the marked legs are looked up (``join_stored(marks_features=True)``).
+MARKS = frozenset({"split_feature", "leg_feature"})
+#: A leg's keys: the vendor's group and leg ids, and ``chain_id`` — Asterisk (``linkedid``), FreeSWITCH and
+#: IP Office (Call ID) give their group there, not in ``call_group``, and a stored leg's ``chain_id`` is its
+#: chain's root key, so a late leg of the same ``linkedid`` finds its chain through it.
+KEY_COLUMNS = ("call_group", "leg_id", "peer_leg_id", "trunk_leg_id", "chain_id")
 #: Columns of the stored legs the lookup filters on (``trunk_leg_id`` is always one of the two leg ids).
-INDEXED = ("call_group", "leg_id", "peer_leg_id")
+#: ``chain_id`` has no index of its own: the query's ``pbx`` + ``start_utc`` window bounds that scan.
+INDEXED = ("call_group", "leg_id", "peer_leg_id", "chain_id")
 MAX_ROUNDS = 4  # a chain reached through more hops than this is not followed further
-_CHUNK = 5000  # keys per IN list: 3 lists stay under SQLite's 32,766 bound parameters (PostgreSQL: 65,535)
+_CHUNK = 4000  # keys per IN list: 4 lists stay under SQLite's 32,766 bound parameters (PostgreSQL: 65,535)
 _COMPARED = ("chain_id", "leg_role", "carrier_call_id", "actual_cost", "reference_cost", "savings", "billable_s",
              "rating_status", "call_type", "carrier", "plan", "prefix", "band", "tariff_version")
 
