@@ -43,9 +43,10 @@ MARKS = frozenset({"split_feature", "leg_feature"})
 #: IP Office (Call ID) give their group there, not in ``call_group``, and a stored leg's ``chain_id`` is its
 #: chain's root key, so a late leg of the same ``linkedid`` finds its chain through it.
 KEY_COLUMNS = ("call_group", "leg_id", "peer_leg_id", "trunk_leg_id", "chain_id")
-#: Columns of the stored legs the lookup filters on (``trunk_leg_id`` is always one of the two leg ids).
-#: ``chain_id`` has no index of its own: the query's ``pbx`` + ``start_utc`` window bounds that scan.
-INDEXED = ("call_group", "leg_id", "peer_leg_id", "chain_id")
+#: Columns of the stored legs the lookup filters on (``trunk_leg_id`` is always one of the two leg ids), and
+#: ``chain_id`` — only for a batch with legs that group by it (``call_group`` empty): it has no index of its
+#: own, so the query's ``pbx`` + ``start_utc`` window bounds that scan, and a CUCM batch does not pay it.
+INDEXED = ("call_group", "leg_id", "peer_leg_id")
 MAX_ROUNDS = 4  # a chain reached through more hops than this is not followed further
 _CHUNK = 4000  # keys per IN list: 4 lists stay under SQLite's 32,766 bound parameters (PostgreSQL: 65,535)
 _COMPARED = ("chain_id", "leg_role", "carrier_call_id", "actual_cost", "reference_cost", "savings", "billable_s",
@@ -109,13 +110,14 @@ def stored_legs(db: Database, batch: pa.Table, window_hours: int) -> pa.Table:
         window = timedelta(hours=window_hours)
         lo, hi = start - window, end + window
         keys = _keys(part)
+        by_chain = pc.any(pc.and_(pc.is_null(part["call_group"]), pc.is_valid(part["chain_id"]))).as_py() or False
         asked: set[str] = set()
         for _ in range(MAX_ROUNDS):
             keys -= asked
             if not keys:
                 break
             asked |= keys
-            frame = _query(db, pbx, lo, hi, keys)
+            frame = _query(db, pbx, lo, hi, keys, by_chain)
             frame = frame[~frame["call_id"].isin(seen)]
             if frame.empty:
                 break
@@ -146,8 +148,10 @@ def _keys(batch: pa.Table) -> set[str]:
     return out
 
 
-def _query(db: Database, pbx: str, lo: datetime, hi: datetime, keys: set[str]) -> pd.DataFrame:
-    """Stored legs of *pbx* started in [lo, hi] with one of *keys* in an indexed key column."""
+def _query(db: Database, pbx: str, lo: datetime, hi: datetime, keys: set[str], by_chain: bool) -> pd.DataFrame:
+    """Stored legs of *pbx* started in [lo, hi] with one of *keys* in an indexed key column (or, *by_chain*,
+    in ``chain_id``)."""
+    columns = (*INDEXED, "chain_id") if by_chain else INDEXED
     c = db.calls.c
     frames = []
     ordered = sorted(keys)
@@ -156,7 +160,7 @@ def _query(db: Database, pbx: str, lo: datetime, hi: datetime, keys: set[str]) -
             chunk = ordered[a:a + _CHUNK]
             query = sa.select(db.calls).where(
                 c.pbx == pbx, c.start_utc >= lo.astimezone(timezone.utc), c.start_utc <= hi.astimezone(timezone.utc),
-                sa.or_(*[c[name].in_(chunk) for name in INDEXED]))
+                sa.or_(*[c[name].in_(chunk) for name in columns]))
             result = conn.execute(query)
             frames.append(pd.DataFrame.from_records(result.all(), columns=list(result.keys())))
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[f.name for f in db.schema])
