@@ -1,6 +1,7 @@
 """Chain stitching throughput (issue 17): legs per second of ``analytics.rating.chains.stitch``.
 
     python benchmarks/bench_chains.py --legs 1000000 --runs 3
+    python benchmarks/bench_chains.py --legs 5000000 --runs 1 --open-chains
 
 Builds a one-site enterprise in a temporary folder and ``--legs`` CUCM-like legs: most conversations are
 one leg, ``--chained`` of them (default 30 %) are a blind transfer of an outbound PSTN call (original,
@@ -8,6 +9,11 @@ consultation with its own GlobalCallID, final segment sharing the trunk-side leg
 chain, one carrier call priced once and shared.  The legs are rated without chains once (untimed), then
 ``stitch`` is timed on the whole batch (wall clock, median of ``--runs``), beside the rating it follows
 (``RatingStage.rate_legs``, the baseline of the same run) so the ratio says what chaining adds to a batch.
+
+``--open-chains`` also reports the memory open chains take at a ``--window-hours`` window (default 48) for
+``--extensions`` extensions (default 10,000) making ``--calls-per-day`` legs each: the collector keeps no
+chain state in memory between batches — the open chains *are* the stored legs (``chains_store``) — so the
+figure is the Arrow size of every rated leg in the window, the most a ``join_stored`` lookup can hold.
 """
 
 from __future__ import annotations
@@ -138,6 +144,10 @@ def main() -> None:
     ap.add_argument("--legs", type=int, default=1_000_000)
     ap.add_argument("--chained", type=float, default=0.3, help="share of the legs that are in 3-leg transfers")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--open-chains", action="store_true", help="also report the memory of open chains")
+    ap.add_argument("--extensions", type=int, default=10_000)
+    ap.add_argument("--calls-per-day", type=float, default=20.0, help="legs per extension per day")
+    ap.add_argument("--window-hours", type=int, default=48)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         ent = enterprise(Path(tmp))
@@ -161,6 +171,19 @@ def main() -> None:
         print(f"  stitch (chains, roles, carrier calls, shares)  {chain:6.2f} s  {args.legs / chain:12,.0f} legs/s")
         print(f"  rate_legs (the rating it follows, baseline)    {rate:6.2f} s  {args.legs / rate:12,.0f} legs/s")
         print(f"  chaining adds {chain / rate:.2f}× the rating time")
+        if args.open_chains:
+            open_chains(stage, policy, args)
+
+
+def open_chains(stage: RatingStage, policy: ChainPolicy, args: argparse.Namespace) -> None:
+    """The Arrow bytes of every rated, stitched leg in one open-chain window (the stored state's size)."""
+    n = int(args.extensions * args.calls_per_day * args.window_hours / 24)
+    window = stitch(stage.rate_legs(legs(n, args.chained)), policy, stage.rate_legs)
+    size = window.nbytes
+    print(f"open chains at a {args.window_hours} h window, {args.extensions:,} extensions × "
+          f"{args.calls_per_day:g} legs/day: {n:,} legs, {size / 2**20:,.1f} MiB as Arrow "
+          f"({size / n:,.0f} B/leg, {size / args.extensions / 1024:,.1f} KiB/extension); held in the database, "
+          "not in collector memory")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from collector.connectors.base import Connector, FileTally, PbxContext, Quarantined, connector_for
 from warehouse.config import Enterprise
-from analytics.rating.chains_store import join_stored
+from analytics.rating.chains_store import MARKS, join_stored
 from warehouse.schema import PARSED_SCHEMA
 from warehouse.errors import CallcostError
 from analytics.rating.stage import RatingStage
@@ -155,10 +155,6 @@ def import_files(
         parsed.close()
     report.seconds = time.perf_counter() - started
     return report
-
-
-#: The chain columns a connector that marks every leg of a multi-leg scenario declares (CUCM).
-MARKS = frozenset({"split_feature", "leg_feature"})
 
 
 def _rated(parsed: Iterator[_Batch], stage: RatingStage, store: Store) -> Iterator[tuple]:

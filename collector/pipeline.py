@@ -35,8 +35,10 @@ from collector.channel import Channel, Closed
 from collector.batch_writer import BatchWriter
 from collector.parsing import group_parts, parse_group
 from collector.parts import ParsedGroup, Part, RatedBatch
+from analytics.rating.chains_store import MARKS, join_stored
 from analytics.rating.stage import RatingStage
 from warehouse import ingest
+from warehouse.database import is_outage
 from warehouse.store import Store
 
 log = logging.getLogger("callcost.collector")
@@ -344,9 +346,34 @@ class Pipeline:
                     if batch.preloaded is not None:  # preloaded by the rating thread: used up, or given back here
                         batch.preloaded.release()
 
+    def _joined(self, batch: RatedBatch) -> pa.Table:
+        """The batch with the stored legs of its chains stitched in (``join_stored``), as the import does:
+        a late leg — another batch, or after a restart — re-prices its chain's stored legs in place.
+
+        The open chains are the stored legs, so this needs the database: while it is down (the batch goes
+        to the offline spool) the batch is stored as rated, and its chains are joined when a later leg of
+        them arrives or the files are re-imported.  Rows keep their order (``row_part`` counts by position).
+        A joined batch's preloaded copy holds the old figures: it is given back and the batch saved plain.
+        """
+        rated = batch.rated
+        if not rated.num_rows or (self.writer is not None and not self.writer.online):
+            return rated
+        marks = all(MARKS <= p.connector.fields for g in batch.groups for p in g.parts)
+        try:
+            joined = join_stored(self.stage, rated, self.store, marks_features=marks)
+        except Exception as exc:
+            if self.writer is None or not is_outage(exc):
+                raise
+            log.warning("chains not joined for a batch of %d calls: database unreachable (%s)", rated.num_rows, exc)
+            return rated
+        if joined.calls is not rated and batch.preloaded is not None:
+            batch.preloaded.release()
+            batch.preloaded = None
+        return joined.calls
+
     def _store(self, batch: RatedBatch) -> None:
         started = time.perf_counter()
-        rated = batch.rated
+        rated = batch.rated = self._joined(batch)
         saved = self.store.save_by_pbx(rated, batch.preloaded) if rated.num_rows and self.writer is None else {}
         now = datetime.now(UTC)
         quarantine_rows = [ingest.quarantine_row(g.parts[0].pbx, q, now) for g in batch.groups for q in g.quarantined]

@@ -378,3 +378,24 @@ def test_check_config_reports_a_wrong_chains_value(tmp_path):
 
     errors, _ = check_enterprise(write_enterprise(tmp_path, "\n[chains]\nwindow_hours = -1\n"))
     assert [e.field for e in errors] == ["chains.window_hours"]
+
+
+def test_an_asterisk_leg_imported_later_joins_its_linkedid_chain(tmp_path):
+    """Asterisk groups by ``linkedid`` in ``chain_id`` (no ``call_group``): the transferred leg imported after
+    the original — or the original imported after the transferred leg — still finds its chain, and the carrier
+    call is priced once (0.03 + 0.08, not 0.07 + 0.08)."""
+    from collector.importer import import_files
+    from warehouse.store import Store
+
+    lines = (DATA / "asterisk_blind_transfer.csv").read_bytes().splitlines(keepends=True)
+    (tmp_path / "a.csv").write_bytes(lines[0])
+    (tmp_path / "b.csv").write_bytes(b"".join(lines[1:]))
+    for first, then in (("a", "b"), ("b", "a")):  # the original first, or the transferred leg first
+        ent = load_config(write_enterprise(tmp_path / first))  # a store of its own
+        store = Store(ent)
+        import_files(ent, "ast", [tmp_path / f"{first}.csv"], store=store)
+        import_files(ent, "ast", [tmp_path / f"{then}.csv"], store=store)
+        calls = store.db.read_calls().set_index("call_id").sort_index()
+        assert len(calls) == 3, first
+        assert list(calls["leg_role"]) == ["original", "transferred", "original"], first
+        assert list(calls["actual_cost"]) == [D("0.03"), D("0.08"), D("0.00")], first

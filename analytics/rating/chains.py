@@ -312,13 +312,18 @@ def _carrier_calls(rated: pa.Table, sub: pa.Table, rows: np.ndarray, lab: np.nda
     b_ok = _np_bool(pc.is_valid(rated["billable_s"])).copy()
     b_full[out_rows], b_ok[out_rows] = shares_bill, bill_ok[cc_s]
     rated = _set(rated, "billable_s", pa.array(b_full, pa.int64(), mask=~b_ok).cast(pa.int32()))
-    take = pa.array(cc_s)
-    scatter = _Scatter(n, out_rows)
+    # the carried columns: one gather per column from (the column, then the m priced carrier calls) — no
+    # per-leg copy of the priced values, no mask pass
+    pick = np.arange(n)
+    pick[out_rows] = n + cc_s
+    pick = pa.array(pick)
     for name in CARRIED_COLUMNS:
         if name in priced.column_names:
-            rated = _set(rated, name, scatter(rated[name], _np_str(priced[name]).take(take)))
+            base = _np_str(rated[name])
+            both = pa.concat_arrays([base, _np_str(priced[name]).cast(base.type)])
+            rated = _set(rated, name, both.take(pick))
     cc_id = _np_str(call_id).take(pa.array(rows[rep]))
-    carrier_call = scatter(pa.nulls(n, pa.string()), cc_id.take(take))
+    carrier_call = pa.concat_arrays([pa.nulls(n, pa.string()), cc_id.cast(pa.string())]).take(pick)
     return rated, carrier_call
 
 
@@ -350,23 +355,12 @@ def _set(table: pa.Table, name: str, col: pa.Array | pa.ChunkedArray) -> pa.Tabl
     return table.set_column(i, table.schema.field(name), col) if i >= 0 else table.append_column(name, col)
 
 
-class _Scatter:
-    """Writes values at a fixed set of rows of full-length columns (``replace_with_mask``: one pass in C)."""
-
-    def __init__(self, n: int, rows: np.ndarray) -> None:
-        self.order = pa.array(np.argsort(rows, kind="stable"))
-        mask = np.zeros(n, bool)
-        mask[rows] = True
-        self.mask = pa.array(mask)
-
-    def __call__(self, base: pa.Array | pa.ChunkedArray, values: pa.Array) -> pa.Array:
-        base = _np_str(base)
-        return pc.replace_with_mask(base, self.mask, _np_str(values).take(self.order).cast(base.type))
-
-
 def _scatter(base: pa.Array | pa.ChunkedArray, rows: np.ndarray, values: pa.Array) -> pa.Array:
-    """*base* with *values* at *rows*."""
-    return _Scatter(len(base), rows)(base, values)
+    """*base* with *values* at *rows*: one gather from (base, then values), no mask pass."""
+    base = _np_str(base)
+    pick = np.arange(len(base))
+    pick[rows] = len(base) + np.arange(len(rows))
+    return pa.concat_arrays([base, _np_str(values).cast(base.type)]).take(pa.array(pick))
 
 
 def _codes_of(feature: pa.Array) -> np.ndarray:

@@ -4,9 +4,9 @@ CUCM writes a transferred call's final segment when it ends — minutes or hours
 another file, often another batch.  ``join_stored`` runs on each rated batch just before it is saved:
 
 1. it looks up, in the SQL database, the stored legs of the same PBX that share a key with the batch
-   (``call_group``, ``leg_id``, ``peer_leg_id``, ``trunk_leg_id``) and started within the open-chain window
-   (``[chains] window_hours``), then the legs sharing a key with those (until no new leg is found) —
-   the stored state *is* the open chains, so they survive a collector restart;
+   (``call_group``, ``leg_id``, ``peer_leg_id``, ``trunk_leg_id``, ``chain_id``) and started within the
+   open-chain window (``[chains] window_hours``), then the legs sharing a key with those (until no new leg
+   is found) — the stored state *is* the open chains, so they survive a collector restart;
 2. it rates the batch's legs of those chains together with the stored legs (``RatingStage.rate_batch``
    on their parsed columns: classification, pricing and stitching as if they had come in one batch);
 3. it writes back the stored legs whose figures changed — database first, then the lake
@@ -36,11 +36,19 @@ from warehouse import lake
 from warehouse.database import Database
 from warehouse.schema import PARSED_SCHEMA
 
-KEY_COLUMNS = ("call_group", "leg_id", "peer_leg_id", "trunk_leg_id")
-#: Columns of the stored legs the lookup filters on (``trunk_leg_id`` is always one of the two leg ids).
+#: The chain columns a connector that marks every leg of a multi-leg scenario declares (CUCM): with them,
+#: only the marked legs are looked up (``join_stored(marks_features=True)``).
+MARKS = frozenset({"split_feature", "leg_feature"})
+#: A leg's keys: the vendor's group and leg ids, and ``chain_id`` — Asterisk (``linkedid``), FreeSWITCH and
+#: IP Office (Call ID) give their group there, not in ``call_group``, and a stored leg's ``chain_id`` is its
+#: chain's root key, so a late leg of the same ``linkedid`` finds its chain through it.
+KEY_COLUMNS = ("call_group", "leg_id", "peer_leg_id", "trunk_leg_id", "chain_id")
+#: Columns of the stored legs the lookup filters on (``trunk_leg_id`` is always one of the two leg ids), and
+#: ``chain_id`` — only for a batch with legs that group by it (``call_group`` empty): it has no index of its
+#: own, so the query's ``pbx`` + ``start_utc`` window bounds that scan, and a CUCM batch does not pay it.
 INDEXED = ("call_group", "leg_id", "peer_leg_id")
 MAX_ROUNDS = 4  # a chain reached through more hops than this is not followed further
-_CHUNK = 5000  # keys per IN list: 3 lists stay under SQLite's 32,766 bound parameters (PostgreSQL: 65,535)
+_CHUNK = 4000  # keys per IN list: 4 lists stay under SQLite's 32,766 bound parameters (PostgreSQL: 65,535)
 _COMPARED = ("chain_id", "leg_role", "carrier_call_id", "actual_cost", "reference_cost", "savings", "billable_s",
              "rating_status", "call_type", "carrier", "plan", "prefix", "band", "tariff_version")
 
@@ -102,13 +110,14 @@ def stored_legs(db: Database, batch: pa.Table, window_hours: int) -> pa.Table:
         window = timedelta(hours=window_hours)
         lo, hi = start - window, end + window
         keys = _keys(part)
+        by_chain = pc.any(pc.and_(pc.is_null(part["call_group"]), pc.is_valid(part["chain_id"]))).as_py() or False
         asked: set[str] = set()
         for _ in range(MAX_ROUNDS):
             keys -= asked
             if not keys:
                 break
             asked |= keys
-            frame = _query(db, pbx, lo, hi, keys)
+            frame = _query(db, pbx, lo, hi, keys, by_chain)
             frame = frame[~frame["call_id"].isin(seen)]
             if frame.empty:
                 break
@@ -139,8 +148,10 @@ def _keys(batch: pa.Table) -> set[str]:
     return out
 
 
-def _query(db: Database, pbx: str, lo: datetime, hi: datetime, keys: set[str]) -> pd.DataFrame:
-    """Stored legs of *pbx* started in [lo, hi] with one of *keys* in an indexed key column."""
+def _query(db: Database, pbx: str, lo: datetime, hi: datetime, keys: set[str], by_chain: bool) -> pd.DataFrame:
+    """Stored legs of *pbx* started in [lo, hi] with one of *keys* in an indexed key column (or, *by_chain*,
+    in ``chain_id``)."""
+    columns = (*INDEXED, "chain_id") if by_chain else INDEXED
     c = db.calls.c
     frames = []
     ordered = sorted(keys)
@@ -149,7 +160,7 @@ def _query(db: Database, pbx: str, lo: datetime, hi: datetime, keys: set[str]) -
             chunk = ordered[a:a + _CHUNK]
             query = sa.select(db.calls).where(
                 c.pbx == pbx, c.start_utc >= lo.astimezone(timezone.utc), c.start_utc <= hi.astimezone(timezone.utc),
-                sa.or_(*[c[name].in_(chunk) for name in INDEXED]))
+                sa.or_(*[c[name].in_(chunk) for name in columns]))
             result = conn.execute(query)
             frames.append(pd.DataFrame.from_records(result.all(), columns=list(result.keys())))
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[f.name for f in db.schema])
