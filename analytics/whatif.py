@@ -77,7 +77,10 @@ class _Traffic:
     def _price_each_carrier(self) -> None:
         pricer = Pricer(self.ent)
         breakout = pc.coalesce(self.calls["trunk_site"], self.calls["site"])
-        origin = pa.array(pd.Series(breakout.to_pandas()).map(pricer.main_digits).to_numpy(dtype=object), pa.string())
+        # A call whose breakout site is missing or no longer configured has no origin (null), not NaN.
+        mains = pricer.main_digits
+        where = pc.index_in(breakout, value_set=pa.array(list(mains), pa.string()))
+        origin = pc.take(pa.array(list(mains.values()), pa.string()), where)
         frame = pa.table({
             "dest": pc.utf8_ltrim(pc.fill_null(self.calls["connected_number_e164"], ""), "+"),
             "origin": origin, "site": breakout, "at_utc": self.calls["at_utc"], "duration_s": self.calls["duration_s"],

@@ -122,3 +122,17 @@ def test_module_docstring_examples_run():
 
     result = doctest.testmod(analytics.whatif)
     assert result.failed == 0 and result.attempted >= 2
+
+
+def test_a_call_from_a_site_no_longer_configured_is_unpriced_not_a_crash(tmp_path):
+    """A lake call whose site left the config has no origin: every carrier counts it unpriced (was ArrowTypeError)."""
+    from lakefactory import call, write_lake
+
+    ent = load_config(write_enterprise(tmp_path))
+    write_lake(ent.storage.lake, [call("gone1", "2026-10-14T15:00:00", "GONE", "acme", None, "1001", "outbound",
+                                       "national", 90, "0.10", "0.50")])
+    rows = carrier_whatif(ent, "2026-10").set_index("carrier")
+    assert rows.loc["acme", "calls"] == 1
+    assert rows.loc["acme", "unrated_calls"] == 1 and rows.loc["acme", "priced_calls"] == 0
+    assert rows.loc["acme", "delta_vs_actual"] is None
+    assert rows.loc["(actual)", "cost"] == D("0.10")
