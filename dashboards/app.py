@@ -208,13 +208,20 @@ class WsgiServer:
         self.port = int(self._server.effective_port)
         self.host = host
         self._thread: threading.Thread | None = None
+        self._closing = False
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def serve_forever(self) -> None:
-        self._server.run()
+        try:
+            self._server.run()
+        except (OSError, ValueError):
+            # shutdown() closes the sockets while this loop may be inside select(): a closed
+            # descriptor then raises EBADF (or "negative file descriptor"); that is the stop, not a fault.
+            if not self._closing:
+                raise
 
     def start(self) -> WsgiServer:
         """Serve in a background thread (tests, the benchmark)."""
@@ -223,6 +230,7 @@ class WsgiServer:
         return self
 
     def shutdown(self) -> None:
+        self._closing = True
         self._server.close()
         self._server.task_dispatcher.shutdown()
         if self._thread is not None:

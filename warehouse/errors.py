@@ -19,6 +19,10 @@
     ├── UnknownCallError (+LookupError)  analytics.explain_call         no stored call has that id
     ├── ReportError (+ValueError)        analytics.reporting.model      an unknown report, parameter or format
     ├── DeliveryError                    reports.delivery               the SMTP server did not take a message
+    ├── UserError                        warehouse.users                a user, role, password, token or scope not usable
+    ├── NoUsersError                     dashboards.auth.serving        serving beyond loopback while no user exists
+    ├── Unauthorized                     dashboards.auth                no valid token or session: HTTP 401
+    ├── Forbidden                        dashboards.auth                outside the user's scope: HTTP 403
     └── UsageError                       callcost.cli_common            a command-line value a verb cannot use
 
 Every error carries *where* (file, line, field) and *what is expected*, so a user can fix the input

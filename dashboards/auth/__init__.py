@@ -13,16 +13,18 @@ Flask server the Dash app runs on:
 
 from __future__ import annotations
 
+from warehouse.errors import CallcostError
+
 __all__ = ["Forbidden", "Unauthorized"]
 
 
-class Unauthorized(Exception):
+class Unauthorized(CallcostError):
     """No valid credentials (a missing, wrong, expired or revoked token; no session): HTTP 401."""
 
     status_code = 401
 
 
-class Forbidden(Exception):
+class Forbidden(CallcostError):
     """Valid credentials asking for something outside the user's scope: HTTP 403."""
 
     status_code = 403
