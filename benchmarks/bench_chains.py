@@ -161,7 +161,7 @@ def main() -> None:
             stage.rate_legs(parsed)
             rate_s.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            out = stitch(rated, policy, stage.rate_legs)
+            out = stitch(rated, policy, stage.rate_legs, marks_features=True)  # CUCM marks its legs
             chain_s.append(time.perf_counter() - t0)
         chains = len(set(out["chain_id"].to_pylist()))
         carrier = out["carrier_call_id"].drop_null()
@@ -178,7 +178,7 @@ def main() -> None:
 def open_chains(stage: RatingStage, policy: ChainPolicy, args: argparse.Namespace) -> None:
     """The Arrow bytes of every rated, stitched leg in one open-chain window (the stored state's size)."""
     n = int(args.extensions * args.calls_per_day * args.window_hours / 24)
-    window = stitch(stage.rate_legs(legs(n, args.chained)), policy, stage.rate_legs)
+    window = stitch(stage.rate_legs(legs(n, args.chained)), policy, stage.rate_legs, marks_features=True)
     size = window.nbytes
     print(f"open chains at a {args.window_hours} h window, {args.extensions:,} extensions × "
           f"{args.calls_per_day:g} legs/day: {n:,} legs, {size / 2**20:,.1f} MiB as Arrow "

@@ -116,8 +116,9 @@ def import_files(
     stage = stage or RatingStage(ent)
     report = ImportReport()
 
+    marks = MARKS <= connector.fields
     parsed = _in_background(_parsed_batches(connector, files, batch_size, bundle_bytes))
-    rated = _in_background(_rated(parsed, stage, store), discard=_release_preloaded)
+    rated = _in_background(_rated(parsed, stage, store, marks), discard=_release_preloaded)
     try:
         for batch, calls, preloaded, rate_s in rated:
             saved = None
@@ -125,7 +126,7 @@ def import_files(
             try:
                 if calls is not None:
                     # legs of chains begun in earlier batches: stitched in, the stored legs re-priced in place
-                    joined = join_stored(stage, calls, store, marks_features=MARKS <= connector.fields)
+                    joined = join_stored(stage, calls, store, marks_features=marks)
                     if joined.calls is not calls:
                         _release_preloaded((batch, calls, preloaded, rate_s))  # the preloaded copy holds the old figures
                         calls, preloaded = joined.calls, None
@@ -157,14 +158,14 @@ def import_files(
     return report
 
 
-def _rated(parsed: Iterator[_Batch], stage: RatingStage, store: Store) -> Iterator[tuple]:
+def _rated(parsed: Iterator[_Batch], stage: RatingStage, store: Store, marks_features: bool) -> Iterator[tuple]:
     """Rate each batch and do the store's early share of it (:meth:`Store.preload`) on this thread."""
     for b in parsed:
         if not b.calls.num_rows:
             yield b, None, None, 0.0
             continue
         started = time.perf_counter()
-        calls = stage.rate_batch(b.calls)
+        calls = stage.rate_batch(b.calls, marks_features=marks_features)
         yield b, calls, store.preload(calls), time.perf_counter() - started
 
 

@@ -323,7 +323,8 @@ class Pipeline:
         started = time.perf_counter()
         tables = [g.calls for g in groups if g.calls.num_rows]
         calls = pa.concat_tables(tables) if tables else groups[0].calls
-        rated = self.stage.rate_batch(calls)
+        marks = all(MARKS <= p.connector.fields for g in groups for p in g.parts)
+        rated = self.stage.rate_batch(calls, marks_features=marks)
         offsets = np.cumsum([0] + [len(g.parts) for g in groups[:-1]])
         row_part = np.concatenate([g.row_part + off for g, off in zip(groups, offsets)]) if groups else np.zeros(0)
         # the database's bulk load of this batch, here, while the store thread moves the previous one

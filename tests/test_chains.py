@@ -10,6 +10,7 @@ out by hand from ``chainkit``'s tariffs: acme 0.05 connect + 0.01/min local (60/
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -17,12 +18,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from analytics.rating.chains import marked
 from analytics.rating.stage import RatingStage
 from chainkit import CUCM_FILES, DATA, parse, write_enterprise
 from warehouse.config import load_config
 from warehouse.errors import ConfigError
 
 D = Decimal
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "cucm"
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +162,19 @@ def test_arrival_order_never_changes_chains_or_totals(ent, stage, data):
     expected = _summary(stage.rate_batch(parsed))
     order = data.draw(st.permutations(range(parsed.num_rows)))
     assert _summary(stage.rate_batch(parsed.take(pa.array(order)))) == expected
+    assert _summary(stage.rate_batch(parsed.take(pa.array(order)), marks_features=True)) == expected
+
+
+def test_linking_only_the_marked_legs_changes_nothing_on_cucm_files(ent, stage):
+    """CUCM marks every leg of a multi-leg scenario, so the stage links only those (``marks_features``):
+    on every CUCM file here and every shipped field sample the chains, roles and shares are the same as
+    when every leg's keys are linked.  The files hold plain calls (left out of the graph) and chains."""
+    files = CUCM_FILES + sorted((DATA / "barge").glob("cdr_*")) + sorted(SAMPLES.glob("cdr_*"))
+    parsed = parse(ent, "cucm", files)
+    everything, marked_only = stage.rate_batch(parsed), stage.rate_batch(parsed, marks_features=True)
+    assert _summary(marked_only) == _summary(everything)
+    assert (~marked(parsed)).sum() > 10
+    assert len({r["chain_id"] for r in everything.to_pylist() if r["carrier_call_id"]}) >= 3
 
 
 def _summary(rated: pa.Table) -> dict[str, tuple]:

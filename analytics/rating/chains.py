@@ -45,9 +45,9 @@ from scipy.sparse.csgraph import connected_components
 from warehouse.config import Enterprise
 from warehouse.config_schema import Key, Table
 from warehouse.money import decimal128_to_minor, minor_to_decimal128
-from warehouse.schema import LEG_ROLES
+from warehouse.schema import LEG_ROLES, PARSED_SCHEMA
 
-__all__ = ["ChainPolicy", "stitch", "link", "LEG_ROLES"]
+__all__ = ["ChainPolicy", "stitch", "link", "marked", "LEG_ROLES"]
 
 #: Pricing columns a carrier call's legs take from the carrier call (beside the shared money and seconds).
 CARRIED_COLUMNS = ("rating_status", "unrated_reason", "carrier", "plan", "prefix", "band", "tariff_version",
@@ -104,63 +104,114 @@ def _np_str(col: pa.ChunkedArray | pa.Array) -> pa.Array:
     return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
 
 
-def link(legs: pa.Table) -> np.ndarray:
+def link(legs: pa.Table, only: np.ndarray | None = None) -> np.ndarray:
     """Component label per leg: legs sharing a group key or a leg id (within one PBX) get the same label.
 
+    *only* (a mask): the legs that can be linked at all; every other leg is a chain of its own.  A connector
+    that marks every leg of a multi-leg scenario (``split_feature``/``leg_feature``, as CUCM does) lets the
+    stage pass its marked legs: the keys of the plain calls — most of a batch — are then never encoded.
+
     Keys become integers first — digit strings (CUCM leg ids) by a cast, others by one dictionary encoding
-    per key family — so the graph is built from integer arrays; a batch of several PBXs prefixes its keys
-    with the PBX first (collector and import batches come from one PBX: the usual case skips that)."""
+    per key family — and a key held by one leg only is dropped before the graph is built: most legs are
+    calls of their own, so the graph holds only the few legs that share a key, and every other leg is its
+    own component.  A batch of several PBXs prefixes its keys with the PBX first (collector and import
+    batches come from one PBX: the usual case skips that)."""
     n = legs.num_rows
+    if only is not None:
+        rows = np.flatnonzero(only)
+        labels = np.arange(n)
+        if len(rows) > 1:
+            sub = legs.select(["pbx", "call_group", "leg_id", "peer_leg_id", "trunk_leg_id"]).take(pa.array(rows))
+            labels[rows] = n + link(sub)
+        return labels
     pbx = _np_str(legs["pbx"])
     several = pc.count_distinct(pbx).as_py() > 1
-    rows, codes, offset = [], [], 0
+    rows, codes = [], []
     for family in (("call_group",), ("leg_id", "peer_leg_id", "trunk_leg_id")):
         cols = [_np_str(legs[name]) for name in family]
-        present = [(k, c) for k, c in enumerate(cols) if c.null_count < n]
+        present = [c for c in cols if c.null_count < n]
         if not present:
             continue
-        values = pa.concat_arrays([c for _, c in present])
+        values = pa.concat_arrays(present)
         if several:
             values = pc.binary_join_element_wise(pa.concat_arrays([pbx] * len(present)), values, "\x1f")
-        row = np.tile(np.arange(n), len(present))
         valid = _np_bool(pc.is_valid(values))
+        row = np.tile(np.arange(n), len(present))[valid]
         code = _integer_codes(values.filter(pa.array(valid)))
-        rows.append(row[valid])
-        codes.append(code + offset)
-        offset += int(code.max(initial=-1)) + 1
+        shared = np.bincount(code)[code] > 1  # a key of one leg links nothing
+        if shared.any():
+            rows.append(row[shared])
+            codes.append(code[shared])
+    labels = np.arange(n)
     if not rows:
-        return np.arange(n)
-    row, key = np.concatenate(rows), np.concatenate(codes)
-    graph = coo_matrix((np.ones(len(row), np.int8), (row, n + key)), shape=(n + offset, n + offset)).tocsr()
-    _, labels = connected_components(graph, directed=False)
-    return labels[:n]
+        return labels
+    # the graph of the legs that share a key: those legs, then each family's shared keys, numbered densely
+    row = np.concatenate(rows)
+    leg_node, legs_in = _dense(row, n)
+    key_node, offset = [], len(legs_in)
+    for code in codes:
+        dense, kept = _dense(code, int(code.max()) + 1)
+        key_node.append(dense + offset)
+        offset += len(kept)
+    graph = coo_matrix((np.ones(len(row), np.int8), (leg_node, np.concatenate(key_node))),
+                       shape=(offset, offset)).tocsr()
+    _, component = connected_components(graph, directed=False)
+    labels[legs_in] = n + component[:len(legs_in)]  # past every leg index: no clash with a leg of its own
+    return labels
+
+
+def _dense(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(0..k-1 for each of *values* in [0, size), the k distinct values in order) — by a mark table, no sort."""
+    mark = np.zeros(size, bool)
+    mark[values] = True
+    number = np.cumsum(mark) - 1
+    return number[values], np.flatnonzero(mark)
+
+
+def marked(legs: pa.Table) -> np.ndarray:
+    """Which legs a feature-marking connector (CUCM) marks as part of a multi-leg scenario: the ones a
+    feature ended (``split_feature``: an original, a consultation, a parked call) and the ones a feature
+    made (``leg_feature``: a final transferred segment, a conference leg, a pickup).  A plain call is
+    neither, and can belong to no chain."""
+    return _np_bool(pc.or_(pc.is_valid(legs["split_feature"]), pc.is_valid(legs["leg_feature"])))
 
 
 def _integer_codes(values: pa.Array) -> np.ndarray:
-    """Dense integer codes (0..k-1) of *values*, equal strings equal codes: a cast for digit strings of up to
-    18 digits (then ``np.unique``), a dictionary encoding otherwise."""
+    """Integer codes of *values*, equal strings equal codes, in a range about the size of *values*.
+
+    Digit strings of up to 18 digits without a leading zero ("007" and "7" must stay two keys) are cast;
+    when their range is no more than four times their count (CUCM leg ids and call ids are handed out in
+    sequence) the offset from the smallest is the code — no hashing at all; otherwise they are factorised,
+    and any other strings dictionary-encoded."""
     if not len(values):
         return np.zeros(0, np.int64)
     digits = pc.all(pc.and_(pc.ascii_is_decimal(values), pc.less_equal(pc.binary_length(values), 18))).as_py()
-    if digits and not pc.any(pc.starts_with(values, "0")).as_py():  # "007" and "7" must stay two keys
+    if digits and not pc.any(pc.starts_with(values, "0")).as_py():
         ints = pc.cast(values, pa.int64()).to_numpy(zero_copy_only=False)
+        lo, hi = int(ints.min()), int(ints.max())
+        if hi - lo < 4 * len(ints) + 1024:
+            return ints - lo
         return pd.factorize(ints)[0].astype(np.int64)
     return pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 # ---- the whole step ----------------------------------------------------------------------------------------
 
-def stitch(rated: pa.Table, policy: ChainPolicy, reprice: Callable[[pa.Table], pa.Table]) -> pa.Table:
+def stitch(rated: pa.Table, policy: ChainPolicy, reprice: Callable[[pa.Table], pa.Table], *,
+           marks_features: bool = False) -> pa.Table:
     """*rated* legs (``calls_schema``) with ``chain_id``, ``leg_role``, ``carrier_call_id`` and the shared
     figures of every carrier call of several legs.  *reprice* rates parsed rows without chaining (the
-    stage's own rating): a carrier call is priced by it as one call."""
+    stage's own rating): a carrier call is priced by it as one call.  *marks_features*: the legs come from
+    a connector that marks every leg of a multi-leg scenario (``chains_store.MARKS``), so only the marked
+    legs are linked — the rule ``join_stored`` already follows for the stored legs it looks up."""
     n = rated.num_rows
     if n == 0:
         return rated
     # the vendor's key: ``call_group`` where the connector (or the stored leg) has it, else the ``chain_id`` a
     # connector or a canonical CSV gave; a stored leg's chain_id is its chain's, so re-rating links the same legs
     group = pc.coalesce(rated["call_group"], rated["chain_id"])
-    labels = link(rated.set_column(rated.schema.get_field_index("call_group"), "call_group", group))
+    only = marked(rated) if marks_features else None
+    labels = link(rated.set_column(rated.schema.get_field_index("call_group"), "call_group", group), only)
     size = np.bincount(labels)
     multi = size[labels] > 1
     call_id = _np_str(rated["call_id"])
@@ -185,8 +236,7 @@ def stitch(rated: pa.Table, policy: ChainPolicy, reprice: Callable[[pa.Table], p
     start = _seconds(sub["start_utc"])
     end = _seconds(sub["end_utc"], fallback=start)
     # order legs inside each chain: label, start, end, call_id (the tie-break makes it order-independent)
-    cid_rank = _rank(_np_str(sub["call_id"]))
-    order = np.lexsort((cid_rank, end, start, lab))
+    order = _chain_order(lab, start, end, _np_str(sub["call_id"]))
     lab_o = lab[order]
     first = np.ones(len(order), bool)
     first[1:] = lab_o[1:] != lab_o[:-1]
@@ -275,7 +325,7 @@ def _carrier_calls(rated: pa.Table, sub: pa.Table, rows: np.ndarray, lab: np.nda
     last_disc = np.maximum.reduceat(np.maximum(end[cand][o], talk_end[o]), np.flatnonzero(firsts))
 
     # price each carrier call once, as one call
-    parsed = rated.take(pa.array(rows[rep]))
+    parsed = rated.select(PARSED_SCHEMA.names).take(pa.array(rows[rep]))  # what reprice reads
     parsed = _set(parsed, "answer_utc", pa.array(first_connect, pa.int64()).cast(sub["answer_utc"].type))
     parsed = _set(parsed, "duration_s", pa.array(last_end - first_connect, pa.int64()).cast(pa.int32()))
     parsed = _set(parsed, "end_utc", pa.array(last_disc, pa.int64()).cast(sub["end_utc"].type))
@@ -297,33 +347,27 @@ def _carrier_calls(rated: pa.Table, sub: pa.Table, rows: np.ndarray, lab: np.nda
     bill_ok = _np_bool(pc.is_valid(priced["billable_s"]))
     shares_bill = _share(bill[cc_s], weight, total_w, last, cc_s, bounds)
 
+    # write back with one gather per column from (the column, then the values of the legs that changed):
+    # only those legs are converted, the other rows are copied as they are
     n = rated.num_rows
-    for name in ("actual_cost", "reference_cost"):
-        full, full_ok = decimal128_to_minor(rated[name])
-        full, full_ok = full.copy(), full_ok.copy()
-        full[out_rows], full_ok[out_rows] = updates[name]
-        rated = _set(rated, name, minor_to_decimal128(full, scale, full_ok))
-    act, act_ok = decimal128_to_minor(rated["actual_cost"])
-    ref, ref_ok = decimal128_to_minor(rated["reference_cost"])
-    savings = ref - act
-    sav_ok = act_ok & ref_ok
-    rated = _set(rated, "savings", minor_to_decimal128(np.where(sav_ok, savings, 0), scale, sav_ok))
-    b_full = pc.fill_null(rated["billable_s"], 0).to_numpy(zero_copy_only=False).astype(np.int64).copy()
-    b_ok = _np_bool(pc.is_valid(rated["billable_s"])).copy()
-    b_full[out_rows], b_ok[out_rows] = shares_bill, bill_ok[cc_s]
-    rated = _set(rated, "billable_s", pa.array(b_full, pa.int64(), mask=~b_ok).cast(pa.int32()))
-    # the carried columns: one gather per column from (the column, then the m priced carrier calls) — no
-    # per-leg copy of the priced values, no mask pass
+    k = len(out_rows)
     pick = np.arange(n)
-    pick[out_rows] = n + cc_s
+    pick[out_rows] = n + np.arange(k)
     pick = pa.array(pick)
-    for name in CARRIED_COLUMNS:
+    (act, act_ok), (ref, ref_ok) = updates["actual_cost"], updates["reference_cost"]
+    sav_ok = act_ok & ref_ok
+    written = {"actual_cost": minor_to_decimal128(act, scale, act_ok),
+               "reference_cost": minor_to_decimal128(ref, scale, ref_ok),
+               "savings": minor_to_decimal128(np.where(sav_ok, ref - act, 0), scale, sav_ok),
+               "billable_s": pa.array(shares_bill, pa.int64(), mask=~bill_ok[cc_s])}
+    for name in CARRIED_COLUMNS:  # the pricing the carrier call got
         if name in priced.column_names:
-            base = _np_str(rated[name])
-            both = pa.concat_arrays([base, _np_str(priced[name]).cast(base.type)])
-            rated = _set(rated, name, both.take(pick))
+            written[name] = _np_str(priced[name]).take(pa.array(cc_s))
+    for name, value in written.items():
+        base = _np_str(rated[name])
+        rated = _set(rated, name, pa.concat_arrays([base, value.cast(base.type)]).take(pick))
     cc_id = _np_str(call_id).take(pa.array(rows[rep]))
-    carrier_call = pa.concat_arrays([pa.nulls(n, pa.string()), cc_id.cast(pa.string())]).take(pick)
+    carrier_call = pa.concat_arrays([pa.nulls(n, pa.string()), cc_id.take(pa.array(cc_s)).cast(pa.string())]).take(pick)
     return rated, carrier_call
 
 
@@ -378,6 +422,22 @@ def _seconds(col: pa.Array | pa.ChunkedArray, fallback: np.ndarray | None = None
     if fallback is not None:
         out = np.where(_np_bool(pc.is_valid(ints)), out, fallback)
     return out
+
+
+def _chain_order(lab: np.ndarray, start: np.ndarray, end: np.ndarray, call_id: pa.Array) -> np.ndarray:
+    """The legs ordered by chain, start, end, then call id: the call id breaks ties only, so it is ranked
+    only for the legs that tie (few) — the order, and so each chain's root, never depends on arrival."""
+    order = np.lexsort((end, start, lab))
+    lo, so, eo = lab[order], start[order], end[order]
+    tie = np.zeros(len(order), bool)
+    tie[1:] = (lo[1:] == lo[:-1]) & (so[1:] == so[:-1]) & (eo[1:] == eo[:-1])
+    if not tie.any():
+        return order
+    tie[:-1] |= tie[1:]  # both legs of each tying pair
+    tied = order[tie]
+    rank = np.zeros(len(order), np.int64)
+    rank[tied] = _rank(call_id.take(pa.array(tied))) + 1
+    return np.lexsort((rank, end, start, lab))
 
 
 def _rank(strings: pa.Array) -> np.ndarray:

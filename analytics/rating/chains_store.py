@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from analytics.rating.chains import link
+from analytics.rating.chains import link, marked
 from analytics.rating.stage import RatingStage
 from warehouse import lake
 from warehouse.database import Database
@@ -81,13 +81,14 @@ def join_stored(stage: RatingStage, rated: pa.Table, store: object, *, marks_fea
         return Joined(rated, 0)
     stored = stored.select(rated.column_names).cast(rated.schema)
     union = pa.concat_tables([rated, stored])
-    labels = link(_with_group(union))
+    only = marked(union) if marks_features else None
+    labels = link(_with_group(union), only)
     touched = np.isin(labels, labels[rated.num_rows:])
     new_rows = np.flatnonzero(touched[:rated.num_rows])
     if not new_rows.size:
         return Joined(rated, 0)
     together = pa.concat_tables([rated.take(pa.array(new_rows)), stored])
-    fresh = stage.rate_batch(together.select(PARSED_SCHEMA.names))
+    fresh = stage.rate_batch(together.select(PARSED_SCHEMA.names), marks_features=marks_features)
     k = len(new_rows)
     fresh_stored = fresh.slice(k)
     changed = ~_same(stored, fresh_stored)
@@ -131,11 +132,8 @@ def stored_legs(db: Database, batch: pa.Table, window_hours: int) -> pa.Table:
 
 def _open_capable(batch: pa.Table) -> pa.Table:
     """The legs of *batch* that can belong to a chain begun or continued in another batch, for a format that
-    names features (CUCM): it marks every segment of a multi-leg scenario — the ones a feature ended
-    (``split_feature``: an original, a consultation, a parked call) and the ones a feature made
-    (``leg_feature``: a final transferred segment, a conference leg, a pickup).  A plain call is neither,
-    and looking it up would only cost a query."""
-    return batch.filter(pc.or_(pc.is_valid(batch["split_feature"]), pc.is_valid(batch["leg_feature"])))
+    marks features (``chains.marked``): looking a plain call up would only cost a query."""
+    return batch.filter(pa.array(marked(batch)))
 
 
 def _keys(batch: pa.Table) -> set[str]:

@@ -42,16 +42,19 @@ class RatingStage:
     def directory(self) -> pd.DataFrame | None:
         return load_directory(self.ent.directory_file) if self.ent.directory_file else None
 
-    def rate_batch(self, parsed: pa.Table) -> pa.Table:
+    def rate_batch(self, parsed: pa.Table, *, marks_features: bool = False) -> pa.Table:
         """PARSED_SCHEMA rows in, ``calls_schema(scale)`` rows out (one per input row, same order).
 
         Arrow end to end: the parsed columns the stages do not change are passed through untouched,
         classification and pricing work on integer codes and return Arrow arrays.  The legs of one
         conversation are then stitched into chains and each carrier call is priced once
-        (``analytics.rating.chains``), unless ``[chains] enabled = false``.
+        (``analytics.rating.chains``), unless ``[chains] enabled = false``.  *marks_features*: the rows come
+        from a connector that marks every leg of a multi-leg scenario (only those legs are linked).
         """
         rated = self.rate_legs(parsed)
-        return stitch(rated, self.chains, self.rate_legs) if self.chains.enabled else rated
+        if not self.chains.enabled:
+            return rated
+        return stitch(rated, self.chains, self.rate_legs, marks_features=marks_features)
 
     def rate_legs(self, parsed: pa.Table) -> pa.Table:
         """``rate_batch`` without the chains: every row priced as a call of its own."""
