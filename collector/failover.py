@@ -6,6 +6,9 @@ store stage writes the whole batch — rated calls, quarantined records, segment
 local offline spool (:mod:`collector.spool`) and acknowledges it: a spooled batch is durable.  A
 background thread retries with exponential backoff; once the database answers it commits the backlog
 oldest first, and only when the spool is empty do direct writes resume, so arrival order holds.
+Each drained batch is first joined to the chains stored before it (the ``join`` the service passes:
+``join_stored``), as a batch written directly is, so a transfer whose legs came in during an outage is
+still priced as one carrier call.
 
 The lake is deferred together with the database: one batch is committed by :meth:`Store.save` (DB and
 lake, both idempotent on ``call_id``) whether it comes straight from the pipeline or from the spool, so
@@ -62,8 +65,12 @@ class FailoverWriter(BatchWriter):
     """Writes the store stage's batches to the main DB, or to the offline spool while the DB is down."""
 
     def __init__(self, store: Store, spool_dir: Path | str, *, retry_initial_s: float = 0.5,
-                 retry_max_s: float = 30.0, final_drain_s: float = 5.0) -> None:
+                 retry_max_s: float = 30.0, final_drain_s: float = 5.0,
+                 join: Callable[[pa.Table, bool], pa.Table] | None = None) -> None:
         self.store = store
+        #: joins a drained batch's legs to their stored chains (``join_stored``): a batch spooled while the
+        #: database was down could not be joined when it was rated.  Called with (calls, marks_features).
+        self.join = join
         self.engine = store.db.engine
         self.spool = Spool(spool_dir)
         self.retry_initial_s, self.retry_max_s, self.final_drain_s = retry_initial_s, retry_max_s, final_drain_s
@@ -253,6 +260,8 @@ class FailoverWriter(BatchWriter):
                     self._commit_events(meta["key"], [{**e, "at": datetime.fromisoformat(e["at"])}
                                                       for e in meta["events"]])
                 else:
+                    if self.join is not None and table.num_rows:
+                        table = self.join(table, bool(meta["batch"].get("marks_features", False)))
                     self._commit(meta["key"], table, [ingest.quarantine_from_json(q) for q in meta["quarantine"]],
                                  meta["batch"], [_decode_segment(s) for s in meta["segments"]],
                                  time.perf_counter())

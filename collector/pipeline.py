@@ -323,8 +323,7 @@ class Pipeline:
         started = time.perf_counter()
         tables = [g.calls for g in groups if g.calls.num_rows]
         calls = pa.concat_tables(tables) if tables else groups[0].calls
-        marks = all(MARKS <= p.connector.fields for g in groups for p in g.parts)
-        rated = self.stage.rate_batch(calls, marks_features=marks)
+        rated = self.stage.rate_batch(calls, marks_features=_marks_features(groups))
         offsets = np.cumsum([0] + [len(g.parts) for g in groups[:-1]])
         row_part = np.concatenate([g.row_part + off for g, off in zip(groups, offsets)]) if groups else np.zeros(0)
         # the database's bulk load of this batch, here, while the store thread moves the previous one
@@ -351,17 +350,15 @@ class Pipeline:
         """The batch with the stored legs of its chains stitched in (``join_stored``), as the import does:
         a late leg — another batch, or after a restart — re-prices its chain's stored legs in place.
 
-        The open chains are the stored legs, so this needs the database: while it is down (the batch goes
-        to the offline spool) the batch is stored as rated, and its chains are joined when a later leg of
-        them arrives or the files are re-imported.  Rows keep their order (``row_part`` counts by position).
+        The open chains are the stored legs, so this needs the database: while it is down the batch goes
+        to the offline spool as rated, and the writer joins its chains when it drains the spool.  Rows keep their order (``row_part`` counts by position).
         A joined batch's preloaded copy holds the old figures: it is given back and the batch saved plain.
         """
         rated = batch.rated
         if not rated.num_rows or (self.writer is not None and not self.writer.online):
             return rated
-        marks = all(MARKS <= p.connector.fields for g in batch.groups for p in g.parts)
         try:
-            joined = join_stored(self.stage, rated, self.store, marks_features=marks)
+            joined = join_stored(self.stage, rated, self.store, marks_features=_marks_features(batch.groups))
         except Exception as exc:
             if self.writer is None or not is_outage(exc):
                 raise
@@ -401,7 +398,10 @@ class Pipeline:
             checkpoints.record_batch(self.engine, ingest.LIVE, rows, quarantine_rows, saved, rate_s=batch.rate_s,
                                      store_s=time.perf_counter() - started)
         else:  # the DB or, while it is down, the offline spool: durable either way
-            self.writer.write(rated, quarantine_rows, {"rate_s": batch.rate_s}, rows, started, preloaded=batch.preloaded)
+            # a spooled batch's chains are joined when it is drained (FailoverWriter's join): it says how
+            self.writer.write(rated, quarantine_rows, {"rate_s": batch.rate_s,
+                                                       "marks_features": _marks_features(batch.groups)},
+                              rows, started, preloaded=batch.preloaded)
         wall = time.time()
         for k, p in enumerate(parts):
             m = self.metrics[p.pbx]
@@ -411,6 +411,11 @@ class Pipeline:
             if p.on_stored is not None:
                 p.on_stored()
         self.batches_stored += 1
+
+
+def _marks_features(groups: list[ParsedGroup]) -> bool:
+    """Do all the batch's connectors mark every leg of a multi-leg scenario (``chains_store.MARKS``)?"""
+    return all(MARKS <= p.connector.fields for g in groups for p in g.parts)
 
 
 def _size(p: Part) -> int:

@@ -18,6 +18,8 @@ import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
+
 from collector.connectors.base import PbxContext, connector_for
 from collector.failover import FailoverWriter
 from collector.pipeline import Pipeline, PipelineConfig
@@ -27,6 +29,7 @@ from collector.settings import Settings, settings_for
 from collector.streams import Intake
 from collector.transports.base import Transport, transport_for
 from warehouse.config import Enterprise
+from analytics.rating.chains_store import join_stored
 from analytics.rating.stage import RatingStage
 from warehouse.store import Store
 
@@ -64,8 +67,14 @@ class CollectorService:
             self.ent.pbx(pid)  # an unknown --pbx id is a config error before anything opens
         self.settings = settings_for(self.ent)
         self.store = self.store or Store(self.ent, require_db=False)  # the DB may be down at start
-        writer = FailoverWriter(self.store, self.ent.storage.offline)  # [storage] offline: the spool folder
-        self.pipeline = Pipeline(self.store, RatingStage(self.ent), pipeline_config(self.settings), writer)
+        stage = RatingStage(self.ent)
+        store = self.store
+
+        def join(calls: pa.Table, marks_features: bool) -> pa.Table:
+            return join_stored(stage, calls, store, marks_features=marks_features).calls
+
+        writer = FailoverWriter(store, self.ent.storage.offline, join=join)  # [storage] offline: the spool folder
+        self.pipeline = Pipeline(store, stage, pipeline_config(self.settings), writer)
         ids = self.pbx_ids if self.pbx_ids is not None else [
             p.id for p in self.ent.pbxs.values() if p.source_kind != "import"]
         connectors = {}

@@ -16,6 +16,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 from collectorkit import count, running, wait_for
+from crashkit import durable_pg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -109,6 +110,32 @@ def test_a_restart_between_the_legs_still_prices_the_carrier_call_once(tmp_path,
     in_db, in_lake = _in_store(ent, db_url)
     assert in_db == in_lake == expected
     assert _accounting(db_url) == (3, 3, 3)
+
+
+def test_legs_that_arrive_while_the_database_is_down_are_joined_when_the_spool_drains(tmp_path, expected):
+    """The original leg is stored; PostgreSQL crashes; the transferred legs go to the offline spool unjoined
+    (the open chains are in the database).  When it answers, each drained batch is joined to its stored
+    chain first: the original is re-priced to its share and the carrier call counts once."""
+    server = durable_pg()
+    try:
+        ent = _live_enterprise(tmp_path)
+        url = server.create_database("chains_spool")
+        with running(ent, url, pbx_ids=["ast"]) as svc:
+            writer = svc.pipeline.writer
+            writer.retry_initial_s, writer.retry_max_s = 0.05, 0.3
+            _send(svc, LINES[:1], 0)
+            server.crash()  # pg_ctl stop -m immediate
+            _send(svc, LINES[1:2], 1)
+            _send(svc, LINES[2:], 2)
+            assert not writer.online and writer.status()["backlog_batches"] >= 2
+            server.restart()
+            wait_for(lambda: writer.online, what="backlog drained", state=writer.status)
+        in_db, in_lake = _in_store(ent, url)
+        assert in_db == in_lake == expected
+        assert sum(v[3] for v in in_db.values()) == D("0.11")  # one carrier call, not 0.07 + 0.08
+        assert _accounting(url) == (3, 3, 3)
+    finally:
+        server.stop()
 
 
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
