@@ -415,3 +415,28 @@ def test_an_asterisk_leg_imported_later_joins_its_linkedid_chain(tmp_path):
         assert len(calls) == 3, first
         assert list(calls["leg_role"]) == ["original", "transferred", "original"], first
         assert list(calls["actual_cost"]) == [D("0.03"), D("0.08"), D("0.00")], first
+
+
+def test_a_call_a_hunt_pilot_member_answered_is_redirected_and_a_transfer_to_a_pilot_stays_a_transfer(
+        ent, stage, tmp_path):
+    """The real field sample's 1050 → hunt pilot 2310 transfer (member 2312 answered: ``huntPilotDN`` 2310,
+    join 10) keeps its ``transferred`` role and its consultation call to the pilot stays a consultation; the
+    same record with no transfer codes — a caller who dialled the pilot — is ``redirected`` by the hunt list,
+    billed to the member who answered."""
+    sample = SAMPLES / "cdr_StandAloneCluster_02_202112131408_515359"
+    lines = sample.read_text(encoding="utf-8").splitlines()
+    names = [n.strip('"') for n in lines[0].split(",")]
+    transferred = stage.rate_batch(parse(ent, "cucm", [SAMPLES / "cdr_StandAloneCluster_02_202112131407_515358",
+                                                       sample])).to_pylist()
+    roles = {r["call_id"].rsplit("-", 1)[1][-6:]: r["leg_role"] for r in transferred}
+    assert roles["9bed8d"] == "transferred" and roles["6f4cd7"] == "consultation"
+    row = next(line for line in lines[2:] if "9bed8d" in line)
+    fields = row.split(",")
+    for name in ("joinOnBehalfOf", "lastRedirectRedirectOnBehalfOf", "lastRedirectRedirectReason",
+                 "origCallTerminationOnBehalfOf", "destCallTerminationOnBehalfOf"):
+        fields[names.index(name)] = "0"
+    fields[names.index("lastRedirectDn")] = '"2310"'
+    direct = tmp_path / "cdr_StandAloneCluster_02_202112131409_515360"
+    direct.write_text("\n".join([lines[0], lines[1], ",".join(fields)]) + "\n", encoding="utf-8")
+    [leg] = stage.rate_batch(parse(ent, "cucm", [direct]), marks_features=True).to_pylist()
+    assert (leg["leg_role"], leg["original_called_number"], leg["called_number"]) == ("redirected", "2310", "2312")

@@ -10,7 +10,8 @@ CUCM's own vocabulary into its canonical columns:
   transfer target's leg, and the conference setup call meets the bridge segment of the added party.
 * ``trunk_leg_id`` — of those two, the one on the trunk side: segments that share it are one carrier call.
 * ``leg_feature`` — the feature that *made* the segment (``joinOnBehalfOf``, else
-  ``lastRedirectRedirectOnBehalfOf``, else ``origCalledPartyRedirectOnBehalfOf``), as a ``leg_role``.
+  ``lastRedirectRedirectOnBehalfOf``, else ``origCalledPartyRedirectOnBehalfOf``), as a ``leg_role``; a
+  call a hunt pilot's member answered (``huntPilotDN``) and no other feature touched is ``redirected``.
 * ``split_feature`` — the feature that *ended* it: a split (cause 393216) on behalf of transfer,
   conference, park …; a consultation call is a segment split by a transfer or conference whose
   GlobalCallID is not its chain's.
@@ -33,6 +34,7 @@ from collector.connectors.cucm_fields import SPLIT_CAUSE
 CHAIN_COLUMNS = (
     "origCallTerminationOnBehalfOf", "destCallTerminationOnBehalfOf", "origCalledPartyRedirectOnBehalfOf",
     "lastRedirectRedirectOnBehalfOf", "lastRedirectRedirectReason", "joinOnBehalfOf", "lastRedirectDn", "comment",
+    "huntPilotDN",
 )
 
 #: OnBehalfOf code (cucm-cdr.md §6.1) of the feature that joined or redirected a segment → its ``leg_role``.
@@ -98,6 +100,11 @@ def chain_links(s: Callable[[str], pa.Array], trunk_code: np.ndarray) -> dict[st
     both = (term_o == term_d) & np.isin(term_o, list(SPLIT_FEATURES))
     split_by = np.where(split_by > 0, split_by, np.where(both, term_o, -1))
     split = _lookup(split_by, SPLIT_FEATURES)
+    # a hunt pilot's member answered (``huntPilotDN`` is filled only then, cucm-cdr.md §7): the hunt list
+    # redirected the call to that member — unless another feature made or split the segment (a transfer to
+    # a hunt pilot stays a transfer; the consultation call to a pilot stays a consultation)
+    via_hunt = pc.and_(pc.not_equal(s("huntPilotDN"), ""), pc.and_(pc.is_null(feature), pc.is_null(split)))
+    feature = pc.if_else(pc.fill_null(via_hunt, False), "redirected", feature)
 
     redirect_dn = s("lastRedirectDn")
     forwarded_out = pc.and_(pc.equal(feature, "forwarded"), pa.array(trunk_code == 1))
