@@ -440,3 +440,17 @@ def test_two_parse_workers_keep_a_streams_order(tmp_path):
         store.db.close()
     assert column(db, "select call_id from calls order by call_id") == sorted(whole.calls["call_id"].to_pylist())
     assert count(db, "select position from collector_checkpoints where final") == len(stream)
+
+
+def test_condition_codes_name_the_feature_that_made_a_record():
+    """C and L (a conference, or a trunk-to-trunk transfer: one record per trunk) are ``conference`` legs, 1
+    (attendant-handled) a ``transferred`` one; any other code names no feature (issue 17)."""
+    data = "\r\n".join([
+        _record("100526", "1310", 300, "C", "912125550123", "1001", used="701"),
+        _record("100526", "1310", 280, "L", "912125550177", "1001", used="701"),
+        _record("100526", "1311", 90, "1", "1002", "2125550199", used="702", in_trk="702"),
+        _record("100526", "1312", 60, "7", "912125550100", "1003", used="701"),
+    ]) + "\r\n"
+    rows = AvayaConnector(_pbx(fields=SSZOKOLY)).parse(data.encode(), "cdr1").calls.to_pylist()
+    assert [r["leg_feature"] for r in rows] == ["conference", "conference", "transferred", None]
+    assert [r["cause_code"] for r in rows] == ["C", "L", "1", "7"]  # the raw code is kept

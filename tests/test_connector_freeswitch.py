@@ -130,3 +130,25 @@ def test_round_trip_of_generated_traffic(times, tmp_path):
 
 def test_connector_is_registered_under_its_type():
     assert isinstance(connector_for("freeswitch", PbxContext("f", "X", "UTC")), FreeswitchConnector)
+
+
+def test_a_b_leg_is_linked_to_its_a_leg_by_the_originator_variables():
+    """A template with ``originating_leg_uuid`` (or ``originator``) and ``call_uuid`` links a B-leg to its
+    A-leg even when the A-leg's ``bleg_uuid`` is empty; a call of its own stays alone."""
+    template = ["uuid", "call_uuid", "originating_leg_uuid", "originator", "bleg_uuid", "caller_id_number",
+                "destination_number", "start_stamp", "answer_stamp", "end_stamp", "billsec", "hangup_cause"]
+    lines = b"".join(f'"{u}","{c}","{o}","{og}","","1001","5551234","2026-10-05 09:00:00","2026-10-05 09:00:05",'
+                     f'"2026-10-05 09:01:05","60","NORMAL_CLEARING"\n'.encode()
+                     for u, c, o, og in (("a-1", "a-1", "", ""), ("b-1", "a-1", "a-1", ""), ("b-2", "", "", "a-2"),
+                                         ("a-2", "", "", ""), ("solo", "", "", "")))
+    calls = _fs(template=template).parse(lines, "Master.csv").calls
+    rows = {r["leg_id"]: r for r in calls.to_pylist()}
+    assert rows["b-1"]["peer_leg_id"] == "a-1" and rows["b-2"]["peer_leg_id"] == "a-2"
+    assert rows["b-1"]["chain_id"] == rows["a-1"]["chain_id"] == "a-1" and rows["solo"]["peer_leg_id"] is None
+    from analytics.rating.chains import link
+
+    legs = pa.table({"pbx": calls["pbx"], "call_group": calls["chain_id"], "leg_id": calls["leg_id"],
+                     "peer_leg_id": calls["peer_leg_id"], "trunk_leg_id": pa.nulls(calls.num_rows, pa.string())})
+    labels = dict(zip(calls["leg_id"].to_pylist(), link(legs)))  # what the chain engine links
+    assert labels["a-1"] == labels["b-1"] and labels["a-2"] == labels["b-2"]
+    assert len({labels["a-1"], labels["a-2"], labels["solo"]}) == 3

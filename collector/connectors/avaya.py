@@ -116,6 +116,7 @@ class AvayaConnector(Connector):
     fields = frozenset({
         "call_id", "pbx", "source_format", "start_utc", "end_utc", "duration_s", "calling_number", "called_number",
         "extension", "direction", "trunk", "account_code", "disposition", "cause_code", "chain_id", "raw_ref",
+        "leg_feature",
     })
 
     def __init__(self, pbx: PbxContext) -> None:
@@ -286,10 +287,15 @@ class AvayaConnector(Connector):
             "account_code": null_if_empty(col("acct-code")),
             "disposition": pa.array(disposition.astype(object), pa.string()),
             "cause_code": null_if_empty(cond),
+            "leg_feature": _FEATURE_NAMES.take(pc.index_in(cond, value_set=_FEATURE_KEYS)),
             "chain_id": null_if_empty(col("ucid")),
             "raw_ref": pc.binary_join_element_wise(source, pc.cast(lines, pa.string()), ":"),
         }
         return pa.table(cols)
+
+
+_FEATURE_KEYS = pa.array(list(L.FEATURE_CODES), pa.string())
+_FEATURE_NAMES = pa.array(list(L.FEATURE_CODES.values()), pa.string())
 
 
 def _ints(col: pa.Array | pa.ChunkedArray) -> np.ndarray:

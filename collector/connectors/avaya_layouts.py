@@ -128,5 +128,9 @@ INTERNAL_CODES = frozenset({"0"})
 BUSY_CODES = frozenset({"I"})
 NO_ANSWER_CODES = frozenset({"H"})
 FAILED_CODES = frozenset({"6", "E", "N"})
+#: Condition codes that say which feature made the record, as a ``leg_role`` (issue 17): a conference (and a
+#: trunk-to-trunk transfer, which CM records as one) writes one record per trunk; an attendant-handled call
+#: was extended by the attendant.  The records of one call share its UCID (``chain_id``) where the layout has it.
+FEATURE_CODES: dict[str, str] = {"C": "conference", "L": "conference", "1": "transferred"}
 #: Interim record of a call longer than 10 hours (duration 9:59.9): the final record carries the call.
 INTERIM_CODES = frozenset({"4", "D"})

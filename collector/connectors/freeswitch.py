@@ -14,6 +14,8 @@ is recognised and not turned into a second call (nor counted as a record); each 
 non-empty ``sip_gateway_name`` column otherwise means outbound through that gateway (the trunk); with a
 gateway column and neither, the call is internal.  ``call_id`` is the leg's ``uuid``: an exact repeat of
 a line is the same call (same id, stored once), a uuid repeated with other fields is quarantined.
+Call chains: an A-leg and its B-leg are linked by ``bleg_uuid`` (on the A-leg) or by ``originating_leg_uuid``
+/ ``originator`` (on the B-leg), and the legs of one ``call_uuid`` are one group, where the template has them.
 """
 
 from __future__ import annotations
@@ -245,12 +247,20 @@ class FreeswitchConnector(Connector):
             "account_code": null_if_empty(s("accountcode")),
             "disposition": pa.array(disposition.astype(object), pa.string()),
             "cause_code": pa.array(cause_code, pa.string()),
-            "chain_id": null_if_empty(s("uuid")),
+            # the group of the call's legs: ``call_uuid`` (the A-leg's uuid, on both legs) where the template
+            # has it, else the leg's own uuid
+            "chain_id": pc.coalesce(null_if_empty(s("call_uuid")), null_if_empty(s("uuid"))),
             "raw_ref": line_refs(source, lines),
             "leg_id": null_if_empty(s("uuid")),
-            "peer_leg_id": null_if_empty(s("bleg_uuid")),  # the B-leg's uuid: the chain engine links the two
+            # the other leg: an A-leg names its B-leg (``bleg_uuid``); a B-leg its A-leg, by the originator
+            # variables (``originating_leg_uuid``, ``originator``) where the template has them
+            "peer_leg_id": pc.coalesce(*(null_if_empty(s(v)) for v in PEER_VARIABLES)),
         }
         return pa.table(cols)
+
+
+#: Template variables naming the other leg of a call, in order of preference (FreeSWITCH channel variables).
+PEER_VARIABLES = ("bleg_uuid", "originating_leg_uuid", "originator")
 
 
 def _keep_rows(keep: np.ndarray, t: pa.Table, times: dict, billsec: np.ndarray | None, lines: np.ndarray):
