@@ -34,6 +34,7 @@ from decimal import Decimal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import sqlalchemy as sa
 
 from warehouse import lake
@@ -93,6 +94,7 @@ class RerateResult:
     newly_priced: int = 0  # unrated before, rated now
     newly_unrated: int = 0  # rated before, unrated now (a tariff row removed, a version ended)
     repaired: int = 0  # calls one store held and the other lacked
+    outside: int = 0  # legs outside the range rewritten: their chain straddles its edge (re-rated whole)
     before: Totals = field(default_factory=Totals)
     after: Totals = field(default_factory=Totals)
     tariff_versions: Counter = field(default_factory=Counter)  # (carrier or "reference", version) → calls
@@ -110,6 +112,9 @@ class RerateResult:
         for col in MONEY_COLUMNS:
             lines.append(f"{col.replace('_', ' ')}: {b[col]}{unit} → {a[col]}{unit} "
                          f"({'+' if a[col] >= b[col] else ''}{a[col] - b[col]})")
+        if self.outside:
+            lines.append(f"{self.outside:,} leg(s) just outside the range were re-rated with their chains "
+                         "(a conversation is priced whole)")
         if self.repaired:
             lines.append(f"{self.repaired:,} call(s) were missing from the lake or the database and were written to both")
         if self.tariff_versions:
@@ -218,11 +223,18 @@ def _rerate_chunk(ent: Enterprise, db: Database, stage: RatingStage, days: list[
     result.days += len(days)
     if stored.num_rows == 0:
         return
-    fresh = stage.rate_batch(stored.select(PARSED_SCHEMA.names))
+    # a chain with legs on days outside this chunk is re-rated whole: its carrier calls are priced once
+    # from every leg, and the outside legs' shares are rewritten with the rest
+    outside = _chain_legs_outside(ent, stage, [d.day for d in days], stored)
+    k = stored.num_rows
+    fresh_all = stage.rate_batch(pa.concat_tables([stored, outside]).select(PARSED_SCHEMA.names))
+    fresh, fresh_outside = fresh_all.slice(0, k), fresh_all.slice(k)
 
     changed = ~_same_rows(stored, fresh)
     write = changed | ~in_lake | ~in_database
-    rows = pa.concat_tables([fresh.filter(pa.array(changed)), stored.filter(pa.array(write & ~changed))])
+    outside_changed = ~_same_rows(outside, fresh_outside)
+    rows = pa.concat_tables([fresh.filter(pa.array(changed)), stored.filter(pa.array(write & ~changed)),
+                             fresh_outside.filter(pa.array(outside_changed))])
     if rows.num_rows:
         db.upsert_calls(rows)  # database first: the lake is what the next run compares with
         lake.replace_calls(ent.storage.lake, rows)
@@ -233,11 +245,29 @@ def _rerate_chunk(ent: Enterprise, db: Database, stage: RatingStage, days: list[
     result.changed += int(changed.sum())
     result.written += rows.num_rows
     result.repaired += int((~in_lake | ~in_database).sum())
+    result.outside += int(outside_changed.sum())
     result.newly_priced += int((~was_rated & now_rated).sum())
     result.newly_unrated += int((was_rated & ~now_rated).sum())
     result.before.add(stored)
     result.after.add(fresh)
     _count_versions(fresh, result.tariff_versions)
+
+
+def _chain_legs_outside(ent: Enterprise, stage: RatingStage, days: list[date], stored: pa.Table) -> pa.Table:
+    """The stored legs, on days around *days* (the chains' open window) but not among *stored*, of the chains
+    that share a carrier call or have more than one leg in *stored* (read from the lake)."""
+    schema = stored.schema
+    in_chain = pc.or_(pc.is_valid(stored["carrier_call_id"]),
+                      pc.not_equal(pc.fill_null(stored["leg_role"], "original"), "original"))
+    chains = pc.unique(stored["chain_id"].filter(in_chain).drop_null())
+    if not stage.chains.enabled or not len(chains):
+        return schema.empty_table()
+    span = timedelta(hours=stage.chains.window_hours) + timedelta(days=1)
+    near = lake.read_calls(ent.storage.lake, min(days) - span, max(days) + span,
+                           filters=ds.field("chain_id").isin(chains.to_pylist()), scale=ent.scale)
+    near = pa.Table.from_arrays([near.column(f.name).cast(f.type) for f in schema], schema=schema)
+    near = near.filter(pc.invert(pc.is_in(near["call_id"], value_set=stored["call_id"])))
+    return lake.unique_calls(near, keep="first")
 
 
 def _is_rated(table: pa.Table) -> np.ndarray:

@@ -440,3 +440,33 @@ def test_a_call_a_hunt_pilot_member_answered_is_redirected_and_a_transfer_to_a_p
     direct.write_text("\n".join([lines[0], lines[1], ",".join(fields)]) + "\n", encoding="utf-8")
     [leg] = stage.rate_batch(parse(ent, "cucm", [direct]), marks_features=True).to_pylist()
     assert (leg["leg_role"], leg["original_called_number"], leg["called_number"]) == ("redirected", "2310", "2312")
+
+
+def test_rerate_of_one_day_reprices_a_chain_that_straddles_midnight_whole(tmp_path):
+    """A blind transfer of a PSTN call at 23:59 UTC: the original leg is stored on the 14th, the final segment
+    on the 15th.  After a tariff change, re-rating only the 15th prices the carrier call once from both legs
+    — the original, outside the range, is rewritten to its new share — exactly as rating both together."""
+    from datetime import date
+
+    from analytics.rerate import rerate
+    from warehouse.store import Store
+
+    ent = load_config(write_enterprise(tmp_path))
+    parsed = parse(ent, "cucm", CUCM_FILES[:2])
+    blind = parsed.filter(pc.is_in(parsed["call_group"], pa.array(["cucm:NYC-CL:1:1", "cucm:NYC-CL:1:2"])))
+    assert blind.num_rows == 3
+    shift = pa.scalar(13 * 3600 + 59 * 60, pa.duration("s"))  # 10:00:00 → 23:59:00
+    for name in ("start_utc", "answer_utc", "end_utc"):
+        i = blind.schema.get_field_index(name)
+        blind = blind.set_column(i, name, pc.add(blind[name], shift))
+    store = Store(ent)
+    store.save(RatingStage(ent).rate_batch(blind))
+    acme = tmp_path / "acme.csv"
+    acme.write_text(acme.read_text().replace(",0.05,0.0100,", ",0.25,0.0100,"))  # a dearer connect fee
+    ent = load_config(tmp_path / "callcost.toml")
+    expected = _summary(RatingStage(ent).rate_batch(blind))
+    result = rerate(ent, date(2026, 10, 15), date(2026, 10, 15), database=store.db)
+    stored = _summary(pa.Table.from_pandas(store.db.read_calls(), preserve_index=False))
+    assert stored == expected
+    assert result.outside == 1  # the original leg, on the 14th
+    assert sum(v[3] for v in stored.values()) == D("0.34")  # one connect fee 0.25 + 9 started minutes × 0.01
