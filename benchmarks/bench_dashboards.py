@@ -48,8 +48,13 @@ def build_lake(root: Path, calls: int) -> Path:
     (root / "lake" / "calls").mkdir(parents=True)
     with duckdb.connect() as con:
         con.execute("SET enable_progress_bar = false")
-        con.sql(f"""COPY (SELECT * REPLACE (call_id || '-' || k AS call_id),
-                            CAST(start_utc AS DATE)::VARCHAR AS date
+        # Each copy is shifted by up to an hour (so instants are not all repeated: the trunk sweep sees
+        # millions of distinct events, as a real month does) and 80 % of calls use one of two trunks per site.
+        shift = "to_seconds((k * 37) % 3600)"
+        con.sql(f"""COPY (SELECT * REPLACE (call_id || '-' || k AS call_id, start_utc + {shift} AS start_utc,
+                                    answer_utc + {shift} AS answer_utc, end_utc + {shift} AS end_utc,
+                                    CASE WHEN k % 5 <> 0 THEN site || '-PSTN-GW' || (k % 2 + 1) END AS trunk),
+                            CAST(start_utc + {shift} AS DATE)::VARCHAR AS date
                           FROM read_parquet('{root}/seed/calls/*/*.parquet', hive_partitioning = false),
                                range({copies}) AS r(k))
                     TO '{root}/lake/calls' (FORMAT parquet, PARTITION_BY (date), COMPRESSION zstd)""")
