@@ -178,37 +178,58 @@ def trunk_sweeps(lake: str | os.PathLike[str], start: DateLike = None, end: Date
     figures).  *pbxs*: only calls of these PBXs (the page's site filter).
     """
     by = "trunk_group"
-    read = _trunk_arrays(lake, start, end, patterns, pbxs)
-    if read is None:
-        return [pd.DataFrame({c: pd.Series([], dtype=object)
-                              for c in [by, *(["bucket"] if f else []), "peak", "peak_at", "calls", "seconds"]})
-                for f in freqs]
-    groups, codes, s, e = read
-    second = 10**9
-    if (s % second).any() or (e % second).any() or _longest_span(codes, s, e, len(groups)) > DENSE_LIMIT * second:
-        frame = pd.DataFrame({by: np.asarray(groups, dtype=object)[codes],
-                              "start_utc": pd.to_datetime(s, unit="ns", utc=True),
-                              "end_utc": pd.to_datetime(e, unit="ns", utc=True)})
-        return [peak_concurrency(frame, freq=f) for f in freqs]
-    s, e = s // second, e // second
-    steps = [pd.Timedelta(1, unit=f).value // second if f else 0 for f in freqs]
-    hour = max([*steps, 1])  # every group's range is aligned to the largest step (h and D divide each other)
-    first = np.full(len(groups), np.iinfo(np.int64).max, dtype=np.int64)
-    last = np.full(len(groups), np.iinfo(np.int64).min, dtype=np.int64)
-    np.minimum.at(first, codes, s)
-    np.maximum.at(last, codes, e)
-    base = first // hour * hour
-    span = last // hour * hour + hour - base
-    offset = np.r_[0, np.cumsum(span)]
-    # All groups' seconds end to end in one array: one bincount of the starts, one of the ends, and one
-    # cumulative sum (every group's +1s and −1s cancel, so each group starts from 0 again).
+    empty = [pd.DataFrame({c: pd.Series([], dtype=object)
+                           for c in [by, *(["bucket"] if f else []), "peak", "peak_at", "calls", "seconds"]})
+             for f in freqs]
+    relation = calls_relation(lake, start, end)
+    if relation is None or (pbxs is not None and not list(pbxs)):
+        return empty
+    where = "trunk IS NOT NULL"
+    if pbxs is not None:
+        where += " AND pbx IN (" + ", ".join(_sql_text(p) for p in pbxs) + ")"
+    held_at = ("epoch_ns(start_utc) AS s, greatest(epoch_ns(coalesce(end_utc, start_utc + to_seconds(duration_s))), "
+               "epoch_ns(start_utc)) AS e")
+    calls = f"(SELECT pbx, trunk, {held_at} FROM {relation} WHERE {where})"
+    steps = [pd.Timedelta(1, unit=f).value // 10**9 if f else 0 for f in freqs]
+    align = max([*steps, 1])  # every group's seconds start on the largest step (h and D divide each other)
+    with duck.connect() as con:
+        pairs = con.sql(f"SELECT pbx, trunk, min(s) AS first, max(e) AS last, count(*) AS calls, "
+                        f"CAST(sum(e - s) AS DOUBLE) / 1e9 AS seconds, bool_or(s % 1000000000 <> 0 OR "
+                        f"e % 1000000000 <> 0) AS fraction FROM {calls} GROUP BY ALL").to_arrow_table().to_pandas()
+        if pairs.empty:
+            return empty
+        pairs["group"] = trunk_groups(pairs, patterns)
+        groups = sorted(set(pairs["group"]))  # codes in sorted order, as pd.factorize(sort=True) gives them
+        pairs["g"] = pairs["group"].map({name: i for i, name in enumerate(groups)})
+        per = pairs.groupby("g").agg(first=("first", "min"), last=("last", "max"), calls=("calls", "sum"),
+                                     seconds=("seconds", "sum"))
+        first, last = per["first"].to_numpy() // 10**9, per["last"].to_numpy() // 10**9
+        base = first // align * align
+        span = last // align * align + align - base
+        if pairs["fraction"].any() or int(span.max()) > DENSE_LIMIT:
+            frame = con.sql(f"SELECT pbx, trunk, s, e FROM {calls}").to_arrow_table().to_pandas()
+            frame = frame.merge(pairs[["pbx", "trunk", "group"]], on=["pbx", "trunk"], how="left")
+            frame = pd.DataFrame({by: frame["group"], "start_utc": pd.to_datetime(frame["s"], unit="ns", utc=True),
+                                  "end_utc": pd.to_datetime(frame["e"], unit="ns", utc=True)})
+            return [peak_concurrency(frame, freq=f) for f in freqs]
+        offset = np.r_[0, np.cumsum(span)]
+        # Every group's seconds end to end in one array: a call's start and end are its indexes there,
+        # computed by DuckDB (one constant per pbx and trunk), so only two integers per call leave it.
+        shift = offset[pairs["g"].to_numpy()] - base[pairs["g"].to_numpy()]
+        values = ", ".join(f"({_sql_text(p)}, {_sql_text(t)}, {int(c)})"
+                           for p, t, c in zip(pairs["pbx"], pairs["trunk"], shift))
+        table = con.sql(f"""
+            WITH p(pbx, trunk, c) AS (VALUES {values})
+            SELECT s // 1000000000 + p.c AS i, e // 1000000000 + p.c AS j
+            FROM {calls} AS k JOIN p ON k.pbx IS NOT DISTINCT FROM p.pbx AND k.trunk = p.trunk""").to_arrow_table()
+    i, j = (table.column(c).combine_chunks().to_numpy(zero_copy_only=False) for c in ("i", "j"))
     total = int(offset[-1])
-    at_start = np.bincount(offset[codes] + (s - base[codes]), minlength=total)
-    level = np.cumsum(at_start - np.bincount(offset[codes] + (e - base[codes]), minlength=total + 1)[:total])
-    held = (e - s).astype(np.float64)
-    best: list[list[pd.DataFrame]] = [[] for _ in freqs]
-    vol: list[list[pd.DataFrame]] = [[] for _ in freqs]
-    for i, step in enumerate(steps):
+    # One bincount of the starts, one of the ends, one cumulative sum: every group's +1s and −1s cancel,
+    # so each group's seconds start from 0 again.
+    level = np.cumsum(np.bincount(i, minlength=total) - np.bincount(j, minlength=total + 1)[:total])
+    out = []
+    for f, step in zip(freqs, steps):
+        best = []
         for k in range(len(groups)):  # one pass per trunk group (a handful), vectorised inside
             g_level = level[offset[k]:offset[k + 1]]
             if step:
@@ -219,71 +240,27 @@ def trunk_sweeps(lake: str | os.PathLike[str], start: DateLike = None, end: Date
                 rows = g_level[first[k] - base[k]:last[k] - base[k] + 1].reshape(1, -1)
                 starts = first[k:k + 1]
             at = rows.argmax(axis=1)
-            best[i].append(pd.DataFrame({"g": k, "bucket": starts * second, "peak": rows[np.arange(len(rows)), at],
-                                         "peak_at": (starts + at) * second}))
+            best.append(pd.DataFrame({"g": k, "bucket": starts * 10**9, "peak": rows[np.arange(len(rows)), at],
+                                      "peak_at": (starts + at) * 10**9}))
+        best_f = pd.concat(best, ignore_index=True)
         if step:  # calls and held seconds per group and bucket of the start: one bincount for all groups
-            bucket_of = offset[codes] // step + (s - base[codes]) // step  # groups' buckets end to end
+            bucket_of = i // step  # the groups' buckets end to end (offsets are whole steps)
             count = np.bincount(bucket_of)
             used = np.flatnonzero(count)
             group_of = np.searchsorted(offset // step, used, side="right") - 1
-            vol[i].append(pd.DataFrame({"g": group_of, "bucket": (base[group_of] + (used - offset[group_of] // step)
-                                                                    * step) * second,
-                                        "calls": count[used], "seconds": np.bincount(bucket_of, weights=held)[used]}))
+            vol = pd.DataFrame({"g": group_of,
+                                "bucket": (base[group_of] + (used - offset[group_of] // step) * step) * 10**9,
+                                "calls": count[used],
+                                "seconds": np.bincount(bucket_of, weights=(j - i).astype(np.float64))[used]})
         else:
-            count = np.bincount(codes, minlength=len(groups))
-            vol[i].append(pd.DataFrame({"g": np.arange(len(groups)), "calls": count,
-                                        "seconds": np.bincount(codes, weights=held, minlength=len(groups))}))
-    out = []
-    for f, b, v in zip(freqs, best, vol):
-        best_f, vol_f = pd.concat(b, ignore_index=True), pd.concat(v, ignore_index=True)
-        if not f:
-            best_f, vol_f = best_f.drop(columns="bucket"), vol_f.drop(columns="bucket", errors="ignore")
-        out.append(_peaks_frame(best_f, vol_f, groups, by=by, freq=f))
+            best_f = best_f.drop(columns="bucket")
+            vol = per[["calls", "seconds"]].reset_index()
+        out.append(_peaks_frame(best_f, vol, groups, by=by, freq=f))
     return out
 
 
 #: The longest span (seconds) a trunk group's dense per-second level is built for: 400 days (3 GB never).
 DENSE_LIMIT = 400 * 86_400
-
-
-def _longest_span(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int) -> int:
-    lo = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-    hi = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
-    np.minimum.at(lo, codes, s)
-    np.maximum.at(hi, codes, e)
-    return int((hi - lo).max())
-
-
-def _trunk_arrays(lake, start, end, patterns, pbxs):
-    """``(groups, codes, start_ns, end_ns)`` of the calls that used a trunk (``None``: there are none).
-
-    The group of each distinct (pbx, trunk) is found in Python (:func:`trunk_groups`), and DuckDB joins it
-    back, so only three integer columns per call leave DuckDB (Arrow, zero copy) and no string does.
-    """
-    relation = calls_relation(lake, start, end)
-    if relation is None or (pbxs is not None and not list(pbxs)):
-        return None
-    where = "trunk IS NOT NULL"
-    if pbxs is not None:
-        where += " AND pbx IN (" + ", ".join(_sql_text(p) for p in pbxs) + ")"
-    with duck.connect() as con:
-        pairs = con.sql(f"SELECT DISTINCT pbx, trunk FROM {relation} WHERE {where}").to_arrow_table().to_pandas()
-        if pairs.empty:
-            return None
-        labels = trunk_groups(pairs, patterns)
-        groups = sorted(set(labels))  # codes in sorted order, as pd.factorize(sort=True) gives them
-        code = {name: i for i, name in enumerate(groups)}
-        values = ", ".join(f"({_sql_text(p)}, {_sql_text(t)}, {code[label]})"
-                           for p, t, label in zip(pairs["pbx"], pairs["trunk"], labels))
-        table = con.sql(f"""
-            WITH p(pbx, trunk, g) AS (VALUES {values})
-            SELECT p.g::BIGINT AS g, epoch_ns(start_utc) AS s,
-                   greatest(epoch_ns(coalesce(end_utc, start_utc + to_seconds(duration_s))), epoch_ns(start_utc)) AS e
-            FROM (SELECT pbx, trunk, start_utc, end_utc, duration_s FROM {relation} WHERE {where}) AS k
-            JOIN p ON k.pbx IS NOT DISTINCT FROM p.pbx AND k.trunk = p.trunk""").to_arrow_table()
-    cols = [table.column(c).combine_chunks().to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
-            for c in ("g", "s", "e")]
-    return groups, *cols
 
 
 def _sql_text(value) -> str:
