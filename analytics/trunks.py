@@ -9,7 +9,14 @@ cumulative sum gives the number of calls up after each event.  The peak is the l
 Per period (``freq="h"``: per hour, ``"D"``: per day) the peak in a bucket is the level *carried
 into* it (calls still up from before) or a level reached inside it; a 0-delta event at each bucket
 start records the carried level, so a call spanning an hour without any event in it still counts.
-No Python loop runs per call (only per trunk group, of which there are a handful).
+No Python loop runs per call (only per trunk group, of which there are a handful).  Events of one
+group, instant and kind count as one (their deltas summed): two calls released at 10:00:00 leave the
+10h bucket with neither still up.
+
+:func:`trunk_sweeps` gives the same figures straight from the lake without the event sort: CDR times
+are whole seconds, so each group's level is a per-second array (``bincount`` of starts minus ends,
+cumulatively summed) built from two integers per call that DuckDB computes — what the dashboard uses
+at 10M calls (``docs/dev/dashboards-performance.md``).
 
     >>> from analytics.trunks import trunk_calls, peak_concurrency
     >>> calls = trunk_calls("callcost-demo/lake", "2026-10-01", "2026-10-31")   # doctest: +SKIP
