@@ -86,7 +86,12 @@ def _resolver(rules: ChargebackRules | None, unassigned: str):
 
 def _trunk_shares(calls: pd.DataFrame, cells: pd.DataFrame, rules: ChargebackRules | None,
                   lines: _Lines) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Spread each trunk charge over the cells whose calls used the trunk; add cells for unused charges."""
+    """Spread each trunk charge over the cells whose calls used the trunk; add cells for unused charges.
+
+    *calls* are groups of calls of one cell, pbx and trunk (``analytics.billing.GROUP_KEYS``): ``calls``
+    counts them, ``duration_s`` is their talk seconds — the charge's weights are sums, so a group is as good
+    as its calls.
+    """
     cells = cells.assign(trunk_share=np.int64(0))
     charges = rules.trunk_charges if rules else ()
     summary = []
@@ -100,7 +105,7 @@ def _trunk_shares(calls: pd.DataFrame, cells: pd.DataFrame, rules: ChargebackRul
             mask &= calls["pbx"].eq(charge.pbx)
         used = calls.loc[mask].groupby("cell_id")["duration_s"].sum()
         summary.append({"name": charge.name, "match": charge.match, "pbx": charge.pbx or "", "amount": charge.amount,
-                        "calls": int(mask.sum()), "seconds": int(used.sum()), "allocated_to": "calls"})
+                        "calls": int(calls.loc[mask, "calls"].sum()), "seconds": int(used.sum()), "allocated_to": "calls"})
         if used.empty:
             line_id = lines.add("", lines.no_extension, f"trunk charge '{charge.name}': no calls", lines.unassigned,
                                 lines.unassigned)

@@ -33,6 +33,15 @@ HEATMAP_VALUES = {
     "savings": rated_sum("savings"),
 }
 
+#: :data:`HEATMAP_VALUES` over the per-quarter-hour sums of :func:`hourly_heatmap` (same figures: sums of sums,
+#: minutes rounded once per cell from the summed seconds).
+_HEATMAP_REGROUP = {
+    "calls": "sum(n)::BIGINT",
+    "minutes": "CAST((coalesce(sum(s), 0) * 100 + 30) // 60 AS DECIMAL(18, 0)) * 0.01",
+    "actual_cost": "coalesce(sum(actual_cost), 0)",
+    "savings": "coalesce(sum(savings), 0)",
+}
+
 
 def daily_savings(sel: CallSelection) -> pd.DataFrame:
     """One row per UTC day of the selection: the usual figures plus ``cumulative_savings``.
@@ -78,10 +87,16 @@ def hourly_heatmap(sel: CallSelection, value: str = "calls") -> pd.DataFrame:
     """
     if value not in HEATMAP_VALUES:
         raise ValueError(f"heatmap value '{value}' is not one of {', '.join(HEATMAP_VALUES)}")
-    local = sel.local_time_sql("start_utc")
+    # Sum per site and UTC quarter-hour first (a cheap integer key), then put the few thousand quarters on
+    # the local clock: every zone's offset is a whole number of quarter-hours and changes on one, so all
+    # calls of a quarter share its local weekday and hour — and time-zone arithmetic per call is the slow part.
+    local = sel.local_time_sql("to_timestamp(q * 900)")
     table = sel.query(
-        f"WITH cells AS (SELECT isodow({local}) AS dow, hour({local}) AS hour, {HEATMAP_VALUES[value]} AS v "
-        "FROM {calls} GROUP BY 1, 2), "
+        "WITH quarters AS (SELECT site, epoch_ms(start_utc) // 900000 AS q, count(*) AS n, "
+        "sum(duration_s) AS s, sum(actual_cost) FILTER (WHERE rating_status = 'rated') AS actual_cost, "
+        "sum(savings) FILTER (WHERE rating_status = 'rated') AS savings FROM {calls} GROUP BY ALL), "
+        f"cells AS (SELECT isodow({local}) AS dow, hour({local}) AS hour, {_HEATMAP_REGROUP[value]} AS v "
+        "FROM quarters GROUP BY 1, 2), "
         "grid AS (SELECT d.dow, h.hour FROM range(1, 8) AS d(dow), range(0, 24) AS h(hour)) "
         "SELECT grid.dow, grid.hour, coalesce(v, 0) AS v FROM grid LEFT JOIN cells USING (dow, hour) "
         "ORDER BY grid.dow, grid.hour")

@@ -12,7 +12,8 @@ The baseline, same run: the overview's breakdowns asked of the analytics layer o
 the one cube scan the page makes.  Concurrent:
 10 threads open the overview at once on a cold cache (they share one computation) and then 10 × 10
 repeat views; the p95 of their latencies is printed.  The what-if (carriers) needs a config and is
-not part of a bare lake's carriers page here.
+not part of a bare lake's carriers page here.  ``--compare`` also times the billing split and the
+trunk concurrency the per-call pandas way (what the pages did before) and checks the figures agree.
 """
 
 from __future__ import annotations
@@ -48,8 +49,13 @@ def build_lake(root: Path, calls: int) -> Path:
     (root / "lake" / "calls").mkdir(parents=True)
     with duckdb.connect() as con:
         con.execute("SET enable_progress_bar = false")
-        con.sql(f"""COPY (SELECT * REPLACE (call_id || '-' || k AS call_id),
-                            CAST(start_utc AS DATE)::VARCHAR AS date
+        # Each copy is shifted by up to an hour (so instants are not all repeated: the trunk sweep sees
+        # millions of distinct events, as a real month does) and 80 % of calls use one of two trunks per site.
+        shift = "to_seconds((k * 37) % 3600)"
+        con.sql(f"""COPY (SELECT * REPLACE (call_id || '-' || k AS call_id, start_utc + {shift} AS start_utc,
+                                    answer_utc + {shift} AS answer_utc, end_utc + {shift} AS end_utc,
+                                    CASE WHEN k % 5 <> 0 THEN site || '-PSTN-GW' || (k % 2 + 1) END AS trunk),
+                            CAST(start_utc + {shift} AS DATE)::VARCHAR AS date
                           FROM read_parquet('{root}/seed/calls/*/*.parquet', hive_partitioning = false),
                                range({copies}) AS r(k))
                     TO '{root}/lake/calls' (FORMAT parquet, PARTITION_BY (date), COMPRESSION zstd)""")
@@ -72,12 +78,39 @@ def timed(fn) -> float:
     return time.perf_counter() - t
 
 
+def compare(lake: Path, repeat: int) -> None:
+    """The billing split and trunk concurrency both ways at full size: same figures, and the time ratio."""
+    import pandas as pd
+
+    from analytics.billing import billing_split, billing_summary
+    from analytics.trunks import peak_concurrency, trunk_calls, trunk_sweeps
+
+    fast = min(timed(lambda: billing_summary(lake, "2026-10", currency="USD")) for _ in range(repeat))
+    slow = timed(lambda: billing_split(lake, "2026-10", currency="USD"))
+    pd.testing.assert_frame_equal(billing_summary(lake, "2026-10", currency="USD").lines,
+                                  billing_split(lake, "2026-10", currency="USD").lines, check_dtype=False)
+    print(f"billing split: per-call pandas {slow:.2f}s, DuckDB groups {fast:.3f}s ({slow / fast:.0f}x), same lines")
+    fast = min(timed(lambda: trunk_sweeps(lake, "2026-10-01", "2026-10-31")) for _ in range(repeat))
+    sweeps = trunk_sweeps(lake, "2026-10-01", "2026-10-31")
+    t = time.perf_counter()
+    calls = trunk_calls(lake, "2026-10-01", "2026-10-31")
+    events = [peak_concurrency(calls), peak_concurrency(calls, freq="h")]
+    slow = time.perf_counter() - t
+    for a, b in zip(sweeps, events):
+        pd.testing.assert_frame_equal(a, b, check_dtype=False)
+    print(f"trunk concurrency (peak + hourly): pandas event sort {slow:.2f}s, per-second levels {fast:.3f}s "
+          f"({slow / fast:.1f}x), same figures")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calls", type=int, default=10_000_000)
     ap.add_argument("--lake", type=Path, help="an existing lake to use instead of building one")
     ap.add_argument("--repeat", type=int, default=2, help="cold runs per page; the best is reported")
     ap.add_argument("--skip", default="", help="pages to leave out, by slug (e.g. billing)")
+    ap.add_argument("--compare", action="store_true",
+                    help="also time the per-call pandas paths of billing and trunks (a minute or more at 10M) "
+                         "and check they give the same figures as the pages' DuckDB paths")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.lake:
@@ -107,6 +140,8 @@ def main() -> None:
         cube_s = min(timed(lambda: cube_of(sel)) for _ in range(args.repeat))
         print(f"baseline: the overview's four breakdowns as four analytics calls {base:.3f}s; "
               f"one cube scan {cube_s:.3f}s (ratio {base / cube_s:.1f}x)")
+        if args.compare:
+            compare(lake, args.repeat)
         ctx = PageContext(lake, "USD")
         overview = PAGES[0]
         with ThreadPoolExecutor(10) as pool:

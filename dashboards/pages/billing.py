@@ -1,6 +1,6 @@
 """Billing (``/billing``): the call-centre billing split by department and cost centre, and each line.
 
-The split is ``analytics.billing.billing_split`` with the config's chargeback rules — the same
+The split is ``analytics.billing.billing_summary`` (calls summed in DuckDB, no call list) with the config's chargeback rules — the same
 figures as the billing-statement and department-chargeback reports, integer minor units until shown.
 It is computed for a whole month; the site and department filters (and the viewer's scope) then
 choose which billing lines are shown, so a department's figure is its share of the whole, not a
@@ -14,7 +14,7 @@ from decimal import Decimal
 import pandas as pd
 from dash import html
 
-from analytics.billing import CELL_COUNTS, MONEY_COLUMNS, billing_split
+from analytics.billing import CELL_COUNTS, MONEY_COLUMNS, billing_summary
 from analytics.chargeback_rules import rules_for_enterprise
 from dashboards import charts, ids
 from dashboards.filters import Scope, View
@@ -38,7 +38,7 @@ COUNTS = (Column("calls", "Calls", "count"), Column("minutes", "Minutes", "minut
 
 def _lines(ctx: PageContext, view: View, scope: Scope | None):
     rules = rules_for_enterprise(ctx.ent) if ctx.ent is not None else None
-    split = billing_split(ctx.lake, view.month, rules, currency=ctx.currency)
+    split = billing_summary(ctx.lake, view.month, rules, currency=ctx.currency)
     lines = split.lines
     keep = pd.Series(True, index=lines.index)
     for key in ("site", "department"):

@@ -1,7 +1,7 @@
 """Trunks (``/trunks``): peak simultaneous calls per trunk group, its hour-by-hour peak, and
 hour-of-week heatmaps (the peak per weekday and hour, and the calls per weekday and hour).
 
-Concurrency is ``analytics.trunks`` (a vectorised sweep line).  A trunk carries every call that
+Concurrency is ``analytics.trunks.trunk_sweeps`` (per-second levels: no call row reaches pandas).  A trunk carries every call that
 used it, so the site filter chooses the trunks of that site's PBXs' calls; the carrier, department
 and call-type filters would show a made-up concurrency and are not applied (said on the page).
 """
@@ -12,7 +12,7 @@ import pandas as pd
 from dash import html
 
 from analytics.timeseries import WEEKDAYS, hourly_heatmap
-from analytics.trunks import peak_concurrency, trunk_calls
+from analytics.trunks import trunk_sweeps
 from dashboards import charts, ids
 from dashboards.filters import Scope, View
 from dashboards.pages import PageContext, PageData
@@ -34,24 +34,23 @@ def _patterns(ctx: PageContext) -> list[tuple[str, str, str]]:
 def data(ctx: PageContext, view: View, scope: Scope | None = None) -> PageData:
     out = PageData()
     sel = view.selection
-    calls = trunk_calls(ctx.lake, sel.start, sel.end, patterns=_patterns(ctx))
     site = view.filters.get("site")
     scope = scope or Scope()
-    if (site or scope.sites is not None) and not calls.empty:
+    pbxs = None
+    if site or scope.sites is not None:
         pbx_sites = sel.query("SELECT DISTINCT pbx, site FROM {calls} WHERE trunk IS NOT NULL").to_pandas()
         wanted = {site} if site else set(scope.sites)
-        calls = calls[calls["pbx"].isin(pbx_sites[pbx_sites["site"].isin(wanted)]["pbx"])]
+        pbxs = sorted(set(pbx_sites[pbx_sites["site"].isin(wanted)]["pbx"].dropna()))
     ignored = [k for k in ("carrier", "department", "call_type", "extension") if view.filters.get(k)]
     if ignored:
         out.notes.append(f"Not applied to trunk concurrency: the {', '.join(ignored)} filter.")
-    peaks = peak_concurrency(calls)
+    peaks, hourly = trunk_sweeps(ctx.lake, sel.start, sel.end, patterns=_patterns(ctx), pbxs=pbxs, freqs=(None, "h"))
     if not peaks.empty:
         peaks["minutes"] = [round(s / 60) for s in peaks["seconds"]]
     out.add(Table("peaks", "Peak per trunk group", peaks,
                   (Column("trunk_group", "Trunk group"), Column("peak", "Peak calls", "count"),
                    Column("peak_at", "First at (UTC)", "datetime"), Column("calls", "Calls", "count"),
                    Column("minutes", "Held minutes", "count")), ctx.currency, sel.scale))
-    hourly = peak_concurrency(calls, freq="h")
     week = pd.DataFrame(columns=["trunk_group", "weekday", *range(24)])
     if not hourly.empty:
         hourly["weekday"] = [WEEKDAYS[d] for d in hourly["bucket"].dt.weekday]
