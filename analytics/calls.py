@@ -100,6 +100,27 @@ def partition_days(lake: str | os.PathLike[str], start: DateLike = None, end: Da
             if (lo is None or day >= lo) and (hi is None or day <= hi) and _data_files(folder)]
 
 
+def partition_fingerprints(lake_root: str | os.PathLike[str], start: DateLike = None,
+                           end: DateLike = None) -> list[tuple[date, tuple[tuple[str, int, int], ...]]]:
+    """The days from *start* to *end* that have data files, each with its files' (path, size, mtime):
+    what a cache of per-day results keys on — a store, re-rate or compaction of a day changes its
+    fingerprint and no other day's."""
+    lo, hi = as_date(start, "start"), as_date(end, "end")
+    out = []
+    for day, folder in lake_partitions(lake_root):
+        if (lo is None or day >= lo) and (hi is None or day <= hi):
+            files = []
+            for f in _data_files(folder):
+                try:
+                    st = f.stat()
+                except FileNotFoundError:  # compacted away while we list: the next look sees it
+                    continue
+                files.append((str(f), st.st_size, st.st_mtime_ns))
+            if files:
+                out.append((day, tuple(files)))
+    return out
+
+
 def available_months(lake: str | os.PathLike[str]) -> list[str]:
     """The ``YYYY-MM`` months that have at least one partition in the lake, oldest first."""
     return sorted({f"{day:%Y-%m}" for day, folder in lake_partitions(lake) if _data_files(folder)})

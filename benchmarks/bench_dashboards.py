@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks" / "support"))
@@ -102,6 +103,33 @@ def compare(lake: Path, repeat: int) -> None:
           f"({slow / fast:.1f}x), same figures")
 
 
+def live_store(lake: Path, repeat: int) -> None:
+    """The overview after a live store: a small file lands in the month's last partition (as the collector
+    writes), so the page cache misses; the per-day cubes scan that partition only.  The baseline, same run:
+    the overview of a new app context (every partition scanned).  The file is removed afterwards."""
+    overview = PAGES[0]
+    query = {"month": "2026-10"}
+    folder = sorted((lake / "calls").glob("date=2026-10-*"))[-1]
+    sample = pq.read_table(sorted(folder.glob("*.parquet"))[0]).slice(0, 200)
+    cold = min(timed(lambda: page_data(PageContext(lake, "USD"), overview,
+                                       view_of(PageContext(lake, "USD"), overview, query))) for _ in range(repeat))
+    ctx = PageContext(lake, "USD")
+    page_data(ctx, overview, view_of(ctx, overview, query))
+    times = []
+    try:
+        for k in range(repeat):
+            ids = [f"bench-live-{k}-{i}" for i in range(sample.num_rows)]
+            pq.write_table(sample.set_column(sample.schema.get_field_index("call_id"), "call_id", [ids]),
+                           folder / f"part-bench-live-{k}.parquet")
+            times.append(timed(lambda: page_data(ctx, overview, view_of(ctx, overview, query))))
+    finally:
+        for f in folder.glob("part-bench-live-*.parquet"):
+            f.unlink()
+    live = min(times)
+    print(f"overview after a live store into {folder.name}: {live:.3f}s (one partition scanned) against "
+          f"{cold:.3f}s for a new app context ({cold / live:.1f}x)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calls", type=int, default=10_000_000)
@@ -140,6 +168,7 @@ def main() -> None:
         cube_s = min(timed(lambda: cube_of(sel)) for _ in range(args.repeat))
         print(f"baseline: the overview's four breakdowns as four analytics calls {base:.3f}s; "
               f"one cube scan {cube_s:.3f}s (ratio {base / cube_s:.1f}x)")
+        live_store(lake, args.repeat)
         if args.compare:
             compare(lake, args.repeat)
         ctx = PageContext(lake, "USD")

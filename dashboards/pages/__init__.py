@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from analytics.selection import CallSelection
 from dashboards.cache import PageCache
-from dashboards.cube import cube_of
+from dashboards.cube import DayCubes
 from dashboards.filters import Scope, View, resolve
 from dashboards.tables import Table
 from warehouse.config import Enterprise
@@ -42,10 +42,13 @@ class PageContext:
     scope_for: Callable[[], Scope | None] = field(default=lambda: None)
     #: Keyed by the lake's files, so it is the lake's own (never passed in).
     cache: PageCache = field(init=False)
+    #: Per-partition cubes: after a store only the changed days are scanned again.
+    day_cubes: DayCubes = field(init=False)
 
     def __post_init__(self) -> None:
         self.lake = Path(self.lake)
         self.cache = PageCache(self.lake)
+        self.day_cubes = DayCubes()
 
     @property
     def scale(self) -> int:
@@ -77,7 +80,7 @@ def selection_key(sel: CallSelection) -> tuple:
 
 def cube(ctx: PageContext, sel: CallSelection) -> pa.Table:
     """The selection's cube (:mod:`dashboards.cube`), cached: pages and periods share it."""
-    return ctx.cache.get(("cube", selection_key(sel)), lambda: cube_of(sel))
+    return ctx.cache.get(("cube", selection_key(sel)), lambda: ctx.day_cubes.cube(sel))
 
 
 def page_data(ctx: PageContext, page: ModuleType, view: View, scope: Scope | None = None) -> PageData:
