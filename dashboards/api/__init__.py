@@ -1,0 +1,91 @@
+"""The REST API under ``/api/v1/`` on the dashboard's own server: JSON, money as exact decimal strings.
+
+    >>> register_api(app.server, ctx=app._callcost_ctx, authenticate=bearer_scope)   # doctest: +SKIP
+
+:func:`dashboards.auth.serving.dashboard_server` calls it after the sign-in guard, which lets ``/api/``
+through: every route here authenticates itself (``Authorization: Bearer TOKEN`` through
+*authenticate*), except ``/health`` and ``/openapi.json``.  For each request, in this order:
+
+1. the token → the caller's scope, or 401 with ``WWW-Authenticate: Bearer`` (missing, wrong, expired,
+   revoked);
+2. the parameters checked against their declaration (:mod:`dashboards.api.spec`) → 400 naming the
+   parameter (unknown name, malformed value, SQL metacharacters, a ``limit`` too large);
+3. a site or department outside the scope → 403 (:func:`dashboards.auth.scoping.refusals`);
+4. the handler (:mod:`dashboards.api.routes`) computes within the scope; a filter value nothing
+   knows is a 400 too, found before any figure is read.
+
+Modules: ``spec`` (the endpoints, once, and OpenAPI from them), ``params`` (validation, cursors),
+``selection`` (parameters → scoped selection), ``routes`` (handlers), ``encode`` (JSON values),
+``reports`` (a report scoped to the caller), ``health``.  Docs: ``docs/api.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import flask
+
+from dashboards.api.params import BadParameter, parse
+from dashboards.api.reports import UnknownReport
+from dashboards.api.routes import HANDLERS, json_response
+from dashboards.api.spec import ENDPOINTS, Endpoint
+from dashboards.auth import Forbidden, Unauthorized
+from dashboards.auth.scoping import refusals
+from dashboards.filters import Scope
+from dashboards.pages import PageContext
+from warehouse.errors import CallcostError
+
+__all__ = ["ENDPOINTS", "register_api"]
+
+log = logging.getLogger("callcost.api")
+
+Authenticate = Callable[[flask.Request], Scope | None]
+
+
+def _error(status: int, message: str, parameter: str | None = None, headers: dict[str, str] | None = None):
+    body = {"error": message, "status": status, **({"parameter": parameter} if parameter else {})}
+    return json_response(body, status, headers)
+
+
+def _view(e: Endpoint, ctx: PageContext, authenticate: Authenticate):
+    handler = HANDLERS[e.name]
+    scoped = [p.name for p in e.params if p.scoped]
+
+    def view(**path_args: str) -> flask.Response:
+        req = flask.request
+        try:
+            scope = authenticate(req) if e.auth else None
+        except Unauthorized as exc:
+            challenge = 'Bearer realm="callcost"' + (', error="invalid_token"' if req.headers.get("Authorization")
+                                                     else "")
+            return _error(401, str(exc), headers={"WWW-Authenticate": challenge})
+        try:
+            args = parse(e, req.args, path_args)
+            problems = refusals({k: args[k] for k in scoped if k in args}, scope)
+            if problems:
+                raise Forbidden("; ".join(problems))
+            return handler(ctx, args, scope)
+        except BadParameter as exc:
+            return _error(400, str(exc), exc.parameter)
+        except (Forbidden, UnknownReport) as exc:
+            return _error(exc.status_code, str(exc))
+        except CallcostError as exc:  # a period or filter analytics refused: the caller's to fix
+            return _error(400, str(exc))
+        except Exception:  # a bug: logged with its traceback, answered without one
+            log.exception("API %s failed", req.full_path)
+            return _error(500, "internal error (logged on the server)")
+
+    view.__name__ = f"api_{e.name}"
+    return view
+
+
+def register_api(server: flask.Flask, *, ctx: PageContext, authenticate: Authenticate) -> None:
+    """Add every endpoint of :data:`ENDPOINTS` to *server*, answering from *ctx* (the dashboard's context and
+    cache) for the scope *authenticate* gives each request."""
+    missing = [e.name for e in ENDPOINTS if e.name not in HANDLERS]
+    if missing:
+        raise RuntimeError(f"API endpoints declared without a handler: {', '.join(missing)}")
+    for e in ENDPOINTS:
+        server.add_url_rule(e.rule, endpoint=f"api_{e.name}", view_func=_view(e, ctx, authenticate),
+                            methods=["GET"])
