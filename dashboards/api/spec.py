@@ -120,7 +120,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("report", "/reports/{name}", "A named report of a month, rendered",
              "The report type *name* (`callcost report`'s: monthly-savings, carrier-cost, top-n, …) built for the "
              "caller's scope and rendered as `format`.",
-             (Param("name", "The report type.", where="path", required=True, pattern=r"[a-z0-9][a-z0-9-]{0,63}",
+             (Param("name", "The report type.", where="path", required=True, pattern=r"(?!.*--)[a-z0-9][a-z0-9-]{0,63}",
                     example="monthly-savings"),
               PERIOD, Param("format", "The rendering.", required=True, enum=FORMATS, example="json")),
              media=("application/json", "text/csv", "text/html",
