@@ -1,18 +1,23 @@
 """The REST API under ``/api/v1/`` on the dashboard's own server: JSON, money as exact decimal strings.
 
-    >>> register_api(app.server, ctx=app._callcost_ctx, authenticate=bearer_scope)   # doctest: +SKIP
+    >>> register_api(app.server, ctx=app._callcost_ctx, authenticate=bearer_scope, refusals=refusals)  # doctest: +SKIP
 
 :func:`dashboards.auth.serving.dashboard_server` calls it after the sign-in guard, which lets ``/api/``
 through: every route here authenticates itself (``Authorization: Bearer TOKEN`` through
 *authenticate*), except ``/health`` and ``/openapi.json``.  For each request, in this order:
 
 1. the token → the caller's scope, or 401 with ``WWW-Authenticate: Bearer`` (missing, wrong, expired,
-   revoked);
+   revoked: *authenticate* raises an error whose ``status_code`` is 401);
 2. the parameters checked against their declaration (:mod:`dashboards.api.spec`) → 400 naming the
    parameter (unknown name, malformed value, SQL metacharacters, a ``limit`` too large);
-3. a site or department outside the scope → 403 (:func:`dashboards.auth.scoping.refusals`);
+3. a site or department outside the scope → 403 (*refusals*: :func:`dashboards.auth.scoping.refusals`);
 4. the handler (:mod:`dashboards.api.routes`) computes within the scope; a filter value nothing
    knows is a 400 too, found before any figure is read.
+
+Why *authenticate* and *refusals* are passed in rather than imported: ``dashboards.auth`` assembles the
+server and calls this, so the API importing ``dashboards.auth`` would be an import loop (the
+``acyclic_siblings`` contract in ``pyproject.toml``); the auth layer hands over who is asking and what
+they may not ask for.
 
 Modules: ``spec`` (the endpoints, once, and OpenAPI from them), ``params`` (validation, cursors),
 ``selection`` (parameters → scoped selection), ``routes`` (handlers), ``encode`` (JSON values),
@@ -22,7 +27,7 @@ Modules: ``spec`` (the endpoints, once, and OpenAPI from them), ``params`` (vali
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import flask
 
@@ -30,8 +35,6 @@ from dashboards.api.params import BadParameter, parse
 from dashboards.api.reports import UnknownReport
 from dashboards.api.routes import HANDLERS, json_response
 from dashboards.api.spec import ENDPOINTS, Endpoint
-from dashboards.auth import Forbidden, Unauthorized
-from dashboards.auth.scoping import refusals
 from dashboards.filters import Scope
 from dashboards.pages import PageContext
 from warehouse.errors import CallcostError
@@ -41,6 +44,7 @@ __all__ = ["ENDPOINTS", "register_api"]
 log = logging.getLogger("callcost.api")
 
 Authenticate = Callable[[flask.Request], Scope | None]
+Refusals = Callable[[Mapping[str, str], Scope | None], list[str]]
 
 
 def _error(status: int, message: str, parameter: str | None = None, headers: dict[str, str] | None = None):
@@ -48,7 +52,7 @@ def _error(status: int, message: str, parameter: str | None = None, headers: dic
     return json_response(body, status, headers)
 
 
-def _view(e: Endpoint, ctx: PageContext, authenticate: Authenticate):
+def _view(e: Endpoint, ctx: PageContext, authenticate: Authenticate, refusals: Refusals):
     handler = HANDLERS[e.name]
     scoped = [p.name for p in e.params if p.scoped]
 
@@ -56,7 +60,9 @@ def _view(e: Endpoint, ctx: PageContext, authenticate: Authenticate):
         req = flask.request
         try:
             scope = authenticate(req) if e.auth else None
-        except Unauthorized as exc:
+        except CallcostError as exc:
+            if getattr(exc, "status_code", None) != 401:
+                raise
             challenge = 'Bearer realm="callcost"' + (', error="invalid_token"' if req.headers.get("Authorization")
                                                      else "")
             return _error(401, str(exc), headers={"WWW-Authenticate": challenge})
@@ -64,11 +70,11 @@ def _view(e: Endpoint, ctx: PageContext, authenticate: Authenticate):
             args = parse(e, req.args, path_args)
             problems = refusals({k: args[k] for k in scoped if k in args}, scope)
             if problems:
-                raise Forbidden("; ".join(problems))
+                return _error(403, "; ".join(problems))
             return handler(ctx, args, scope)
         except BadParameter as exc:
             return _error(400, str(exc), exc.parameter)
-        except (Forbidden, UnknownReport) as exc:
+        except UnknownReport as exc:
             return _error(exc.status_code, str(exc))
         except CallcostError as exc:  # a period or filter analytics refused: the caller's to fix
             return _error(400, str(exc))
@@ -80,12 +86,13 @@ def _view(e: Endpoint, ctx: PageContext, authenticate: Authenticate):
     return view
 
 
-def register_api(server: flask.Flask, *, ctx: PageContext, authenticate: Authenticate) -> None:
+def register_api(server: flask.Flask, *, ctx: PageContext, authenticate: Authenticate, refusals: Refusals) -> None:
     """Add every endpoint of :data:`ENDPOINTS` to *server*, answering from *ctx* (the dashboard's context and
-    cache) for the scope *authenticate* gives each request."""
+    cache) for the scope *authenticate* gives each request; *refusals* (query, scope) says why a request
+    names more than the scope allows (each reason a 403)."""
     missing = [e.name for e in ENDPOINTS if e.name not in HANDLERS]
     if missing:
         raise RuntimeError(f"API endpoints declared without a handler: {', '.join(missing)}")
     for e in ENDPOINTS:
-        server.add_url_rule(e.rule, endpoint=f"api_{e.name}", view_func=_view(e, ctx, authenticate),
+        server.add_url_rule(e.rule, endpoint=f"api_{e.name}", view_func=_view(e, ctx, authenticate, refusals),
                             methods=["GET"])
