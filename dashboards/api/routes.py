@@ -2,9 +2,8 @@
 
 Each handler gets the page context, the checked parameters and the caller's scope, and returns a
 Flask response.  The figures are the analytics layer's and the dashboard's, never SQL of their own:
-``/summary`` regroups the selection's cube (:mod:`dashboards.cube`: one scan of the lake, shared with
-the pages and cached by the lake's contents; equal to ``analytics.summary`` and
-``analytics.breakdowns.savings_by`` to the cent), ``/savings`` is ``savings_by``, ``/calls`` is
+``/summary`` is ``analytics.breakdowns.totals_and_breakdown`` (the totals and the sites from one scan of
+the lake, equal to ``analytics.summary`` to the cent), ``/savings`` is ``savings_by``, ``/calls`` is
 :func:`analytics.keyset.calls_after`, ``/reports`` the registered report types.
 """
 
@@ -16,7 +15,7 @@ from typing import Any
 
 import flask
 
-from analytics.breakdowns import savings_by
+from analytics.breakdowns import savings_by, totals_and_breakdown
 from analytics.keyset import calls_after
 from dashboards.api.encode import breakdown_rows, figures, table_rows
 from dashboards.api.health import health as health_of
@@ -24,9 +23,8 @@ from dashboards.api.params import encode_cursor
 from dashboards.api.reports import render_report
 from dashboards.api.selection import selection_for
 from dashboards.api.spec import openapi as openapi_of
-from dashboards.cube import cube_total, regroup
 from dashboards.filters import Scope
-from dashboards.pages import PageContext, cube, selection_key
+from dashboards.pages import PageContext, selection_key
 from warehouse.schema import calls_schema
 
 __all__ = ["HANDLERS", "json_response"]
@@ -45,10 +43,10 @@ def _filters(args: dict[str, Any]) -> dict[str, Any]:
 
 def summary(ctx: PageContext, args: dict[str, Any], scope: Scope | None) -> flask.Response:
     sel = selection_for(ctx, args, scope)
-    c = cube(ctx, sel)
-    by_site = ctx.cache.get(("api-by-site", selection_key(sel)), lambda: regroup(c, "site"))
+    # cached by the lake's contents, in the pages' cache: a repeat is a dictionary lookup until calls arrive
+    totals, by_site = ctx.cache.get(("api-summary", selection_key(sel)), lambda: totals_and_breakdown(sel, "site"))
     return json_response({"period": args["period"], "currency": ctx.currency, "filters": _filters(args),
-                          **figures(cube_total(c), ctx.scale), "by_site": breakdown_rows(by_site, "site", ctx.scale)})
+                          **figures(totals, ctx.scale), "by_site": breakdown_rows(by_site, "site", ctx.scale)})
 
 
 def savings(ctx: PageContext, args: dict[str, Any], scope: Scope | None) -> flask.Response:
