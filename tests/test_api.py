@@ -421,10 +421,19 @@ def test_a_manager_reaches_no_lon_figure_through_any_api_route(server, tokens, n
     assert ("0.53" if name == "ann" else "12.87") in mine  # their own figures are there to be seen
 
 
+def test_an_unknown_route_or_method_under_the_api_is_a_json_error(server, root):
+    resp = root.get("/api/v1/sumary", period=PERIOD)
+    assert resp.status_code == 404 and "openapi.json" in resp.json()["error"]
+    resp = root.s.post(server.url + "/api/v1/summary?period=2026-10", timeout=30)
+    assert resp.status_code == 405 and resp.json()["status"] == 405
+    assert requests.get(server.url + "/api/v1/sumary", timeout=30).status_code == 404  # no token: the same
+
+
 def test_openapi_describes_every_route_and_parameter(server):
     doc = requests.get(server.url + "/api/v1/openapi.json", timeout=30).json()
     assert doc["openapi"].startswith("3.")
-    served = {r.rule for r in server.app.server.url_map.iter_rules() if r.rule.startswith("/api/")}
+    served = {r.rule for r in server.app.server.url_map.iter_rules()
+              if r.rule.startswith("/api/") and r.endpoint != "api_unknown"}
     assert set(doc["paths"]) == {e.url for e in ENDPOINTS}
     assert served == {e.rule for e in ENDPOINTS}
     for e in ENDPOINTS:

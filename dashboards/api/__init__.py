@@ -34,7 +34,7 @@ import flask
 from dashboards.api.params import BadParameter, parse
 from dashboards.api.reports import UnknownReport
 from dashboards.api.routes import HANDLERS, json_response
-from dashboards.api.spec import ENDPOINTS, Endpoint
+from dashboards.api.spec import API_PREFIX, ENDPOINTS, Endpoint
 from dashboards.filters import Scope
 from dashboards.pages import PageContext
 from warehouse.errors import CallcostError
@@ -96,3 +96,23 @@ def register_api(server: flask.Flask, *, ctx: PageContext, authenticate: Authent
     for e in ENDPOINTS:
         server.add_url_rule(e.rule, endpoint=f"api_{e.name}", view_func=_view(e, ctx, authenticate, refusals),
                             methods=["GET"])
+    _json_routing_errors(server)
+
+
+def _json_routing_errors(server: flask.Flask) -> None:
+    """Anything else under ``/api/`` — no such route (404), or not a GET (405) — answers JSON like every other
+    API error.  Without this rule Dash's catch-all (``/<path:path>``, the single-page app's shell) would
+    answer an API typo with an HTML page and 200, behind no guard since the guard leaves ``/api/`` alone."""
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+    def unknown(rest: str) -> flask.Response:
+        path, method = flask.request.path, flask.request.method
+        try:
+            endpoint, _ = server.url_map.bind("localhost").match(path, method="GET")
+        except Exception:  # werkzeug's NotFound / RequestRedirect: no GET route here either
+            endpoint = None
+        if method != "GET" and endpoint is not None and endpoint != "api_unknown":
+            return _error(405, f"the API answers GET only, not {method} {path}", headers={"Allow": "GET"})
+        return _error(404, f"no such API route: {path} (see {API_PREFIX}/openapi.json)")
+
+    server.add_url_rule("/api/<path:rest>", endpoint="api_unknown", view_func=unknown, methods=methods)
