@@ -26,6 +26,8 @@ def selection_for(ctx: PageContext, args: dict[str, Any], scope: Scope | None) -
     view = ctx.cache.get(key, lambda: resolve(ctx.ent, ctx.lake, query, scope=scope))
     if view.errors or view.selection is None:
         message = "; ".join(view.errors) or f"no calls can be selected for {args['period']}"
-        named = [k for k in query if k != "month" and k in message]
+        first = view.errors[0] if view.errors else ""
+        # resolve's messages begin with what they are about: "filter site: …", "site 'X' is outside …"
+        named = [k for k in query if k != "month" and first.startswith((f"filter {k}:", f"{k} '"))]
         raise BadParameter(named[0] if named else "period", message)
     return view.selection
