@@ -12,10 +12,11 @@ import itertools
 import json
 import re
 import zipfile
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 import requests
 
@@ -34,8 +35,6 @@ from warehouse import lake as lakes
 from warehouse.config import load_config
 from warehouse.schema import calls_schema, conform
 from warehouse.users import UserStore
-
-import pyarrow as pa
 
 PERIOD = "2026-10"
 FIGURES = ("calls", "minutes", "actual_cost", "reference_cost", "savings", "unrated_calls")
@@ -365,7 +364,7 @@ def test_paging_is_complete_and_stable_while_calls_are_stored(tmp_path):
 # --- every route, as a NYC and a department manager----------------------------------------------------------------
 
 
-def choices(p, ent) -> list[str | None]:
+def choices(p) -> list[str | None]:
     """Values to try for parameter *p*: all of an enumeration, each report type, or a NYC value."""
     if p.name == "name":
         return sorted(registered_reports())
@@ -393,9 +392,9 @@ def test_a_manager_reaches_no_lon_figure_through_any_api_route(server, tokens, n
     for e in ENDPOINTS:
         required = [p for p in e.params if p.required or p.where == "path"]
         optional = [p for p in e.params if p not in required]
-        for combo in itertools.product(*[choices(p, ent) for p in required]):
+        for combo in itertools.product(*[choices(p) for p in required]):
             base = dict(zip([p.name for p in required], combo))
-            variants = [{}] + [{p.name: v} for p in optional for v in choices(p, ent) if v is not None]
+            variants = [{}] + [{p.name: v} for p in optional for v in choices(p) if v is not None]
             for extra in variants:
                 args = {**base, **extra}
                 path = e.url

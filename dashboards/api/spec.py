@@ -20,7 +20,7 @@ from analytics.breakdowns import DIMENSIONS
 from analytics.reporting.renderers import FORMATS
 from analytics.selection import CALL_TYPES
 
-__all__ = ["API_PREFIX", "ENDPOINTS", "Endpoint", "MAX_LIMIT", "Param", "endpoint", "openapi"]
+__all__ = ["API_PREFIX", "ENDPOINTS", "Endpoint", "MAX_LIMIT", "Param", "SAVINGS_BY", "openapi"]
 
 API_PREFIX = "/api/v1"
 #: The most calls one page of ``/calls`` holds (a larger ``limit`` is a 400, not silently capped).
@@ -134,10 +134,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("openapi", "/openapi.json", "This description of the API (OpenAPI 3.1)",
              "Generated from the same declarations that validate every request.", auth=False, errors=(400,)),
 )
-
-
-def endpoint(name: str) -> Endpoint:
-    return next(e for e in ENDPOINTS if e.name == name)
 
 
 _STATUS = {400: "A parameter the API cannot use: the message names it.",
