@@ -45,20 +45,23 @@ def start(ent):
                             limiter=RateLimiter(per_user=50, per_address=500)).start()
 
 
+#: An admin, a NYC manager and a department manager (name → role and scope).
+USERS = {"root": ("admin", {}), "ann": ("manager", {"sites": ["NYC"]}),
+         "dee": ("manager", {"departments": ["Sales", "Support"]})}
+
+
 @pytest.fixture(scope="module")
 def ent(tmp_path_factory):
-    ent = load_config(write_enterprise(tmp_path_factory.mktemp("api")))
-    with UserStore(ent.storage.database) as store:
-        store.add("root", "admin", PASSWORD)
-        store.add("ann", "manager", PASSWORD, sites=["NYC"])
-        store.add("dee", "manager", PASSWORD, departments=["Sales", "Support"])
-    return ent
+    return load_config(write_enterprise(tmp_path_factory.mktemp("api")))
 
 
 @pytest.fixture(scope="module")
 def tokens(ent):
+    """Each of USERS added, and a live token of each."""
     with UserStore(ent.storage.database) as store:
-        return {name: store.new_token(name) for name in ("root", "ann", "dee")}
+        for name, (role, scope) in USERS.items():
+            store.add(name, role, PASSWORD, **scope)
+        return {name: store.new_token(name) for name in USERS}
 
 
 @pytest.fixture(scope="module")
