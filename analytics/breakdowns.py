@@ -14,13 +14,16 @@ unknown, not 0) and ``unrated_calls`` counts what was left out; ``calls`` and ``
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pandas as pd
 
 from analytics.aggregates import FIGURES_SQL, MINUTES_SQL
-from analytics.savings import BREAKDOWN_COLUMNS, NO_VALUE
+from analytics.savings import BREAKDOWN_COLUMNS, NO_VALUE, minutes_of
 from analytics.selection import CallSelection
 
-__all__ = ["AGGREGATES_SQL", "DIMENSIONS", "MINUTES_SQL", "MONEY_COLUMNS", "RANKINGS", "call_type_mix", "savings_by", "top_destinations", "top_talkers"]
+__all__ = ["AGGREGATES_SQL", "DIMENSIONS", "MINUTES_SQL", "MONEY_COLUMNS", "RANKINGS", "call_type_mix", "savings_by", "top_destinations", "top_talkers",
+           "totals_and_breakdown"]
 
 #: Columns :func:`savings_by` can group by.
 DIMENSIONS = ("site", "carrier", "department", "extension", "call_type", "category", "cost_center", "dest_country",
@@ -61,10 +64,38 @@ def savings_by(sel: CallSelection, by: str = "site") -> pd.DataFrame:
         ent = open_enterprise()
         savings_by(select(ent, "2026-10", site="NYC"), "department")
     """
+    return _grouped(sel, by)[list(BREAKDOWN_COLUMNS)]
+
+
+def _grouped(sel: CallSelection, by: str) -> pd.DataFrame:
+    """Every column of :data:`AGGREGATES_SQL` per value of *by* (the seconds too), ordered by the group."""
     if by not in DIMENSIONS:
         raise ValueError(f"cannot break down by '{by}' (one of {', '.join(DIMENSIONS)})")
     table = sel.query(f'SELECT {_key(by)} AS "{by}", {AGGREGATES_SQL} FROM {{calls}} GROUP BY 1 ORDER BY 1')
-    return table.to_pandas().set_index(by)[list(BREAKDOWN_COLUMNS)]
+    return table.to_pandas().set_index(by)
+
+
+def totals_and_breakdown(sel: CallSelection, by: str = "site") -> tuple[dict[str, object], pd.DataFrame]:
+    """The selection's totals and :func:`savings_by` *by*, from one scan of the lake.
+
+    Why: the headline and one breakdown are what an API summary shows, and :func:`analytics.savings.summary`
+    scans five times (headline, four breakdowns).  The totals are sums of the groups — exact, since
+    counts and seconds are integers and money is DECIMAL — with minutes rounded once from the summed
+    seconds, so they equal ``summary()``'s figures to the cent (``tests/test_api.py`` checks it).
+
+    Example::
+
+        from analytics.notebook import open_enterprise
+        from analytics.selection import select
+        from analytics.breakdowns import totals_and_breakdown
+        totals, by_site = totals_and_breakdown(select(open_enterprise(), "2026-10", site="NYC"))
+    """
+    df = _grouped(sel, by)
+    totals: dict[str, object] = {"calls": int(df["calls"].sum()), "minutes": minutes_of(int(df["seconds"].sum()))}
+    for name in MONEY_COLUMNS:
+        totals[name] = sum(df[name], Decimal(0))
+    totals["unrated_calls"] = int(df["unrated_calls"].sum())
+    return totals, df[list(BREAKDOWN_COLUMNS)]
 
 
 def top_destinations(sel: CallSelection, n: int = 10, *, by: str = "actual_cost",

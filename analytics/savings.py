@@ -31,7 +31,7 @@ from analytics.aggregates import FIGURES_SQL
 from analytics.calls import month_range
 from analytics.selection import select
 
-__all__ = ["BREAKDOWNS", "BREAKDOWN_COLUMNS", "NO_VALUE", "Summary", "breakdown", "savings_figure", "summary"]
+__all__ = ["BREAKDOWNS", "BREAKDOWN_COLUMNS", "NO_VALUE", "Summary", "breakdown", "minutes_of", "savings_figure", "summary"]
 
 #: Columns of every breakdown table, in order (the group is the index).
 BREAKDOWN_COLUMNS = ("calls", "minutes", "actual_cost", "reference_cost", "savings", "unrated_calls")
@@ -42,7 +42,7 @@ NO_VALUE = "(none)"
 
 
 
-def _minutes(seconds: int) -> Decimal:
+def minutes_of(seconds: int) -> Decimal:
     """Talk minutes to 0.01, exact (a float of 1/60ths would print 0.30000000000000004)."""
     return (Decimal(int(seconds)) / 60).quantize(Decimal("0.01"))
 
@@ -147,11 +147,11 @@ def summary(lake: str | os.PathLike[str], period: str) -> Summary:
     quantum = Decimal(1).scaleb(-scale)
     return Summary(
         period=period, start=start, end=end,
-        calls=int(head["calls"]), answered_calls=int(head["answered_calls"]), minutes=_minutes(head["seconds"]),
+        calls=int(head["calls"]), answered_calls=int(head["answered_calls"]), minutes=minutes_of(head["seconds"]),
         actual_cost=Decimal(head["actual_cost"]).quantize(quantum),
         reference_cost=Decimal(head["reference_cost"]).quantize(quantum),
         savings=Decimal(head["savings"]).quantize(quantum),
-        unrated_calls=int(head["unrated_calls"]), unrated_minutes=_minutes(head["unrated_seconds"]),
+        unrated_calls=int(head["unrated_calls"]), unrated_minutes=minutes_of(head["unrated_seconds"]),
         scale=scale, currency=currency,
         by_site=frames["site"], by_carrier=frames["carrier"], by_department=frames["department"],
         by_call_type=frames["call_type"],

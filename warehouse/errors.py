@@ -23,6 +23,8 @@
     ├── NoUsersError                     dashboards.auth.serving        serving beyond loopback while no user exists
     ├── Unauthorized                     dashboards.auth                no valid token or session: HTTP 401
     ├── Forbidden                        dashboards.auth                outside the user's scope: HTTP 403
+    ├── BadParameter (+ValueError)       dashboards.api.params          an API parameter it cannot use: HTTP 400
+    ├── UnknownReport (+LookupError)     dashboards.api.reports         no report type of that name: HTTP 404
     └── UsageError                       callcost.cli_common            a command-line value a verb cannot use
 
 Every error carries *where* (file, line, field) and *what is expected*, so a user can fix the input

@@ -11,10 +11,13 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+from dashboards.api import register_api
 from dashboards.app import WsgiServer, create_app
 from dashboards.auth.login import current_scope, protect
 from dashboards.auth.ratelimit import RateLimiter
+from dashboards.auth.scoping import refusals
 from dashboards.auth.tls import TlsServer
+from dashboards.auth.tokens import bearer_scope
 from warehouse.config import Enterprise
 from warehouse.errors import CallcostError
 from warehouse.users import UserStore
@@ -55,6 +58,7 @@ def dashboard_server(lake: str | os.PathLike[str], currency: str, host: str, por
                            "(or serve on 127.0.0.1)")
     app = create_app(lake, currency, ent, scope_for=current_scope)
     protect(app, store, lifetime=lifetime, secure=certfile is not None, limiter=limiter, open_when_empty=loopback)
+    register_api(app.server, ctx=app._callcost_ctx, authenticate=bearer_scope, refusals=refusals)  # /api/v1/
     server = TlsServer(app, host, port, certfile, keyfile, threads) if certfile is not None \
         else WsgiServer(app, host, port, threads)
     server.app = app  # the API (and tests) add routes to app.server before it serves
