@@ -58,7 +58,7 @@ def connect(address: str) -> Iterator["Client"]:
         text = address[len(LOCAL):]
         if not text.isdigit() or int(text) < 1:
             raise ClusterError(f"cluster address '{address}': expected local:N with N ≥ 1 worker processes")
-        with LocalCluster(n_workers=int(text), processes=True, threads_per_worker=1, dashboard_address=None,
+        with LocalCluster(n_workers=int(text), processes=True, threads_per_worker=1, dashboard_address=":0",
                           silence_logs=40) as cluster, Client(cluster) as client:
             yield client
         return
