@@ -58,3 +58,24 @@ def database_rows(ent: Enterprise) -> list[dict]:
 def lake_ids(ent: Enterprise) -> list[str]:
     """Every ``call_id`` the lake holds, repeats included (a doubled call shows twice)."""
     return lake.read_calls(ent.storage.lake, columns=["call_id"], scale=ent.scale).column("call_id").to_pylist()
+
+
+def link_holder(db_url: str, pbx: str) -> str | None:
+    """Who holds *pbx*'s link now (``host pid N since …``), from ``link_holders`` and ``pg_locks``; None: nobody."""
+    import sqlalchemy as sa
+
+    from collector.leases import current_holders
+
+    engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
+    try:
+        return current_holders(engine).get(pbx)
+    except sa.exc.SQLAlchemyError:
+        return None
+    finally:
+        engine.dispose()
+
+
+def held_by(db_url: str, pbx: str, pid: int) -> bool:
+    """Whether the collector process *pid* holds *pbx*'s link."""
+    holder = link_holder(db_url, pbx)
+    return holder is not None and f" pid {pid} " in holder

@@ -116,11 +116,13 @@ def status(
     """Per PBX, imports and live collection together: records received, stored, already stored,
     quarantined (received = stored + already stored + quarantined), rated, last record age, and alerts.
 
+    On PostgreSQL, "held by" names the collector (host, pid) holding each live link (active/standby).
     Exits with status 2 when any source has an alert (a gap, a file partly imported, an RSP sequence jump,
     counts that do not add up, a source silent longer than usual) — suitable for a monitoring check.
 
     Example: callcost status --config callcost.toml
     """
+    from collector.leases import current_holders
     from collector.status import collector_status, offline_backlog
     from warehouse.database import Database
 
@@ -133,23 +135,25 @@ def status(
     db = Database(ent.storage.database, ent.scale)
     try:
         rows = collector_status(ent, db.engine)
+        holders = current_holders(db.engine)  # active/standby on PostgreSQL: which collector holds each link
     finally:
         db.close()
     if as_json:
-        console.print_json(json.dumps([{k: (v.isoformat() if hasattr(v, "isoformat") else v)
-                                        for k, v in vars(r).items()} for r in rows]))
+        console.print_json(json.dumps([{**{k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                                           for k, v in vars(r).items()}, "held_by": holders.get(r.pbx)}
+                                       for r in rows]))
     else:
         from rich.table import Table
 
         table = Table("pbx", "source", "received", "stored", "already stored", "quarantined", "rated",
-                      "last record", "alerts")
+                      "last record", "alerts", *(["held by"] if holders else []))
         for r in rows:
             age = "never" if r.last_record_age_s is None else f"{r.last_record_age_s:.0f}s ago"
             # a record quarantined again (a re-import) is already stored in the quarantine: counted there
             table.add_row(r.pbx, r.source or "(import)",
                           *(str(x) for x in (r.received, r.stored, r.already_stored + r.already_quarantined,
                                              r.quarantined, r.rated)),
-                          age, str(len(r.alerts)))
+                          age, str(len(r.alerts)), *([holders.get(r.pbx, "—")] if holders else []))
         console.print(table)
         for r in rows:
             for a in r.alerts:
