@@ -66,18 +66,19 @@ def warm_all(client, ent: Enterprise, files: list[Path]) -> None:
     client.run(warm, str(ent.path), str(files[0]))
 
 
-def lake_only(ent: Enterprise, files: list[Path], client) -> tuple[int, float, float]:
-    """The import tasks alone: (CDRs, wall seconds, summed task seconds on the workers)."""
+def lake_only(ent: Enterprise, files: list[Path], client) -> tuple[int, float, float, float]:
+    """The import tasks alone: (CDRs, wall seconds, summed task seconds and CPU seconds on the workers)."""
     groups = cluster.chunks(files, cluster.file_sizes(files), TASK_BYTES, at_least=4 * cluster.worker_count(client))
     t0 = time.perf_counter()
     futures = [client.submit(import_task, str(ent.path), PBX, [str(p) for p in g], pure=False) for g in groups]
-    n, busy = 0, 0.0
+    n, busy, cpu = 0, 0.0, 0.0
     for f in futures:
         out = f.result()
         f.release()
         n += out.calls.num_rows if out.calls is not None else 0
         busy += out.seconds
-    return n, time.perf_counter() - t0, busy
+        cpu += out.cpu_s
+    return n, time.perf_counter() - t0, busy, cpu
 
 
 def import_runs(files: list[Path], root: Path, server: PgServer, workers: list[int]) -> dict[int, float]:
@@ -88,10 +89,11 @@ def import_runs(files: list[Path], root: Path, server: PgServer, workers: list[i
         with cluster.connect(f"local:{n}") as client:
             ent = enterprise_at(root / f"lake{n}")
             warm_all(client, ent, files)  # tariffs loaded and lookups built once per worker, outside the timing
-            cdrs, wall, busy = lake_only(ent, files, client)
+            cdrs, wall, busy, cpu = lake_only(ent, files, client)
             lake_rates[n] = cdrs / wall
             print(f"into the lake, local:{n}:        {cdrs:>9,} CDRs in {wall:6.2f}s = {cdrs / wall:>9,.0f} CDRs/s; "
-                  f"per worker {cdrs / busy:>9,.0f} CDRs/s = {cdrs / busy / PER_WORKER_GOAL:.2f}× goal; load {load()}")
+                  f"per worker {cdrs / busy:>9,.0f} CDRs/s wall = {cdrs / busy / PER_WORKER_GOAL:.2f}× goal, "
+                  f"{cdrs / cpu:>9,.0f} CDRs per CPU-s = {cdrs / cpu / PER_WORKER_GOAL:.2f}× goal; load {load()}")
             ent = enterprise_at(root / f"pg{n}", server.create_database(f"pg{n}"))
             warm_all(client, ent, files)
             store = Store(ent)
