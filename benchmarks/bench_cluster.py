@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
 
-from clusterkit import PBX, cucm_files, enterprise_at, held_by  # noqa: E402
+from clusterkit import PBX, cucm_files, enterprise_at, kill_the_active  # noqa: E402
 from pgserver import PgServer  # noqa: E402
 
 from analytics.cluster_rerate import rerate_on_cluster  # noqa: E402
@@ -151,44 +151,10 @@ def rerate_runs(ent: Enterprise) -> None:
 
 def standby_run(root: Path, server: PgServer) -> None:
     """kill -9 of the active collector mid-TCP-stream: takeover seconds, calls lost and doubled."""
-    from crashkit import (AVAYA_OPTIONS, CollectorProcess, TcpPbx, avaya_stream, crash_enterprise, dumped_bytes,
-                          expected_ids, free_port, tally, wait_for_calls)
-
-    url = server.create_database("standby")
-    port = free_port()
-    ent = crash_enterprise(root / "standby", url, {"sha-csv": f"tcp:127.0.0.1:{port}"}, types={"sha-csv": "avaya"},
-                           collector="batch_ms = 200\nqueue_mb = 1", pbx_options={"sha-csv": AVAYA_OPTIONS})
-    data = avaya_stream(ent, 20_000)
-    expected = expected_ids(ent, "sha-csv", data)
-    active = CollectorProcess(ent, root / "active.log").start()
-    standby = None
-    try:
-        while not held_by(url, "sha-csv", active.proc.pid):
-            time.sleep(0.05)
-        standby = CollectorProcess(ent, root / "standby.log").start()
-        time.sleep(2.5)
-        pbx = TcpPbx(data, chunk=8 * 1024, pause_s=0.03).start(port)
-        wait_for_calls(url, len(expected) // 4, 60, active)
-        active.kill9()
-        t0 = time.monotonic()
-        while not held_by(url, "sha-csv", standby.proc.pid):
-            if time.monotonic() - t0 > 60:
-                sys.exit("the standby did not take the link within 60 s")
-            time.sleep(0.02)
-        takeover = time.monotonic() - t0
-        pbx.finished.wait(30)
-        [delivered] = dumped_bytes(ent, "sha-csv")
-        pbx.start(port, pbx.resume_offset(delivered, overlap_records=25))
-        pbx.join()
-        wait_for_calls(url, len(expected), 120, standby)
-        standby.stop()
-    finally:
-        for proc in (active, standby):
-            if proc is not None and proc.alive:
-                proc.kill9()
-    t = tally(ent, url, expected)
-    print(f"standby takeover after kill -9: {takeover:.2f}s (goal < {TAKEOVER_GOAL_S:.0f}s = "
-          f"{takeover / TAKEOVER_GOAL_S:.2f}× the goal); {t.sent:,} calls sent, lost {t.lost}, doubled "
+    out = kill_the_active(root, server.create_database("standby"))
+    t = out.tally
+    print(f"standby takeover after kill -9: {out.takeover_s:.2f}s (goal < {TAKEOVER_GOAL_S:.0f}s = "
+          f"{out.takeover_s / TAKEOVER_GOAL_S:.2f}× the goal); {t.sent:,} calls sent, lost {t.lost}, doubled "
           f"{t.duplicated} (database), lake lost {t.lake_lost}, doubled {t.lake_duplicated}")
 
 

@@ -4,90 +4,37 @@ Two real ``callcost collect`` processes of one config (one lake, one raw-dump fo
 first holds the TCP link through its advisory lock, the second stands by.  The active one is SIGKILLed
 while a PBX is sending; PostgreSQL frees its lock with its connection, the standby takes the link within
 10 s (raw-dump recovery of what the dead one received first), the PBX reconnects and resends from where
-it was, and every record is stored once — in the database and the lake.
+it was, and every record is stored once — in the database and the lake (``clusterkit.kill_the_active``).
 """
 
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
-from clusterkit import held_by, link_holder
-from crashkit import (
-    AVAYA_OPTIONS,
-    CollectorProcess,
-    TcpPbx,
-    avaya_stream,
-    crash_enterprise,
-    dumped_bytes,
-    expected_ids,
-    free_port,
-    status,
-    tally,
-    wait_for_calls,
-)
+from clusterkit import kill_the_active
+from crashkit import crash_enterprise
 
 from collector.leases import lock_key, standby_wanted
 from warehouse.config import load_config
 from warehouse.errors import ConfigError
 
-PBX = "sha-csv"
 TAKEOVER_S = 10.0
-
-
-def _wait(condition, timeout: float, what: str) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if condition():
-            return time.monotonic() - started
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not within {timeout}s")
 
 
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_kill9_of_the_active_collector_hands_the_link_to_the_standby(tmp_path, pg_server):
     with pg_server.database(f"standby{os.getpid()}") as url:
-        port = free_port()
-        ent = crash_enterprise(tmp_path / "ent", url, {PBX: f"tcp:127.0.0.1:{port}"}, types={PBX: "avaya"},
-                               collector="batch_ms = 200\nqueue_mb = 1", pbx_options={PBX: AVAYA_OPTIONS})
-        data = avaya_stream(ent, 20_000)
-        expected = expected_ids(ent, PBX, data)
-        active = CollectorProcess(ent, tmp_path / "active.log").start()
-        standby = None
-        try:
-            _wait(lambda: held_by(url, PBX, active.proc.pid), 10, "the first collector holding the link")
-            standby = CollectorProcess(ent, tmp_path / "standby.log").start()
-            time.sleep(2.5)  # two polls: the standby must not take a held link
-            assert held_by(url, PBX, active.proc.pid), link_holder(url, PBX)
-
-            pbx = TcpPbx(data, chunk=8 * 1024, pause_s=0.03).start(port)  # ~2,700 CDRs/s for ~7 s
-            wait_for_calls(url, len(expected) // 4, 60, active)
-            assert not pbx.finished.is_set(), "the stream ended before the kill: not mid-stream"
-            active.kill9()
-            takeover = _wait(lambda: held_by(url, PBX, standby.proc.pid), TAKEOVER_S, "the standby's takeover")
-            assert pbx.finished.wait(30)
-            [delivered] = dumped_bytes(ent, PBX)  # what the dead collector received (the PBX knows as much)
-            pbx.start(port, pbx.resume_offset(delivered, overlap_records=25))  # reconnects to the standby
-            pbx.join()
-            assert pbx.error is None, pbx.error
-            wait_for_calls(url, len(expected), 120, standby)
-
-            code, rows, alerts = status(ent)
-            [row] = [r for r in rows if r["pbx"] == PBX]
-            assert f" pid {standby.proc.pid} " in row["held_by"], row
-            assert standby.stop() == 0
-            assert "fed again from the raw dump" in (tmp_path / "standby.log").read_text()
-        finally:
-            for proc in (active, standby):
-                if proc is not None and proc.alive:
-                    proc.kill9()
-        t = tally(ent, url, expected)
-        assert t.ok, t
-        assert t.stored == len(expected) == t.lake_rows
-        assert link_holder(url, PBX) is None  # a stopped collector releases its links
-        print(f"takeover after kill -9: {takeover:.2f}s")
+        out = kill_the_active(tmp_path, url, limit_s=TAKEOVER_S)
+    assert out.standby_waited, "the standby took a link its holder still held"
+    assert out.takeover_s < TAKEOVER_S
+    assert out.held_at_end is not None and f" pid {out.standby_pid} " in out.held_at_end  # callcost status
+    assert out.standby_exit == 0
+    assert "fed again from the raw dump" in out.standby_log  # the dead one's dump recovered at takeover
+    assert out.tally.ok, out.tally
+    assert out.tally.stored == out.tally.sent == out.tally.lake_rows
+    assert out.released  # a stopped collector releases its links
 
 
 def test_standby_on_sqlite_is_refused_with_a_message(tmp_path):
