@@ -4,28 +4,35 @@ The cluster path must store exactly what the one-process path stores: the same f
 same ``raw_ref``) are imported by both into two enterprises on PostgreSQL that differ only in their
 database and lake, and the lakes, the databases and the ingest accounts are compared row for row — then
 a tariff changes and both are re-rated.  A worker SIGKILLed after writing its lake files and before
-returning its task: Dask runs the task again, and every record is stored once.
+returning its task: Dask runs the task again, and every record is stored once.  The coordinator (``callcost
+import --cluster local:2``) SIGKILLed mid-run with its workers: the same command again doubles nothing.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import date
 
 import pytest
 import sqlalchemy as sa
 from clusterkit import PBX, cucm_files, database_rows, enterprise_at, lake_ids, lake_rows
+from crashkit import count_calls
 
 from analytics.cluster_rerate import rerate_on_cluster
 from analytics.rerate import rerate
 from collector.cluster_import import KILL_ONCE_ENV, import_on_cluster
-from collector.importer import import_files
+from collector.connectors.base import connector_for
+from collector.importer import import_files, pbx_context
 from warehouse import cluster, ingest
 from warehouse.config import load_config
 from warehouse.store import Store
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
-CDRS = 12_000
+CDRS = 8_000
 TASK_BYTES = 256 << 10  # a dozen tasks for the 2 workers
 
 
@@ -101,27 +108,6 @@ def test_a_worker_killed_mid_import_loses_and_doubles_nothing(tmp_path, pg_serve
         assert totals["received"] == totals["stored"] == len(ids)  # each file accounted once
 
 
-def test_a_rerun_after_the_coordinator_stopped_midway_doubles_nothing(tmp_path, pg_server, client):
-    """The coordinator gone after half the tasks (their lake files written, half of them in the database):
-    the rerun stores the rest, counts the others as already stored, and no call is held twice."""
-    with pg_server.database(f"rerun{os.getpid()}") as url:
-        ent = enterprise_at(tmp_path / "ent", url)
-        files = cucm_files(ent, CDRS)
-        half = files[: len(files) // 2]
-        import_task_only = cluster.chunks(half, cluster.file_sizes(half), TASK_BYTES)
-        from collector.cluster_import import import_task
-
-        for group in import_task_only:  # workers finished these; the coordinator died before loading them
-            client.submit(import_task, str(ent.path), PBX, [str(p) for p in group], pure=False).result()
-        first = import_on_cluster(ent, PBX, files[: len(files) // 4], store=Store(ent), client=client,
-                                  task_bytes=TASK_BYTES)
-        again = import_on_cluster(ent, PBX, files, store=Store(ent), client=client, task_bytes=TASK_BYTES)
-        ids = lake_ids(ent)
-        assert len(ids) == len(set(ids)) == first.stored + again.stored
-        assert again.duplicates == first.stored
-        assert len(database_rows(ent)) == len(ids)
-
-
 def test_a_bad_local_address_is_a_clear_error():
     with pytest.raises(cluster.ClusterError, match="local:N"):
         with cluster.connect("local:0"):
@@ -138,3 +124,35 @@ def test_chunks_keep_file_order_and_give_each_worker_several_tasks():
     groups = cluster.chunks(list(range(10)), [1] * 10, 100, at_least=4)
     assert [x for g in groups for x in g] == list(range(10)) and len(groups) >= 4
     assert cluster.chunks([], [], 10) == []
+
+
+def test_the_coordinator_killed_mid_import_then_rerun_doubles_nothing(tmp_path, pg_server):
+    """``callcost import --cluster local:2`` SIGKILLed once some tasks are in the database (its workers with
+    it: the process group); the same command again completes the import, and every call is stored once."""
+    with pg_server.database(f"coord{os.getpid()}") as url:
+        ent = enterprise_at(tmp_path / "ent", url)
+        files = cucm_files(ent, 20_000)
+        connector = connector_for("cucm", pbx_context(ent, PBX))
+        expected = {i for k in range(0, len(files), 64) for i in connector.parse_many(
+            [(p.read_bytes(), str(p)) for p in files[k:k + 64]]).calls.column("call_id").to_pylist()}
+        cmd = [sys.executable, "-m", "callcost", "import", "--pbx", PBX, "--cluster", "local:2",
+               "--config", str(ent.path), *map(str, files)]
+        with open(tmp_path / "first.log", "wb") as log:
+            first = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 120
+            while count_calls(url) <= 0 and first.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            mid = count_calls(url)
+            os.killpg(first.pid, signal.SIGKILL)  # the coordinator and every worker it started
+        finally:
+            first.wait(30)
+        assert 0 < mid < len(expected), f"not killed mid-run: {mid} of {len(expected)} stored"
+        again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+        assert again.returncode == 0, again.stdout + again.stderr
+        ids = lake_ids(ent)
+        assert len(ids) == len(set(ids)) and set(ids) == expected
+        assert count_calls(url) == len(expected)
+        totals = _accounts(ent)["totals"][PBX]
+        assert totals["received"] == totals["stored"] + totals["already_stored"] + totals["quarantined"]
+        assert totals["stored"] <= len(expected)  # a call is counted stored once, whichever run stored it
