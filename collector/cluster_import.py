@@ -66,17 +66,31 @@ class TaskResult:
     cpu_s: float = 0.0  # the worker process's CPU time for the task (what a dedicated core would take)
 
 
-_STATE: dict[tuple[str, str, float], tuple[Enterprise, RatingStage, object]] = {}
+_STATE: dict[tuple[str, str], tuple[tuple[float, ...], tuple[Enterprise, RatingStage, object]]] = {}
+
+
+def _inputs(ent: Enterprise) -> tuple[float, ...]:
+    """Modification times of every file the rating reads: the config, the tariffs, the directory."""
+    paths = [ent.path, ent.reference_tariff, *(c.tariff for c in ent.carriers.values()),
+             *([ent.directory_file] if ent.directory_file else [])]
+    return tuple(os.stat(p).st_mtime_ns for p in paths)
 
 
 def _worker_state(config: str, pbx_id: str) -> tuple[Enterprise, RatingStage, object]:
-    """The config, rating stage and connector of a worker process, built once (tariffs load once)."""
-    key = (config, pbx_id, os.stat(config).st_mtime)
-    if key not in _STATE:
-        ent = load_config(config)
-        _STATE.clear()
-        _STATE[key] = (ent, RatingStage(ent), connector_for(ent.pbx(pbx_id).type, pbx_context(ent, pbx_id)))
-    return _STATE[key]
+    """The config, rating stage and connector of a worker process, built once while their files are unchanged.
+
+    A worker of a long-running cluster serves many imports: a tariff edited between two of them must be
+    seen, so the cache is checked against the files' modification times on every task.
+    """
+    key = (config, pbx_id)
+    cached = _STATE.get(key)
+    if cached is not None and _inputs(cached[1][0]) == cached[0]:
+        return cached[1]
+    ent = load_config(config)
+    state = (ent, RatingStage(ent), connector_for(ent.pbx(pbx_id).type, pbx_context(ent, pbx_id)))
+    _STATE.clear()
+    _STATE[key] = (_inputs(ent), state)
+    return state
 
 
 def import_task(config: str, pbx_id: str, paths: list[str]) -> TaskResult:

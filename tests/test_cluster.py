@@ -17,6 +17,7 @@ import sys
 import time
 from datetime import date
 
+import pyarrow.compute as pc
 import pytest
 import sqlalchemy as sa
 from clusterkit import PBX, cucm_files, database_rows, enterprise_at, lake_ids, lake_rows
@@ -156,3 +157,22 @@ def test_the_coordinator_killed_mid_import_then_rerun_doubles_nothing(tmp_path, 
         totals = _accounts(ent)["totals"][PBX]
         assert totals["received"] == totals["stored"] + totals["already_stored"] + totals["quarantined"]
         assert totals["stored"] <= len(expected)  # a call is counted stored once, whichever run stored it
+
+
+def test_a_long_lived_worker_sees_a_tariff_edited_between_two_imports(tmp_path):
+    """The worker's cached config and rating stage are rebuilt when a tariff file changes (run in this process:
+    a worker runs ``import_task`` the same way)."""
+    from collector.cluster_import import import_task
+
+    ent = enterprise_at(tmp_path / "ent")
+    files = [str(p) for p in cucm_files(ent, 3_000)[:40]]
+
+    def acme_cost() -> int:
+        calls = import_task(str(ent.path), PBX, files).calls
+        acme = calls.filter(pc.equal(calls.column("carrier"), "acme"))
+        return sum(v for v in acme.column("actual_cost").to_pylist() if v is not None)
+
+    before = acme_cost()
+    tariff = ent.root / "tariffs" / "acme.csv"
+    tariff.write_text(tariff.read_text(encoding="utf-8").replace(",0.0120,", ",0.0190,"), encoding="utf-8")
+    assert acme_cost() > before
