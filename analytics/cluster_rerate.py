@@ -6,6 +6,12 @@ base), and days are independent — a call never moves partition.  So a task is 
 last)`` over a run of consecutive days on a worker, with its own database connection, and the
 coordinator adds up the :class:`RerateResult`\\ s.  A worker killed mid-task: the scheduler runs the
 task again; what the dead worker wrote already compares equal and is not written twice.
+
+A chain whose legs straddle two tasks' days is re-rated whole by both (``rerate`` reads the legs outside
+its range from the lake): both compute the same figures from the legs' parsed columns, so the stored
+result is the one-process one.  The *counts* may differ from a one-process run by those legs: the task
+that runs second finds them already rewritten (fewer ``changed``, other ``before`` totals), or rewrites
+them again (more ``written``).  ``calls``, ``days``, the ``after`` totals and the tariff versions do not.
 """
 
 from __future__ import annotations
@@ -72,7 +78,7 @@ def _partition_bytes(ent: Enterprise, day: date) -> int:
 
 def merge(total: RerateResult, part: RerateResult) -> None:
     """Add a task's result into *total* (counts, totals before and after, tariff versions)."""
-    for name in ("days", "calls", "changed", "written", "newly_priced", "newly_unrated", "repaired"):
+    for name in ("days", "calls", "changed", "written", "newly_priced", "newly_unrated", "repaired", "outside"):
         setattr(total, name, getattr(total, name) + getattr(part, name))
     for mine, theirs in ((total.before, part.before), (total.after, part.after)):
         _add_totals(mine, theirs)

@@ -103,7 +103,8 @@ def import_task(config: str, pbx_id: str, paths: list[str]) -> TaskResult:
     if not parsed:
         return TaskResult(None, files, seconds=time.perf_counter() - started, cpu_s=time.process_time() - cpu)
     rating = time.perf_counter()
-    rated = stage.rate_batch(pa.concat_tables(parsed) if len(parsed) > 1 else parsed[0])
+    rated = stage.rate_batch(pa.concat_tables(parsed) if len(parsed) > 1 else parsed[0],
+                             marks_features=MARKS <= connector.fields)
     rate_s = time.perf_counter() - rating
     lake.write_calls(ent.storage.lake, rated)
     _kill_once()

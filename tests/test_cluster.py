@@ -80,10 +80,10 @@ def test_import_and_rerate_on_two_workers_equal_one_process(two, client):
     lo, hi = date(2026, 1, 1), date(2026, 12, 31)
     r1 = rerate(one, lo, hi)
     r2 = rerate_on_cluster(many, lo, hi, client=client)
-    assert r1.changed > 0
-    assert (r2.days, r2.calls, r2.changed, r2.written, r2.newly_priced, r2.before.minor, r2.after.minor,
-            r2.tariff_versions) == (r1.days, r1.calls, r1.changed, r1.written, r1.newly_priced, r1.before.minor,
-                                    r1.after.minor, r1.tariff_versions)
+    assert r1.changed > 0 and r2.changed > 0
+    # chains straddling two tasks' days are re-rated by both: the counts of changes may differ, not the result
+    assert (r2.days, r2.calls, r2.after.minor, r2.after.unrated, r2.tariff_versions) == (
+        r1.days, r1.calls, r1.after.minor, r1.after.unrated, r1.tariff_versions)
     assert lake_rows(many).equals(lake_rows(one))
     assert database_rows(many) == database_rows(one)
     assert rerate_on_cluster(many, lo, hi, client=client).written == 0  # idempotent
