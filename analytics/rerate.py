@@ -45,7 +45,7 @@ from warehouse.money import decimal128_to_minor
 from analytics.rating.stage import RatingStage
 from warehouse.schema import PARSED_SCHEMA, calls_schema
 
-__all__ = ["MONEY_COLUMNS", "RerateError", "RerateResult", "Totals", "rerate"]
+__all__ = ["MONEY_COLUMNS", "RerateError", "RerateResult", "Totals", "days_with_calls", "rerate"]
 
 MONEY_COLUMNS = ("actual_cost", "reference_cost", "savings")
 #: Calls priced per batch: days are gathered until this many (the pipeline has a fixed cost per batch).
@@ -139,7 +139,7 @@ def rerate(ent: Enterprise, start: date, end: date, *, database: Database | None
         stage = stage or RatingStage(ent)
         result = RerateResult(start=start, end=end, scale=ent.scale)
         chunk: list[_Stored] = []
-        days = _days_with_calls(ent, db, start, end)
+        days = days_with_calls(ent, db, start, end)
         for i, day in enumerate(days):
             chunk.append(_load_day(ent, db, day))
             if i + 1 == len(days) or sum(d.table.num_rows for d in chunk) >= CHUNK_CALLS:
@@ -154,7 +154,7 @@ def rerate(ent: Enterprise, start: date, end: date, *, database: Database | None
             db.close()
 
 
-def _days_with_calls(ent: Enterprise, db: Database, start: date, end: date) -> list[date]:
+def days_with_calls(ent: Enterprise, db: Database, start: date, end: date) -> list[date]:
     """Days of the range with a lake partition or with calls in the database."""
     days = {d for d, _ in lake.partitions(ent.storage.lake) if start <= d <= end}
     lo, hi = _bounds(start, end)

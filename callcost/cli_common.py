@@ -30,6 +30,11 @@ ConfigOpt = Annotated[
     Optional[Path],
     typer.Option("--config", "-c", help="callcost.toml (default: $CALLCOST_CONFIG, then ./callcost.toml)."),
 ]
+ClusterOpt = Annotated[
+    Optional[str],
+    typer.Option("--cluster", help="Run on a Dask cluster: local:N (N worker processes here) or tcp://HOST:8786 "
+                                   "(default: [cluster] address; none = this process)."),
+]
 
 
 def note(label: str, message: object) -> None:

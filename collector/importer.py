@@ -39,7 +39,7 @@ from analytics.rating.chains_store import MARKS, join_stored
 from warehouse.schema import PARSED_SCHEMA
 from warehouse.errors import CallcostError
 from analytics.rating.stage import RatingStage
-from warehouse.store import FileIngest, Store
+from warehouse.store import FileIngest, SaveResult, Store
 
 T = TypeVar("T")
 log = logging.getLogger("callcost.collector.importer")
@@ -136,19 +136,8 @@ def import_files(
                     report.unrated += saved.unrated
             finally:
                 _release_preloaded((batch, calls, preloaded, rate_s))  # used up by the insert, or never inserted
-            # stored, then accounted: a crash in between makes a re-import count them as already stored
-            new_q = store.record_import(pbx_id, batch.files, saved, rate_s=rate_s,
-                                        store_s=time.perf_counter() - stored_at)
-            report.already_quarantined += sum(len(f.quarantined) for f in batch.files) - new_q
-            for f in batch.files:
-                report.files += 1
-                report.records += f.records
-                report.parsed += f.parsed
-                report.quarantined += len(f.quarantined)
-                report.problems.extend(f.quarantined)
-                report.files_quarantined.extend(q for q in f.quarantined if q.reason.startswith(FILE_NOT_READ))
-            if progress:
-                progress(len(batch.files))
+            account_batch(report, store, pbx_id, batch.files, saved, rate_s=rate_s,
+                          store_s=time.perf_counter() - stored_at, progress=progress)
     finally:
         # stop the background stages now: an exception's traceback keeps these generators (and the stage
         # files of the batches rated ahead) alive until it is handled
@@ -156,6 +145,25 @@ def import_files(
         parsed.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def account_batch(report: ImportReport, store: Store, pbx_id: str, files: list[FileIngest], saved: SaveResult | None,
+                  *, rate_s: float, store_s: float, progress: Callable[[int], None] | None = None) -> None:
+    """Record a stored batch in the ingest account and add it to *report* (the one-process and cluster paths).
+
+    Stored, then accounted: a crash in between makes a re-import count the calls as already stored.
+    """
+    new_q = store.record_import(pbx_id, files, saved, rate_s=rate_s, store_s=store_s)
+    report.already_quarantined += sum(len(f.quarantined) for f in files) - new_q
+    for f in files:
+        report.files += 1
+        report.records += f.records
+        report.parsed += f.parsed
+        report.quarantined += len(f.quarantined)
+        report.problems.extend(f.quarantined)
+        report.files_quarantined.extend(q for q in f.quarantined if q.reason.startswith(FILE_NOT_READ))
+    if progress:
+        progress(len(files))
 
 
 def _rated(parsed: Iterator[_Batch], stage: RatingStage, store: Store, marks_features: bool) -> Iterator[tuple]:

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from warehouse.errors import ConfigError, ConfigErrors
+from warehouse.errors import ConfigError, ConfigErrors, StorageError
+from warehouse.lakefs import is_uri, local_root
 from warehouse.money import CURRENCY_SCALE
 
 TRUNK_KINDS = ("pstn", "sip", "onnet")
@@ -268,7 +269,7 @@ def load_config(path: str | os.PathLike[str]) -> Enterprise:
 
     st = raw.get("storage", {})
     storage = Storage(
-        lake=root / st.get("lake", "lake"),
+        lake=_lake_root(str(st.get("lake", "lake")), root, v),
         database=_resolve_sqlite(st.get("database", "sqlite:///callcost.db"), root),
         offline=root / st.get("offline", "spool"),
         raw_dump=root / st.get("raw_dump", "raw"),
@@ -306,6 +307,19 @@ def load_config(path: str | os.PathLike[str]) -> Enterprise:
         trunks=trunks, carriers=carriers, reference_tariff=reference_tariff, onnet_rate=onnet_rate,
         directory_file=directory_file, raw=raw, text=text,
     )
+
+
+def _lake_root(value: str, root: Path, v: _Validator) -> Path:
+    """``[storage] lake``: a path (relative to the config) or a ``file://`` URI; an object store is refused here,
+    where the message can name the key (the live lake needs a POSIX filesystem: warehouse.lakefs)."""
+    if not is_uri(value):
+        return root / value
+    try:
+        return local_root(value)
+    except StorageError:
+        v.error("storage", None, "lake", f"'{value}' is an object store: the live lake needs a POSIX filesystem "
+                "(flock, atomic rename, fsync); see docs/scale-out.md", "a local path, an NFS mount or a file:// URI")
+        return root / "lake"
 
 
 def _resolve_sqlite(url: str, root: Path) -> str:

@@ -342,6 +342,14 @@ CORE: tuple[Table, ...] = (
         Key("offline", _S, "Offline store used while the database is unreachable.", "spool"),
         Key("raw_dump", _S, "Raw bytes from volatile sources (TCP, serial), for audit and replay.", "raw"),
     ), owner="warehouse.config"),
+    Table("cluster", "Bulk jobs on a Dask cluster (`callcost import` and `rerate`; docs/scale-out.md).", (
+        Key("address", _S, "Where `import` and `rerate` run their tasks: local:N (N worker processes on this "
+                           "machine) or tcp://HOST:8786 (a dask scheduler); `--cluster` overrides it.",
+            default_doc="none: one process"),
+        Key("standby", "boolean", "PostgreSQL: `callcost collect` holds each PBX link through an advisory lock, "
+                                  "so a second collector of this config waits as standby (false: no locks).",
+            True),
+    ), owner="warehouse.cluster"),
     Table("site", "A location: its time zone, calendar, numbers and how its users dial out.", (
         Key("id", _S, "Short site id, e.g. NYC; referred to by [[pbx]], [[trunk]] and the directory.", required=True),
         Key("name", _S, "Display name.", default_doc="the id"),

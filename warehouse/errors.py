@@ -8,6 +8,7 @@
     ├── RatingError                      warehouse.errors               the engine cannot price a batch at all
     ├── StorageError                     warehouse.errors               the lake or the SQL database refused a write
     ├── BackupError                      warehouse.backup               cannot proceed, or a file fails its manifest
+    ├── ClusterError                     warehouse.cluster              a cluster address that cannot be used
     ├── MoneyFormatError (+ValueError)   warehouse.money                not a plain decimal, or too many decimals
     ├── RawDumpError (+ValueError)       collector.rawdump              not a raw-dump frame (file and byte offset)
     ├── WireError (+ValueError)          collector.wire                 not a remote batch (the centre answers 400)

@@ -60,8 +60,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from warehouse import lakefs
 from warehouse.errors import StorageError
 from warehouse.schema import calls_schema, conform
 
@@ -117,6 +119,7 @@ def write_calls(root: Path | str, table: pa.Table) -> LakeWriteResult:
     Each call of this function adds at most one file per touched partition, and none for a batch the
     lake already holds.  Many small batches make many small files; ``replace_calls`` compacts a day.
     """
+    root = lakefs.local_root(root)
     given = table.num_rows
     table = _conform(table)
     ids = table.column("call_id")
@@ -152,6 +155,7 @@ def replace_calls(root: Path | str, table: pa.Table, *, grace_s: float = 0.0) ->
     running the same ``replace_calls`` again redoes it.  A call stays in the partition of its
     ``start_utc``: re-rating does not move calls between days.
     """
+    root = lakefs.local_root(root)
     table = unique_calls(_conform(table), keep="last")
     files = []
     replaced = 0
@@ -186,6 +190,8 @@ def read_calls(
     gives an empty table of ``calls_schema(scale)``.
     """
     wanted = list(columns) if columns is not None else None
+    if lakefs.is_uri(root):
+        return _read_uri(str(root), start, end, wanted, filters, scale)
     for attempt in range(3):
         files = [f for day, folder in partitions(root)
                  if (start is None or day >= start) and (end is None or day <= end) for f in _data_files(folder)]
@@ -205,9 +211,41 @@ def read_calls(
     raise AssertionError("unreachable")
 
 
+def _read_uri(root: str, start: date | None, end: date | None, wanted: list[str] | None,
+              filters: ds.Expression | None, scale: int) -> pa.Table:
+    """``read_calls`` of a lake at a URI (``file://``, ``s3://``, …) through its pyarrow filesystem.
+
+    The same resolution as ``live_files``: non-hidden ``*.parquet`` files of the chosen ``date=`` folders,
+    minus those a swap superseded whose replacement is in the same listing.  Read-only: no healing of a
+    crashed batch (that is the writers' job, on the lake's own filesystem).
+    """
+    fs, base = lakefs.filesystem(root)
+    base = f"{base.rstrip('/')}/{DATASET}"
+    files: list[str] = []
+    for info in lakefs.list_dir(fs, base):
+        if info.type != pafs.FileType.Directory or not info.base_name.startswith("date="):
+            continue
+        try:
+            day = date.fromisoformat(info.base_name.removeprefix("date="))
+        except ValueError:
+            continue
+        if (start is None or day >= start) and (end is None or day <= end):
+            names = {e.base_name for e in lakefs.list_dir(fs, info.path)}
+            data = {n for n in names if n.endswith(".parquet") and not n.startswith((".", "_"))}
+            if data and _SUPERSEDED in names:
+                data -= _dead_names(lakefs.read_json(fs, f"{info.path}/{_SUPERSEDED}") or [], data)
+            files.extend(f"{info.path}/{n}" for n in sorted(data))
+    if not files:
+        empty = calls_schema(scale).empty_table()
+        return empty.select(wanted) if wanted is not None else empty
+    dataset = ds.dataset(files, format="parquet", filesystem=fs, partitioning=PARTITIONING, partition_base_dir=base)
+    names = wanted if wanted is not None else [n for n in dataset.schema.names if n != "date"]
+    return dataset.to_table(columns=names, filter=filters)
+
+
 def partitions(root: Path | str) -> list[tuple[date, Path]]:
     """The ``date=`` folders, by their names (a folder not named like a date is not ours: ignored)."""
-    base = Path(root) / DATASET
+    base = lakefs.local_root(root) / DATASET
     if not base.is_dir():
         return []
     found = []

@@ -182,6 +182,11 @@ def _with_group(table: pa.Table) -> pa.Table:
     return table.set_column(table.schema.get_field_index("call_group"), "call_group", group)
 
 
+def differs(old: pa.Table, new: pa.Table) -> np.ndarray:
+    """Rows of *new* (the same calls as *old*, same order) whose chain or figures differ from *old*'s."""
+    return ~_same(old, new)
+
+
 def _same(old: pa.Table, new: pa.Table) -> np.ndarray:
     same = np.ones(old.num_rows, bool)
     for name in _COMPARED:

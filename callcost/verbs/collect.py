@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from callcost.cli_common import EXIT_QUARANTINED, ConfigOpt, console, enterprise, err, note, progress_bar
+from callcost.cli_common import EXIT_QUARANTINED, ClusterOpt, ConfigOpt, console, enterprise, err, note, progress_bar
 
 
 def register(app: typer.Typer) -> None:
@@ -29,22 +29,34 @@ def import_(
     files: Annotated[list[Path], typer.Argument(help="CDR files to import.", exists=True, dir_okay=False)],
     pbx: Annotated[str, typer.Option("--pbx", help="The [[pbx]] id the files come from.")],
     config: ConfigOpt = None,
+    cluster: ClusterOpt = None,
 ) -> None:
     """Import CDR files through the same parse → rate → store path as live collection (idempotent).
 
     A file no record of which can be read is quarantined whole and the import goes on with the others.
     Exits 4 when any record or file was quarantined (see callcost quarantine), 0 when none was.
+    With --cluster (or [cluster] address), workers of a Dask cluster parse, rate and write the lake;
+    this process loads the database (docs/scale-out.md).
 
     Example: callcost import --pbx nyc-cucm incoming/nyc-cucm/cdr_*
     """
     from collector.importer import import_files
+    from warehouse import cluster as dask_cluster
     from warehouse.store import Store
 
     ent = enterprise(config, checked_for="import")
     ent.pbx(pbx)  # an unknown id fails here, naming the configured ones
+    address = dask_cluster.address_for(ent.raw, cluster)
     with progress_bar() as progress:
         task = progress.add_task(f"importing {pbx}", total=len(files))
-        report = import_files(ent, pbx, files, store=Store(ent), progress=lambda n: progress.advance(task, n))
+        step = lambda n: progress.advance(task, n)  # noqa: E731
+        if address is None:
+            report = import_files(ent, pbx, files, store=Store(ent), progress=step)
+        else:
+            from collector.cluster_import import import_on_cluster
+
+            with dask_cluster.connect(address) as client:
+                report = import_on_cluster(ent, pbx, files, store=Store(ent), client=client, progress=step)
     whole = {id(q) for q in report.files_quarantined}  # listed below, after the summary
     for q in [q for q in report.problems if id(q) not in whole][:50]:
         note("quarantined:", q)
@@ -104,11 +116,13 @@ def status(
     """Per PBX, imports and live collection together: records received, stored, already stored,
     quarantined (received = stored + already stored + quarantined), rated, last record age, and alerts.
 
+    On PostgreSQL, "held by" names the collector (host, pid) holding each live link (active/standby).
     Exits with status 2 when any source has an alert (a gap, a file partly imported, an RSP sequence jump,
     counts that do not add up, a source silent longer than usual) — suitable for a monitoring check.
 
     Example: callcost status --config callcost.toml
     """
+    from collector.leases import current_holders
     from collector.status import collector_status, offline_backlog
     from warehouse.database import Database
 
@@ -121,23 +135,25 @@ def status(
     db = Database(ent.storage.database, ent.scale)
     try:
         rows = collector_status(ent, db.engine)
+        holders = current_holders(db.engine)  # active/standby on PostgreSQL: which collector holds each link
     finally:
         db.close()
     if as_json:
-        console.print_json(json.dumps([{k: (v.isoformat() if hasattr(v, "isoformat") else v)
-                                        for k, v in vars(r).items()} for r in rows]))
+        console.print_json(json.dumps([{**{k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                                           for k, v in vars(r).items()}, "held_by": holders.get(r.pbx)}
+                                       for r in rows]))
     else:
         from rich.table import Table
 
         table = Table("pbx", "source", "received", "stored", "already stored", "quarantined", "rated",
-                      "last record", "alerts")
+                      "last record", "alerts", *(["held by"] if holders else []))
         for r in rows:
             age = "never" if r.last_record_age_s is None else f"{r.last_record_age_s:.0f}s ago"
             # a record quarantined again (a re-import) is already stored in the quarantine: counted there
             table.add_row(r.pbx, r.source or "(import)",
                           *(str(x) for x in (r.received, r.stored, r.already_stored + r.already_quarantined,
                                              r.quarantined, r.rated)),
-                          age, str(len(r.alerts)))
+                          age, str(len(r.alerts)), *([holders.get(r.pbx, "—")] if holders else []))
         console.print(table)
         for r in rows:
             for a in r.alerts:

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from callcost.cli_common import ConfigOpt, check_order, console, enterprise, parse_day, progress_bar
+from callcost.cli_common import ClusterOpt, ConfigOpt, check_order, console, enterprise, parse_day, progress_bar
 
 __all__ = ["register"]
 
@@ -45,6 +45,7 @@ def rerate(
     start: Annotated[str, typer.Option("--from", help="First UTC date to re-rate, YYYY-MM-DD.")],
     end: Annotated[str, typer.Option("--to", help="Last UTC date to re-rate (inclusive), YYYY-MM-DD.")],
     config: ConfigOpt = None,
+    cluster: ClusterOpt = None,
 ) -> None:
     """Re-price stored calls of a date range with the current tariffs, config and directory (idempotent).
 
@@ -52,9 +53,12 @@ def rerate(
     nothing.  Prints the calls re-rated, the previously unrated calls now priced and the totals
     before and after.
 
+    With --cluster (or [cluster] address), runs of days are re-rated by the workers of a Dask cluster.
+
     Example: callcost rerate --from 2026-10-01 --to 2026-10-31
     """
     from analytics.rerate import rerate as run
+    from warehouse import cluster as dask_cluster
 
     lo, hi = parse_day(start, "--from"), parse_day(end, "--to")
     check_order(lo, hi)
@@ -65,6 +69,13 @@ def rerate(
         def step(day: date, calls: int) -> None:
             progress.update(task, completed=(day - lo).days + 1, description=f"re-rating {day} ({calls:,} calls)")
 
-        result = run(ent, lo, hi, progress=step)
+        address = dask_cluster.address_for(ent.raw, cluster)
+        if address is None:
+            result = run(ent, lo, hi, progress=step)
+        else:
+            from analytics.cluster_rerate import rerate_on_cluster
+
+            with dask_cluster.connect(address) as client:
+                result = rerate_on_cluster(ent, lo, hi, client=client, progress=step)
     for line in result.summary_lines(ent.currency):
         console.print(line, highlight=False, markup=False, soft_wrap=True)

@@ -34,7 +34,7 @@ class RemoteUnit:
         ids = self.pbx_ids if self.pbx_ids is not None else [
             p.id for p in self.ent.pbxs.values() if p.source_kind not in ("import", "https")]
         self.settings.token()  # a missing token fails before anything is built
-        self.service = CollectorService(self.ent, store=self.store, pbx_ids=ids)
+        self.service = CollectorService(self.ent, store=self.store, pbx_ids=ids, standby=False)  # its outbox is its own
         replaced = self.service.pipeline.writer
         if replaced is not None:
             replaced.close()
