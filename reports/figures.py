@@ -4,7 +4,9 @@ summed per group in DuckDB over one month of the lake, and turned into report ta
 One aggregation for every report type, so "carrier cost", "top-N" and "destination classes" cannot
 disagree about what a cost total is: the exact sum of per-call rounded costs of *rated* calls
 (SPEC §5), with unrated calls counted apart (their cost is unknown, never 0).  Money comes back as
-:class:`~decimal.Decimal` at the lake's scale; minutes are talk minutes to 0.01.
+:class:`~decimal.Decimal` at the lake's scale.  Minutes in table rows are *exact* (seconds / 60, see
+:func:`exact_minutes`) and a Total's minutes come from the total seconds: they are rounded once, where
+they are shown, so a total never differs from the same total on another sheet by a rounded cent.
 """
 
 from __future__ import annotations
@@ -20,17 +22,23 @@ from analytics import duck
 from analytics.aggregates import FIGURES_SQL
 from analytics.calls import calls_relation, month_range
 from analytics.reporting import Kind, ReportError, TableRow
+from analytics.reporting.i18n import N_
 
-__all__ = ["BREAKDOWN_COLUMNS", "FIGURE_COLUMNS", "MONEY", "breakdown_rows", "figure_values", "NO_VALUE", "MonthCalls", "grouped", "minutes", "month_calls", "pct",
+__all__ = ["exact_minutes", "BREAKDOWN_COLUMNS", "FIGURE_COLUMNS", "MONEY", "breakdown_rows", "figure_values", "NO_VALUE", "MonthCalls", "grouped", "minutes", "month_calls", "pct",
            "rate", "total_row"]
 
 NO_VALUE = "(none)"
 MONEY = ("actual_cost", "reference_cost", "savings")
 FIGURE_COLUMNS: tuple[tuple[str, str, Kind], ...] = (
-    ("calls", "Calls", "count"), ("minutes", "Minutes", "minutes"), ("actual_cost", "Actual cost", "money"),
-    ("reference_cost", "Reference cost", "money"), ("savings", "Savings", "money"),
-    ("unrated_calls", "Unrated calls", "count"),
+    ("calls", N_("Calls"), "count"), ("minutes", N_("Minutes"), "minutes"), ("actual_cost", N_("Actual cost"), "money"),
+    ("reference_cost", N_("Reference cost"), "money"), ("savings", N_("Savings"), "money"),
+    ("unrated_calls", N_("Unrated calls"), "count"),
 )
+
+
+def exact_minutes(seconds: int) -> Decimal:
+    """Talk minutes, unrounded (``Decimal`` seconds / 60): what a table row carries, rounded once when shown."""
+    return Decimal(int(seconds)) / 60
 
 def minutes(seconds: int) -> Decimal:
     """Talk minutes to 0.01, exact."""
@@ -104,18 +112,21 @@ def grouped(month: MonthCalls, keys: Sequence[str], where: str = "", params: Ite
     return df[[*names, *cols]]
 
 
-def total_row(rows: Sequence[TableRow], label: str = "Total") -> TableRow:
-    """Exact sums of the figure columns of *rows* (money as Decimal, counts as int), as the Total line."""
+def total_row(rows: Sequence[TableRow], label: str = N_("Total"), seconds: int | None = None) -> TableRow:
+    """Exact sums of the figure columns of *rows* (money as Decimal, counts as int), as the Total line;
+    minutes from the total *seconds* when given (exact either way)."""
     values: dict[str, object] = {}
     for key in ("calls", "minutes", *MONEY, "unrated_calls"):
         present = [r.values[key] for r in rows if r.values.get(key) is not None]
         values[key] = sum(present, Decimal(0) if key in (*MONEY, "minutes") else 0)
+    if seconds is not None:
+        values["minutes"] = exact_minutes(seconds)
     return TableRow(label, values, "total")
 
 
 #: The usual value columns of a breakdown: figures plus average cost per minute and share of the cost.
 BREAKDOWN_COLUMNS: tuple[tuple[str, str, Kind], ...] = (
-    *FIGURE_COLUMNS[:5], ("cost_per_minute", "Avg cost / min", "rate"), ("cost_share", "Share of cost", "percent"),
+    *FIGURE_COLUMNS[:5], ("cost_per_minute", N_("Avg cost / min"), "rate"), ("cost_share", N_("Share of cost"), "percent"),
     FIGURE_COLUMNS[5],
 )
 
@@ -123,6 +134,8 @@ BREAKDOWN_COLUMNS: tuple[tuple[str, str, Kind], ...] = (
 def figure_values(rec: dict, total_cost: Decimal | None = None) -> dict[str, object]:
     """One group's figures as table values (``rec`` is a row of :func:`grouped`)."""
     values: dict[str, object] = {k: rec[k] for k in ("calls", "minutes", *MONEY, "unrated_calls")}
+    if "seconds" in rec:
+        values["minutes"] = exact_minutes(rec["seconds"])
     values["cost_per_minute"] = rate(rec["actual_cost"], rec["rated_seconds"])
     values["cost_share"] = pct(rec["actual_cost"], total_cost)
     return values
@@ -132,7 +145,7 @@ def breakdown_rows(df: pd.DataFrame, label: str = "k0") -> list[TableRow]:
     """Group rows (one per line of *df*, labelled by column *label*) and the Total line."""
     total_cost = sum(df["actual_cost"], Decimal(0)) if len(df) else Decimal(0)
     rows = [TableRow(str(rec[label]), figure_values(rec, total_cost)) for rec in df.to_dict("records")]
-    total = total_row(rows)
+    total = total_row(rows, seconds=int(df["seconds"].sum()) if len(df) and "seconds" in df else None)
     seconds = int(df["rated_seconds"].sum()) if len(df) else 0
     total.values["cost_per_minute"] = rate(total.values["actual_cost"], seconds)
     total.values["cost_share"] = pct(total.values["actual_cost"], total_cost)
