@@ -1,0 +1,120 @@
+"""The dashboard in the viewer's language: which language a request wants, and a page translated into it.
+
+Which language: the ``lang`` URL query (``?lang=zh_CN``, kept by every link and filter change, and
+remembered in the ``callcost_lang`` cookie), else that cookie, else the browser's ``Accept-Language``
+header (:func:`analytics.reporting.i18n.from_accept_language`), else English.
+
+How: a page is built from English message ids (the labels of its columns, cards, headings and notes,
+the words of the call types), and :func:`translate_tree` walks the finished Dash component tree once
+and puts every text, placeholder, option label and chart title through the catalog
+(:mod:`analytics.reporting.i18n`: the same ``.po`` files as the reports).  A text that is not a message
+— a site name, a number — is left as it is.  One walk over the tree, so a page needs no translation
+code of its own, and the figures cannot differ between languages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dash.development.base_component import Component
+
+from analytics.reporting.i18n import (CALL_TYPE_LABELS, DEFAULT_LANG, LANGS, LANGUAGE_NAMES, Translator,
+                                      from_accept_language, normalize_lang, translator)
+from analytics.reporting.model import ReportError
+
+__all__ = ["COOKIE", "LANG_KEY", "LANGUAGE_NAMES", "request_lang", "translate_tree"]
+
+#: The URL query key and the cookie that carry the viewer's language.
+LANG_KEY = "lang"
+COOKIE = "callcost_lang"
+
+#: Component properties whose strings are shown to the viewer.
+_TEXT_PROPS = ("children", "placeholder", "title")
+
+
+def _known(lang: str | None) -> str | None:
+    try:
+        return normalize_lang(lang) if lang else None
+    except ReportError:
+        return None
+
+
+def request_lang(query: Mapping[str, str], cookies: Mapping[str, str] | None = None,
+                 accept_language: str | None = None) -> str:
+    """The language of a request: ``?lang=``, else the cookie, else ``Accept-Language``, else English."""
+    return (_known(query.get(LANG_KEY)) or _known((cookies or {}).get(COOKIE))
+            or (from_accept_language(accept_language) if accept_language else None) or DEFAULT_LANG)
+
+
+def _text(value: Any, tr: Translator) -> Any:
+    if isinstance(value, str):
+        if value in CALL_TYPE_LABELS:  # a stored call type shown as words
+            return tr.gettext(CALL_TYPE_LABELS[value])
+        return tr.text(value)
+    return value
+
+
+def _figure(figure: Any, tr: Translator) -> Any:
+    """A plotly figure (dict or object) with its title, axis titles and trace names translated."""
+    fig = figure.to_plotly_json() if hasattr(figure, "to_plotly_json") else figure
+    if not isinstance(fig, dict):
+        return figure
+    layout = dict(fig.get("layout") or {})
+    for key in list(layout):
+        part = layout[key]
+        if key == "title" or key.startswith(("xaxis", "yaxis")):
+            if isinstance(part, dict):
+                part = dict(part)
+                title = part.get("title")
+                if isinstance(title, dict) and isinstance(title.get("text"), str):
+                    part["title"] = {**title, "text": tr.text(title["text"])}
+                if isinstance(part.get("text"), str):
+                    part["text"] = tr.text(part["text"])
+                layout[key] = part
+    data = []
+    for trace in fig.get("data") or []:
+        trace = dict(trace.to_plotly_json() if hasattr(trace, "to_plotly_json") else trace)
+        if isinstance(trace.get("name"), str):
+            trace["name"] = tr.text(trace["name"])
+        data.append(trace)
+    return {**fig, "layout": layout, "data": data}
+
+
+def translate_tree(node: Any, tr: Translator) -> Any:
+    """*node* (a component, a list of them or a text) with every text shown to the viewer translated, in
+    place for components.  English is the language of the ids: nothing is walked."""
+    if tr.lang == "en":
+        return node
+    if isinstance(node, (list, tuple)):
+        return [translate_tree(child, tr) for child in node]
+    if isinstance(node, str):
+        return _text(node, tr)
+    if not isinstance(node, Component):
+        return node
+    for prop in _TEXT_PROPS:
+        value = getattr(node, prop, None)
+        if value is not None:
+            setattr(node, prop, translate_tree(value, tr) if prop == "children" else _text(value, tr))
+    options = getattr(node, "options", None)
+    if isinstance(options, list):
+        node.options = [{**o, "label": _text(o.get("label"), tr)} if isinstance(o, dict) else o for o in options]
+    figure = getattr(node, "figure", None)
+    if figure is not None:
+        node.figure = _figure(figure, tr)
+    columns = getattr(node, "columns", None)  # a DataTable's headers
+    if isinstance(columns, list):
+        node.columns = [{**c, "name": _text(c.get("name"), tr)} if isinstance(c, dict) else c for c in columns]
+    return node
+
+
+def language_links(path: str, query: Mapping[str, str], current: str) -> list[tuple[str, str, bool]]:
+    """(name, href, is_current) of each language for the page at *path* with *query*."""
+    from urllib.parse import urlencode
+
+    out = []
+    for lang in LANGS:
+        q = {**query, LANG_KEY: lang}
+        out.append((LANGUAGE_NAMES[lang], f"{path}?{urlencode(q)}", lang == current))
+    return out
+
