@@ -64,7 +64,7 @@ def _dropdown(key: str, label: str, options: list[str], value: str | None) -> ht
     return html.Label([html.Span(label, className="flt-label"),
                        dcc.Dropdown(id={"type": ids.FILTER, "key": key}, value=value, clearable=key != "month",
                                     options=choices,
-                                    placeholder="all", className="flt-dd")], className="flt")
+                                    placeholder=N_("all"), className="flt-dd")], className="flt")
 
 
 def filter_bar(ctx: PageContext, view: View, scope: Scope | None = None) -> html.Div:
@@ -97,7 +97,7 @@ def downloads(page: ModuleType, view: View, data: PageData) -> html.Div:
         return html.Div()
     q = query_string(view.query())
     links = [html.A("xlsx (all tables)", href=f"/download/{page.SLUG}.xlsx{q}", className="dl", id=ids.DOWNLOAD_XLSX)]
-    links += [html.A([t.title, " (CSV)"], href=f"/download/{page.SLUG}/{t.name}.csv{q}", className="dl")
+    links += [html.A([t.title, " ", N_("(CSV)")], href=f"/download/{page.SLUG}/{t.name}.csv{q}", className="dl")
               for t in data.tables.values()]
     return html.Div([html.Span("Download: ", className="note"), *links], className="downloads", id=ids.DOWNLOADS)
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from dash.development.base_component import Component
 
-from analytics.reporting.i18n import (CALL_TYPE_LABELS, DEFAULT_LANG, LANGS, LANGUAGE_NAMES, Translator,
-                                      from_accept_language, normalize_lang, translator)
+from analytics.reporting.i18n import (CALL_TYPE_LABELS, DEFAULT_LANG, LANGS, LANGUAGE_NAMES, STATUS_LABELS,
+                                      Translator, from_accept_language, normalize_lang)
 from analytics.reporting.model import ReportError
 
 __all__ = ["COOKIE", "LANG_KEY", "LANGUAGE_NAMES", "request_lang", "translate_tree"]
@@ -49,8 +49,9 @@ def request_lang(query: Mapping[str, str], cookies: Mapping[str, str] | None = N
 
 def _text(value: Any, tr: Translator) -> Any:
     if isinstance(value, str):
-        if value in CALL_TYPE_LABELS:  # a stored call type shown as words
-            return tr.gettext(CALL_TYPE_LABELS[value])
+        words = CALL_TYPE_LABELS.get(value) or STATUS_LABELS.get(value)
+        if words:  # a stored call type or rating status, shown as words
+            return tr.gettext(words)
         return tr.text(value)
     return value
 

@@ -196,7 +196,7 @@ class Translator:
         if isinstance(value, Decimal):
             return self.number(value)
         if isinstance(value, str):
-            return self.gettext(value)
+            return self.text(value)
         return str(value)
 
     def label(self, value: object, labels: dict[str, str] | None = None) -> str:
@@ -256,9 +256,3 @@ def translator(lang: str | None = None) -> Translator:
     """The :class:`Translator` of *lang* (``en``, ``zh_CN``, or a tag :func:`normalize_lang` maps to one)."""
     return Translator(normalize_lang(lang))
 
-
-#: The ``pybabel extract -k`` keywords of the catalog (``babel.cfg``; ``docs/dev/translations.md``):
-#: our markers, then the calls whose argument is a label shown as it is (a Dash component's text, a
-#: dashboard column's or table's title, a report's figure and table titles).
-EXTRACT_KEYWORDS = ("N_", "Msg", "Column:2", "Table:2", "H1", "H2", "H3", "H4", "P", "Span", "Label", "A", "Link",
-                    "card", "breakdown_table:2,5", "_dropdown:2", "Figure", "ReportTable")

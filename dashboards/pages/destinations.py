@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dash import html
 
+from analytics.reporting.i18n import N_
 from analytics.breakdowns import top_destinations
 from dashboards import charts, ids
 from dashboards.filters import Scope, View
@@ -18,7 +19,7 @@ from dashboards.pages.common import BREAKDOWN, breakdown_table, graph
 from dashboards.tables import Column, Table, html_table
 
 PATH = "/destinations"
-NAME = "Destinations"
+NAME = N_("Destinations")
 SLUG = "destinations"
 EXTRA_KEYS: tuple[str, ...] = ()
 TOP = 25

@@ -13,6 +13,7 @@ from decimal import Decimal
 import pandas as pd
 from dash import html
 
+from analytics.reporting.i18n import N_
 from analytics.savings import NO_VALUE
 from dashboards import charts, ids
 from dashboards.filters import Scope, View, previous_period
@@ -24,7 +25,7 @@ from dashboards.pages.common import BREAKDOWN, breakdown_table, card, change_tex
 from dashboards.tables import Column, Table, html_table
 
 PATH = "/"
-NAME = "Overview"
+NAME = N_("Overview")
 SLUG = "overview"
 EXTRA_KEYS: tuple[str, ...] = ()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 from dash import html
 
+from analytics.reporting.i18n import N_
 from analytics.timeseries import WEEKDAYS, hourly_heatmap
 from analytics.trunks import peak_concurrency, trunk_calls
 from dashboards import charts, ids
@@ -20,7 +21,7 @@ from dashboards.pages.common import graph
 from dashboards.tables import Column, Table, html_table
 
 PATH = "/trunks"
-NAME = "Trunks"
+NAME = N_("Trunks")
 SLUG = "trunks"
 EXTRA_KEYS: tuple[str, ...] = ()
 
