@@ -84,9 +84,7 @@ def _figure(figure: Any, tr: Translator) -> Any:
 
 def translate_tree(node: Any, tr: Translator) -> Any:
     """*node* (a component, a list of them or a text) with every text shown to the viewer translated, in
-    place for components.  English is the language of the ids: nothing is walked."""
-    if tr.lang == "en":
-        return node
+    place for components.  In English too: the stored call types and statuses become words."""
     if isinstance(node, (list, tuple)):
         return [translate_tree(child, tr) for child in node]
     if isinstance(node, str):

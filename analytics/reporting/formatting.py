@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from analytics.reporting.i18n import N_
+
 if TYPE_CHECKING:  # annotations only
     from analytics.reporting.i18n import Translator
 
@@ -30,7 +32,7 @@ __all__ = ["UNKNOWN", "UNPRICED", "count_text", "format_series", "format_value",
 #: How an unknown value reads in text.
 UNKNOWN = "—"
 #: How an unknown money value reads in a call list or a cell: the call could not be priced (a msgid).
-UNPRICED = "not priced"
+UNPRICED = N_("not priced")
 
 
 def _quantized(value: object, places: int) -> Decimal:

@@ -54,6 +54,8 @@ def messages_of(source: str) -> Iterator[tuple[int, str, str]]:
 
 def extract_python(fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: dict) -> Iterator[tuple]:
     """Babel's extraction-method interface: ``(lineno, funcname, message, comments)``."""
+    if str(getattr(fileobj, "name", "")).endswith("config_schema.py"):
+        return  # the config's declared schema: documentation (docs/config-reference.md), not a page
     source = fileobj.read().decode(options.get("encoding", "utf-8"))
     for line, name, message in sorted(messages_of(source)):
         yield line, None, message, []  # None: a plain message (Babel looks a named callee up in its own keywords)
