@@ -57,29 +57,25 @@ def _text(value: Any, tr: Translator) -> Any:
 
 
 def _figure(figure: Any, tr: Translator) -> Any:
-    """A plotly figure (dict or object) with its title, axis titles and trace names translated."""
-    fig = figure.to_plotly_json() if hasattr(figure, "to_plotly_json") else figure
-    if not isinstance(fig, dict):
+    """A plotly figure with its title, axis titles and trace names translated (a ``go.Figure`` in place)."""
+    if hasattr(figure, "for_each_trace"):  # plotly.graph_objects.Figure
+        if isinstance(figure.layout.title.text, str):
+            figure.layout.title.text = tr.text(figure.layout.title.text)
+        for axis in ("xaxis", "yaxis"):
+            title = getattr(figure.layout, axis).title
+            if isinstance(title.text, str):
+                title.text = tr.text(title.text)
+        figure.for_each_trace(lambda t: t.update(name=tr.text(t.name)) if isinstance(t.name, str) else None)
         return figure
-    layout = dict(fig.get("layout") or {})
-    for key in list(layout):
-        part = layout[key]
-        if key == "title" or key.startswith(("xaxis", "yaxis")):
-            if isinstance(part, dict):
-                part = dict(part)
-                title = part.get("title")
-                if isinstance(title, dict) and isinstance(title.get("text"), str):
-                    part["title"] = {**title, "text": tr.text(title["text"])}
-                if isinstance(part.get("text"), str):
-                    part["text"] = tr.text(part["text"])
-                layout[key] = part
-    data = []
-    for trace in fig.get("data") or []:
-        trace = dict(trace.to_plotly_json() if hasattr(trace, "to_plotly_json") else trace)
-        if isinstance(trace.get("name"), str):
-            trace["name"] = tr.text(trace["name"])
-        data.append(trace)
-    return {**fig, "layout": layout, "data": data}
+    if not isinstance(figure, dict):
+        return figure
+    layout = dict(figure.get("layout") or {})
+    title = layout.get("title")
+    if isinstance(title, dict) and isinstance(title.get("text"), str):
+        layout["title"] = {**title, "text": tr.text(title["text"])}
+    data = [{**t, "name": tr.text(t["name"])} if isinstance(t, dict) and isinstance(t.get("name"), str) else t
+            for t in figure.get("data") or []]
+    return {**figure, "layout": layout, "data": data}
 
 
 def translate_tree(node: Any, tr: Translator) -> Any:
@@ -99,7 +95,7 @@ def translate_tree(node: Any, tr: Translator) -> Any:
     if isinstance(options, list):
         node.options = [{**o, "label": _text(o.get("label"), tr)} if isinstance(o, dict) else o for o in options]
     figure = getattr(node, "figure", None)
-    if figure is not None:
+    if figure is not None and tr.lang != "en":
         node.figure = _figure(figure, tr)
     columns = getattr(node, "columns", None)  # a DataTable's headers
     if isinstance(columns, list):

@@ -113,7 +113,7 @@ def normalize_lang(lang: str | None) -> str:
 
 def from_accept_language(header: str | None) -> str:
     """The best of :data:`LANGS` for an HTTP ``Accept-Language`` header (by q-value), else the default."""
-    wanted: list[tuple[float, str]] = []
+    wanted: list[tuple[float, int, str]] = []
     for n, part in enumerate((header or "").split(",")):
         tag, _, params = part.strip().partition(";")
         q = 1.0
@@ -123,8 +123,8 @@ def from_accept_language(header: str | None) -> str:
             except ValueError:
                 q = 0.0
         if tag and tag != "*" and q > 0:
-            wanted.append((-q, n, tag.replace("-", "_")))  # type: ignore[arg-type]
-    preferred = [tag for _, _, tag in sorted(wanted)]  # type: ignore[misc]
+            wanted.append((-q, n, tag.replace("-", "_")))
+    preferred = [tag for _, _, tag in sorted(wanted)]
     found = negotiate_locale(preferred, list(LANGS), sep="_") if preferred else None
     if found:
         return found

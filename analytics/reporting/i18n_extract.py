@@ -39,7 +39,7 @@ def _name(func: ast.expr) -> str | None:
     return None
 
 
-def messages_of(source: str) -> Iterator[tuple[int, str, str]]:
+def messages_of(source: str) -> Iterator[tuple[int, str | None, str]]:
     """(line, callee, message) of every literal message id in *source*."""
     for node in ast.walk(ast.parse(source)):
         if not isinstance(node, ast.Call):
@@ -49,7 +49,7 @@ def messages_of(source: str) -> Iterator[tuple[int, str, str]]:
             if pos < len(node.args):
                 arg = node.args[pos]
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value.strip():
-                    yield arg.lineno, name, arg.value  # type: ignore[misc]
+                    yield arg.lineno, name, arg.value
 
 
 def extract_python(fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: dict) -> Iterator[tuple]:
