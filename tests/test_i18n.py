@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import ast
-import io
+import re
 import subprocess
 import sys
 import urllib.request
@@ -206,6 +206,7 @@ def test_cli_report_lang_writes_the_chinese_files(enterprise_lake, tmp_path):
     assert txt.startswith("月度节省 — 2026年10月 (USD)") and "未计价通话" in txt and "合计" in txt
     html = (tmp_path / "monthly-savings-2026-10.zh_CN.html").read_text(encoding="utf-8")
     assert '<html lang="zh-CN">' in html and "<h1>月度节省 — 2026年10月</h1>" in html
+    assert re.search(r'<div class="value">US\$[0-9,]+\.[0-9]{2}</div>', html)  # CLDR: USD read in Chinese
     bad = subprocess.run([sys.executable, "-m", "callcost", "report", "monthly-savings", "--period", "2026-10",
                           "--lang", "xx", "--out", str(tmp_path / "no"), "--config", str(ent.path)], cwd=REPO,
                          capture_output=True, text=True, timeout=300)

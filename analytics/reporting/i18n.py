@@ -29,6 +29,7 @@ Strings are written in English in the code, where they are defined, and marked f
 from __future__ import annotations
 
 import io
+import unicodedata
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
@@ -42,7 +43,7 @@ from babel.support import NullTranslations, Translations
 
 from analytics.reporting.model import ReportError
 
-__all__ = ["CALL_TYPE_LABELS", "DEFAULT_LANG", "DIRECTION_LABELS", "DOMAIN", "LANGS", "LOCALE_DIR", "Msg", "N_",
+__all__ = ["CALL_TYPE_LABELS", "DEFAULT_LANG", "display_width", "DIRECTION_LABELS", "DOMAIN", "LANGS", "LOCALE_DIR", "Msg", "N_",
            "STATUS_LABELS", "Translator", "catalog_path", "from_accept_language", "normalize_lang", "translator"]
 
 DOMAIN = "callcost"
@@ -88,6 +89,11 @@ DIRECTION_LABELS = {"internal": N_("Internal"), "outbound": N_("Outbound"), "inb
                     "tandem": N_("Tandem")}
 #: Words for the stored ``rating_status`` identifiers.
 STATUS_LABELS = {"rated": N_("Rated"), "unrated": N_("Not priced")}
+
+
+def display_width(text: str) -> int:
+    """Columns *text* takes in a terminal or a spreadsheet column: a CJK (wide) character is two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def normalize_lang(lang: str | None) -> str:

@@ -18,9 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-import unicodedata
-
 from analytics.reporting.formatting import format_value, plain
+from analytics.reporting.i18n import display_width as _width
 from analytics.reporting.i18n import translator
 
 if TYPE_CHECKING:  # annotations only
@@ -132,11 +131,6 @@ def write_json(data: ReportData, path: Path) -> None:
             listed.append(f"  {_string(key)}: {body}")
         text = text[:-2] + ",\n" + ",\n".join(listed) + "\n}"
     path.write_text(text + "\n", encoding="utf-8")
-
-
-def _width(text: str) -> int:
-    """Terminal columns of *text*: a CJK character takes two."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def _pad(text: str, width: int, left: bool) -> str:

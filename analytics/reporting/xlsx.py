@@ -25,7 +25,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import re
-import unicodedata
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -38,6 +37,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from analytics.reporting.formatting import UNPRICED
 from analytics.reporting.i18n import Translator, translator
+from analytics.reporting.i18n import display_width as _width
 
 if TYPE_CHECKING:  # annotations only
     from analytics.reporting.model import Listing, ReportData, ReportTable
@@ -177,11 +177,6 @@ def write_table(ws: Worksheet, st: Styles, table: ReportTable, top: int, currenc
     if autofilter:
         ws.autofilter(top, 0, max(last_data, top + 1), len(table.columns) - 1)
     return row
-
-
-def _width(text: str) -> int:
-    """Columns *text* takes: a CJK character is two."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def _widths(ws: Worksheet, table: ReportTable, tr: Translator) -> None:
