@@ -93,10 +93,10 @@ def grouped(month: MonthCalls, keys: Sequence[str], where: str = "", params: Ite
     """The shared figures per value of the SQL expressions *keys* (empty values as ``(none)``).
 
     Columns: the keys (``k0``, ``k1``, …), then calls, seconds, rated_seconds, minutes, the three
-    money columns (Decimal) and unrated_calls.  Ordered by the keys.
+    money columns (Decimal), unrated_calls and answered_calls.  Ordered by the keys.
     """
     names = [f"k{i}" for i in range(len(keys))]
-    cols = ["calls", "seconds", "rated_seconds", "minutes", *MONEY, "unrated_calls"]
+    cols = ["calls", "seconds", "rated_seconds", "minutes", *MONEY, "unrated_calls", "answered_calls"]
     if month.relation is None:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in [*names, *cols]})
     select = ", ".join(f"coalesce(CAST({k} AS VARCHAR), '{NO_VALUE}') AS {n}" for k, n in zip(keys, names))
@@ -107,7 +107,7 @@ def grouped(month: MonthCalls, keys: Sequence[str], where: str = "", params: Ite
         df = con.sql(sql, params=list(params)).to_arrow_table().to_pandas()
     for c in MONEY:
         df[c] = [Decimal(v).quantize(month.quantum) for v in df[c]]
-    for c in ("calls", "seconds", "rated_seconds", "unrated_calls"):
+    for c in ("calls", "seconds", "rated_seconds", "unrated_calls", "answered_calls"):
         df[c] = df[c].astype("int64")
     return df[[*names, *cols]]
 

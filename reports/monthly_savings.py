@@ -25,11 +25,11 @@ import pandas as pd
 
 from analytics.calls import month_range
 from analytics.whatif import carrier_whatif
-from analytics.savings import Summary, summary
-from analytics.reporting import Figure, Kind, Report, ReportData, ReportError, ReportTable, TableRow
+from analytics.savings import Summary
+from analytics.reporting import Figure, Kind, Report, ReportData, ReportTable, TableRow
 from analytics.reporting.i18n import CALL_TYPE_LABELS, N_, Msg
 from reports.carrier_whatif import whatif_table
-from reports.figures import exact_minutes, grouped, month_calls
+from reports.figures import exact_minutes, grouped, minutes, month_calls
 
 __all__ = ["MonthlySavingsReport"]
 
@@ -85,6 +85,19 @@ def _status_table(s: Summary, seconds: int, rated_seconds: int) -> ReportTable:
     return ReportTable(N_("Rated and unrated calls"), (("label", N_("Status"), "text"), *VALUE_COLUMNS), rows)
 
 
+def _summary(whole: pd.DataFrame, period: str, start, end, seconds: int, rated_seconds: int, scale: int,
+             currency: str | None) -> Summary:
+    """The month's headline figures from its :func:`reports.figures.grouped` line (no breakdown frames)."""
+    rec = whole.iloc[0] if len(whole) else None
+    zero = Decimal(0).scaleb(-scale)
+    money = {k: (rec[k] if rec is not None else zero) for k in MONEY}
+    count = {k: (int(rec[k]) if rec is not None else 0) for k in ("calls", "answered_calls", "unrated_calls")}
+    empty = pd.DataFrame()
+    return Summary(period=period, start=start, end=end, **count, minutes=minutes(seconds), **money,
+                   unrated_minutes=minutes(seconds - rated_seconds), scale=scale, currency=currency,
+                   by_site=empty, by_carrier=empty, by_department=empty, by_call_type=empty)
+
+
 class MonthlySavingsReport(Report):
     """Savings of one calendar month (UTC date partitions) by site, carrier, department and call type."""
 
@@ -93,10 +106,12 @@ class MonthlySavingsReport(Report):
     formats = ("xlsx", "html", "csv", "json", "txt")
 
     def build(self, lake: str | os.PathLike[str], period: str, currency: str) -> ReportData:
-        s = summary(lake, period)
-        if s.currency and currency and s.currency != currency:
-            raise ReportError(f"the lake's calls are priced in {s.currency}, not {currency}")
+        month = month_calls(lake, period, currency)  # refuses a lake priced in another currency
+        whole = grouped(month, [])  # the headline: the same one aggregation as every breakdown below
+        seconds = int(whole["seconds"].sum()) if len(whole) else 0
+        rated_seconds = int(whole["rated_seconds"].sum()) if len(whole) else 0
         start, end = month_range(period)
+        s = _summary(whole, period, start, end, seconds, rated_seconds, month.scale, month.currency)
         headline = (
             Figure(N_("Calls"), s.calls, "count"), Figure(N_("Answered calls"), s.answered_calls, "count"),
             Figure(N_("Minutes"), s.minutes, "minutes"), Figure(N_("Actual cost"), s.actual_cost, "money"),
@@ -104,10 +119,6 @@ class MonthlySavingsReport(Report):
             Figure(N_("Savings % of reference"), s.savings_pct, "percent"),
             Figure(N_("Unrated calls (not priced)"), s.unrated_calls, "count"),
         )
-        month = month_calls(lake, period, currency)
-        whole = grouped(month, [])
-        seconds = int(whole["seconds"].sum()) if len(whole) else 0
-        rated_seconds = int(whole["rated_seconds"].sum()) if len(whole) else 0
         tables = {"status": _status_table(s, seconds, rated_seconds)}
         for key, title, label in BREAKDOWN_TABLES:
             tables[key] = _breakdown_table(grouped(month, [f'"{key}"']), key, title, label)
