@@ -23,6 +23,7 @@ from decimal import Decimal
 
 import pandas as pd
 
+from analytics import duck
 from analytics.calls import month_range
 from analytics.whatif import carrier_whatif
 from analytics.savings import Summary
@@ -107,7 +108,9 @@ class MonthlySavingsReport(Report):
 
     def build(self, lake: str | os.PathLike[str], period: str, currency: str) -> ReportData:
         month = month_calls(lake, period, currency)  # refuses a lake priced in another currency
-        whole = grouped(month, [])  # the headline: the same one aggregation as every breakdown below
+        with duck.connect() as con:  # the headline and every breakdown: one aggregation, one connection
+            whole = grouped(month, [], con=con)
+            frames = {key: grouped(month, [f'"{key}"'], con=con) for key, _, _ in BREAKDOWN_TABLES}
         seconds = int(whole["seconds"].sum()) if len(whole) else 0
         rated_seconds = int(whole["rated_seconds"].sum()) if len(whole) else 0
         start, end = month_range(period)
@@ -121,7 +124,7 @@ class MonthlySavingsReport(Report):
         )
         tables = {"status": _status_table(s, seconds, rated_seconds)}
         for key, title, label in BREAKDOWN_TABLES:
-            tables[key] = _breakdown_table(grouped(month, [f'"{key}"']), key, title, label)
+            tables[key] = _breakdown_table(frames[key], key, title, label)
         # call type sits on the Summary sheet, charted there
         tables["call_type"] = replace(tables["call_type"], chart=("reference_cost", "actual_cost", "savings"),
                                       chart_title=N_("Cost and savings by call type"))
