@@ -44,6 +44,7 @@ def report_tables() -> list[Table]:
             Key("holidays_after_hours", "boolean", "Public holidays of the site count as after hours.", True),
             Key("lookback_days", "integer", "Days the alert check looks back (1-31).", 2),
             Key("check_every_minutes", "integer", "Minutes between alert checks (1-1440).", 15),
+            Key("lang", _S, "Language of the alert e-mail: en | zh_CN.", "en"),
         ), owner="reports.settings"),
         *watches,
         Table("schedule", "A report mailed on a cron schedule by `callcost schedule run` (needs [smtp]).", (

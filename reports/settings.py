@@ -232,6 +232,7 @@ class AlertSettings:
     lookback_days: int = 2
     check_every_minutes: int = 15
     watches: dict[str, Threshold] = field(default_factory=dict)
+    lang: str = "en"
 
 
 def _hours(text: Any, chk: _Check) -> tuple[time, time]:
@@ -312,7 +313,8 @@ def alert_settings(ent: Enterprise) -> AlertSettings | None:
         chk.error("alerts", None, "check_every_minutes", f"{every!r} is not 1-1440", "minutes between alert checks")
         every = 15
     known = {"recipients", "business_hours", "business_days", "holidays_after_hours", "lookback_days",
-             "check_every_minutes", *WATCHES}
+             "check_every_minutes", "lang", *WATCHES}
+    lang = _lang(tbl.get("lang"), chk, "alerts", None, "lang")
     for key in sorted(set(tbl) - known):
         chk.error("alerts", None, key, "unknown key", ", ".join(sorted(known)))
     watches = {w: _threshold(tbl[w], w, chk) for w in WATCHES if w in tbl}
@@ -323,7 +325,7 @@ def alert_settings(ent: Enterprise) -> AlertSettings | None:
     chk.done()
     return AlertSettings(recipients=recipients, business_start=start, business_end=end, business_days=days,
                          holidays_after_hours=hol, lookback_days=lookback, check_every_minutes=every,
-                         watches=watches)
+                         watches=watches, lang=lang)
 
 
 # --- [[schedule]] ----------------------------------------------------------------------------------
