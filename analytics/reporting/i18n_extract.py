@@ -6,7 +6,8 @@ from, so ``ReportTable(N_("By site"), ((…, N_("Site"), "text"), …))`` or a d
 the syntax tree, so every call is seen wherever it is nested.  What it takes, per callee name
 (:data:`KEYWORDS`): our markers (``N_``, ``Msg``, ``_``, ``gettext``) and the calls whose argument is a
 label shown as it is (a Dash component's text, a dashboard column's or table's title, a report's
-figure, table and row labels).  Only string literals are messages; an f-string or a variable is not.
+figure, table and row labels), and a dashboard page's menu label (``NAME = "Billing"``, the page
+contract of ``dashboards/pages``).  Only string literals are messages; an f-string or a variable is not.
 
     pybabel extract -F babel.cfg -o analytics/reporting/locale/callcost.pot .
 """
@@ -42,6 +43,10 @@ def _name(func: ast.expr) -> str | None:
 def messages_of(source: str) -> Iterator[tuple[int, str | None, str]]:
     """(line, callee, message) of every literal message id in *source*."""
     for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["NAME"]:
+            if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+                yield node.value.lineno, "NAME", node.value.value  # a page's menu label
+            continue
         if not isinstance(node, ast.Call):
             continue
         name = _name(node.func)

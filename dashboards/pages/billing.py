@@ -14,7 +14,6 @@ from decimal import Decimal
 import pandas as pd
 from dash import html
 
-from analytics.reporting.i18n import N_
 from analytics.billing import CELL_COUNTS, MONEY_COLUMNS, billing_split
 from analytics.chargeback_rules import rules_for_enterprise
 from dashboards import charts, ids
@@ -24,7 +23,7 @@ from dashboards.pages.common import graph
 from dashboards.tables import Column, Table, html_table
 
 PATH = "/billing"
-NAME = N_("Billing")
+NAME = "Billing"
 SLUG = "billing"
 EXTRA_KEYS: tuple[str, ...] = ()
 

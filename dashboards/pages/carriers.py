@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dash import html
 
-from analytics.reporting.i18n import N_
 from analytics.whatif import carrier_whatif
 from dashboards import charts, ids
 from dashboards.filters import Scope, View
@@ -21,7 +20,7 @@ from dashboards.pages.common import BREAKDOWN, breakdown_table, graph, totals
 from dashboards.tables import Column, Table, html_table
 
 PATH = "/carriers"
-NAME = N_("Carriers")
+NAME = "Carriers"
 SLUG = "carriers"
 EXTRA_KEYS: tuple[str, ...] = ()
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dash import html
 
-from analytics.reporting.i18n import N_
 from analytics.breakdowns import top_destinations
 from dashboards import charts, ids
 from dashboards.filters import Scope, View
@@ -19,7 +18,7 @@ from dashboards.pages.common import BREAKDOWN, breakdown_table, graph
 from dashboards.tables import Column, Table, html_table
 
 PATH = "/destinations"
-NAME = N_("Destinations")
+NAME = "Destinations"
 SLUG = "destinations"
 EXTRA_KEYS: tuple[str, ...] = ()
 TOP = 25

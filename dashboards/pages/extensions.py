@@ -21,7 +21,7 @@ from dashboards.pages.sites import CALL_COLUMNS, CALL_LIMIT
 from dashboards.tables import Column, Table, html_table
 
 PATH = "/extensions"
-NAME = N_("Extensions")
+NAME = "Extensions"
 SLUG = "extensions"
 EXTRA_KEYS = ("q",)
 TOP = 20

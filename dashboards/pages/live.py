@@ -25,7 +25,7 @@ from dashboards.pages.dbread import ingest_by_pbx
 from dashboards.tables import Column, Table, html_table
 
 PATH = "/live"
-NAME = N_("Live")
+NAME = "Live"
 SLUG = "live"
 EXTRA_KEYS: tuple[str, ...] = ()
 CACHE_SECONDS = 3

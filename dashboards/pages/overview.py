@@ -25,7 +25,7 @@ from dashboards.pages.common import BREAKDOWN, breakdown_table, card, change_tex
 from dashboards.tables import Column, Table, html_table
 
 PATH = "/"
-NAME = N_("Overview")
+NAME = "Overview"
 SLUG = "overview"
 EXTRA_KEYS: tuple[str, ...] = ()
 

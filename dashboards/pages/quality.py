@@ -19,7 +19,7 @@ from dashboards.pages.dbread import ingest_by_pbx, quarantine_by_reason
 from dashboards.tables import Column, Table, html_table
 
 PATH = "/quality"
-NAME = N_("Quality")
+NAME = "Quality"
 SLUG = "quality"
 EXTRA_KEYS: tuple[str, ...] = ()
 CACHE_SECONDS = 5

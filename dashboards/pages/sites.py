@@ -11,7 +11,6 @@ from urllib.parse import parse_qs
 
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
-from analytics.reporting.i18n import N_
 from analytics.breakdowns import savings_by
 from analytics.savings import NO_VALUE
 from dashboards import charts, ids
@@ -22,7 +21,7 @@ from dashboards.pages.common import breakdown_table, graph
 from dashboards.tables import Column, Table, html_table
 
 PATH = "/sites"
-NAME = N_("Sites")
+NAME = "Sites"
 SLUG = "sites"
 EXTRA_KEYS: tuple[str, ...] = ()
 

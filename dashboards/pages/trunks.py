@@ -11,7 +11,6 @@ from __future__ import annotations
 import pandas as pd
 from dash import html
 
-from analytics.reporting.i18n import N_
 from analytics.timeseries import WEEKDAYS, hourly_heatmap
 from analytics.trunks import peak_concurrency, trunk_calls
 from dashboards import charts, ids
@@ -21,7 +20,7 @@ from dashboards.pages.common import graph
 from dashboards.tables import Column, Table, html_table
 
 PATH = "/trunks"
-NAME = N_("Trunks")
+NAME = "Trunks"
 SLUG = "trunks"
 EXTRA_KEYS: tuple[str, ...] = ()
 
