@@ -6,7 +6,8 @@ rendered from the URL (path and query) alone.  Downloads are plain Flask routes 
 tables the page shows.  The app loads nothing from the internet — Dash's and Plotly's JavaScript
 are served from the installed packages and the CSS is inline — because the dashboard runs on
 intranets and in CI without one.  It is served by waitress (a production WSGI server, threads),
-not Flask's development server.
+not Flask's development server.  Every page is in the viewer's language (:mod:`dashboards.i18n`:
+``?lang=zh_CN``, remembered in a cookie, else the browser's ``Accept-Language``).
 
     >>> from dashboards.app import create_app, serve
     >>> serve(create_app("callcost-demo/lake", "USD"), port=8050)   # doctest: +SKIP
@@ -28,6 +29,8 @@ from waitress.server import create_server
 from dashboards import ids
 from dashboards.filters import Scope, query_string
 from dashboards.frame import page_layout
+from dashboards.i18n import COOKIE, LANG_KEY, language_links, request_lang, translate_tree
+from analytics.reporting.i18n import translator
 from dashboards.pages import (PageContext, billing, carriers, destinations, extensions, live, overview, page_data,
                               quality, sites, trunks, view_of)
 from dashboards.tables import csv_bytes, xlsx_bytes
@@ -42,13 +45,16 @@ ScopeFor = Callable[[], Scope | None]
 
 _CSS = """
 * { box-sizing: border-box; }
-body { font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; margin: 0; color: #1b2733;
+body { font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Noto Sans CJK SC", "PingFang SC",
+       "Microsoft YaHei", sans-serif; margin: 0; color: #1b2733;
        background: #f5f7f9; }
 header.top { background: #1f3b5a; color: #fff; padding: .6rem 1rem; display: flex; flex-wrap: wrap; gap: .3rem 1.5rem;
              align-items: baseline; }
 header.top h1 { font-size: 1.2rem; margin: 0; }
 header.top nav { display: flex; flex-wrap: wrap; gap: .2rem .9rem; }
 header.top a { color: #cfe0f1; text-decoration: none; }
+header.top .langs { margin-left: auto; display: flex; gap: .6rem; font-size: .85rem; }
+header.top .langs a.current { color: #fff; font-weight: 600; }
 main { max-width: 1200px; margin: 0 auto; padding: .8rem 1rem 2rem; }
 h2 { margin: .4rem 0; }
 .filters { display: flex; flex-wrap: wrap; gap: .5rem .8rem; align-items: flex-end; margin: .3rem 0 .6rem; }
@@ -91,14 +97,35 @@ def _query(search: str | None) -> dict[str, str]:
     return {k: v[-1] for k, v in parse_qs((search or "").lstrip("?"), keep_blank_values=False).items()}
 
 
-def route(pathname: str | None, search: str | None, ctx: PageContext, scope: Scope | None = None) -> html.Div:
-    """The layout of the page at *pathname* for the query *search* (a dictionary lookup, not an if-chain)."""
+def route(pathname: str | None, search: str | None, ctx: PageContext, scope: Scope | None = None,
+          lang: str | None = None) -> html.Div:
+    """The layout of the page at *pathname* for the query *search* (a dictionary lookup, not an if-chain),
+    in *lang* (default: the query's ``lang``, else English)."""
     pages = {p.PATH: p for p in PAGES}
     page = pages.get(pathname or "/")
+    query = _query(search)
+    lang = lang or request_lang(query)
+    query.pop(LANG_KEY, None)  # the viewer's language, not a filter
     if page is None:
-        return html.Div([html.H2("Page not found"), html.P(f"No page at {pathname}."),
-                         html.P(["Pages: ", *[dcc.Link(p.NAME + " ", href=p.PATH) for p in PAGES]])])
-    return page_layout(ctx, page, _query(search), scope)
+        tr = translator(lang)
+        return html.Div([html.H2(tr.gettext("Page not found")),
+                         html.P(tr.gettext("No page at {path}.").format(path=pathname)),
+                         html.P([tr.gettext("Pages:") + " ",
+                                 *[dcc.Link(tr.gettext(p.NAME) + " ", href=p.PATH) for p in PAGES]])])
+    return page_layout(ctx, page, query, scope, lang)
+
+
+def nav_links(pathname: str | None, search: str | None, lang: str) -> list:
+    """The menu (page names in *lang*, links keeping the language) and the language switch."""
+    tr = translator(lang)
+    query = _query(search)
+    keep = f"?{LANG_KEY}={lang}" if lang != "en" else ""
+    links = [dcc.Link(tr.gettext(p.NAME), href=p.PATH + keep) for p in PAGES]
+    langs = html.Span([html.A(name, href=href, className="current" if current else "", lang=code.replace("_", "-"))
+                       for (name, href, current), code in zip(language_links(pathname or "/", query, lang),
+                                                              ("en", "zh_CN"))],
+                      className="langs", title=tr.gettext("Language"))
+    return [*links, langs]
 
 
 def new_search(search: str | None, changed: str | None, values: dict[str, str | None]) -> str:
@@ -167,9 +194,22 @@ def create_app(lake: str | os.PathLike[str], currency: str = "USD", ent: Enterpr
         html.Main(id=ids.PAGE),
     ])
 
+    def viewer_lang(search: str | None) -> str:
+        """The language of this request; a ``?lang=`` choice is remembered in a cookie."""
+        query = _query(search)
+        req = flask.request
+        lang = request_lang(query, req.cookies, req.headers.get("Accept-Language"))
+        if query.get(LANG_KEY) and req.cookies.get(COOKIE) != lang:
+            callback_context.response.set_cookie(COOKIE, lang, max_age=365 * 86400, samesite="Lax")
+        return lang
+
     @app.callback(Output(ids.PAGE, "children"), Input(ids.URL, "pathname"), Input(ids.URL, "search"))
     def _route(pathname: str | None, search: str | None):
-        return route(pathname, search, ctx, scope_for())
+        return route(pathname, search, ctx, scope_for(), viewer_lang(search))
+
+    @app.callback(Output(ids.NAV, "children"), Input(ids.URL, "pathname"), Input(ids.URL, "search"))
+    def _nav(pathname: str | None, search: str | None):
+        return nav_links(pathname, search, viewer_lang(search))
 
     @app.callback(Output(ids.URL, "search", allow_duplicate=True),
                   Input({"type": ids.FILTER, "key": ALL}, "value"), State(ids.URL, "search"),

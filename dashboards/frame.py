@@ -18,11 +18,13 @@ from dash import dcc, html
 from analytics.selection import CALL_TYPES
 from dashboards import ids
 from dashboards.filters import FILTER_KEYS, Scope, View, query_string
+from dashboards.i18n import translate_tree
 from dashboards.pages import PageContext, PageData, cube, page_data, view_of
+from analytics.reporting.i18n import N_, translator
 
 __all__ = ["EMPTY_LAKE", "filter_options", "page_layout"]
 
-EMPTY_LAKE = ("No calls in the lake yet: run `callcost import` on your PBX's CDR files (or `callcost collect` "
+EMPTY_LAKE = N_("No calls in the lake yet: run `callcost import` on your PBX's CDR files (or `callcost collect` "
               "for a live feed), or `callcost demo` to try it with sample data.")
 
 
@@ -62,7 +64,7 @@ def _dropdown(key: str, label: str, options: list[str], value: str | None) -> ht
     return html.Label([html.Span(label, className="flt-label"),
                        dcc.Dropdown(id={"type": ids.FILTER, "key": key}, value=value, clearable=key != "month",
                                     options=choices,
-                                    placeholder="all", className="flt-dd")], className="flt")
+                                    placeholder=N_("all"), className="flt-dd")], className="flt")
 
 
 def filter_bar(ctx: PageContext, view: View, scope: Scope | None = None) -> html.Div:
@@ -77,8 +79,8 @@ def filter_bar(ctx: PageContext, view: View, scope: Scope | None = None) -> html
                     dcc.Input(id={"type": ids.FILTER, "key": "end"}, type="date", debounce=True,
                               value=str(view.end) if view.end and not view.month else None)], className="flt"),
     ]
-    for key, label in (("site", "Site"), ("carrier", "Carrier"), ("department", "Department"),
-                       ("call_type", "Call type")):
+    for key, label in (("site", N_("Site")), ("carrier", N_("Carrier")), ("department", N_("Department")),
+                       ("call_type", N_("Call type"))):
         parts.append(_dropdown(key, label, opts.get(key, []), view.filters.get(key)))
     chips = [dcc.Link(f"extension {view.filters['extension']} ✕", href=_without(view, "extension"),
                       className="chip")] if view.filters.get("extension") else []
@@ -95,7 +97,7 @@ def downloads(page: ModuleType, view: View, data: PageData) -> html.Div:
         return html.Div()
     q = query_string(view.query())
     links = [html.A("xlsx (all tables)", href=f"/download/{page.SLUG}.xlsx{q}", className="dl", id=ids.DOWNLOAD_XLSX)]
-    links += [html.A(f"{t.title} (CSV)", href=f"/download/{page.SLUG}/{t.name}.csv{q}", className="dl")
+    links += [html.A([t.title, " ", N_("(CSV)")], href=f"/download/{page.SLUG}/{t.name}.csv{q}", className="dl")
               for t in data.tables.values()]
     return html.Div([html.Span("Download: ", className="note"), *links], className="downloads", id=ids.DOWNLOADS)
 
@@ -104,17 +106,18 @@ def messages(view: View) -> html.Div:
     return html.Div([html.P(m, className="filter-error") for m in view.errors], id=ids.MESSAGES, role="alert")
 
 
-def page_layout(ctx: PageContext, page: ModuleType, query: Mapping[str, str], scope: Scope | None = None) -> html.Div:
-    """The whole page for *query*: frame, and the page's content when the view is valid.
+def page_layout(ctx: PageContext, page: ModuleType, query: Mapping[str, str], scope: Scope | None = None,
+                lang: str = "en") -> html.Div:
+    """The whole page for *query*: frame, and the page's content when the view is valid, in *lang*.
 
-    Cached like the data (by the lake's contents, the query and the scope): building plotly figures
-    costs tens of milliseconds a view, which ten viewers on two cores turn into seconds.
+    Cached like the data (by the lake's contents, the query, the scope and the language): building plotly
+    figures costs tens of milliseconds a view, which ten viewers on two cores turn into seconds.
     """
-    key: tuple = ("layout", page.SLUG, tuple(sorted(query.items())), (scope or Scope()).key())
+    key: tuple = ("layout", page.SLUG, tuple(sorted(query.items())), (scope or Scope()).key(), lang)
     ttl = getattr(page, "CACHE_SECONDS", None)
     if ttl:
         key += (int(time.monotonic() // ttl),)
-    return ctx.cache.get(key, lambda: _page_layout(ctx, page, query, scope))
+    return ctx.cache.get(key, lambda: translate_tree(_page_layout(ctx, page, query, scope), translator(lang)))
 
 
 def _page_layout(ctx: PageContext, page: ModuleType, query: Mapping[str, str], scope: Scope | None) -> html.Div:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
+from analytics.reporting.i18n import N_, translator
 from reports.delivery import build_message, send
 from reports.fraud_watch import WATCH_TITLES, crossings, lookback_window, watched_calls
 from reports.figures import minutes
@@ -38,19 +39,27 @@ class AlertRun:
     sent: tuple[tuple[str, str, str, str, str], ...]
 
 
-def _body(rows: list[tuple[str, str, str, str, str]], currency: str) -> tuple[str, str]:
-    lines = [f"{len(rows)} new threshold crossing(s) — possible toll fraud:", ""]
+def _body(rows: list[tuple[str, str, str, str, str]], currency: str, lang: str = "en") -> tuple[str, str]:
+    """The alert's plain text and HTML, in *lang* (the figures column stays as the check wrote it)."""
+    tr = translator(lang)
+    n = tr.count(len(rows))
+    lines = [tr.gettext("{n} new threshold crossing(s) — possible toll fraud:").format(n=n), ""]
     cells = []
     for watch, day, ext, site, detail in rows:
-        lines.append(f"  {day}  extension {ext} ({site})  {WATCH_TITLES[watch]}: {detail}")
+        title = html.escape(tr.gettext(WATCH_TITLES[watch]))
+        lines.append("  " + tr.gettext("{day}  extension {ext} ({site})  {watch}: {detail}").format(
+            day=day, ext=ext, site=site, watch=tr.gettext(WATCH_TITLES[watch]), detail=detail))
         cells.append(f"<tr><td>{html.escape(day)}</td><td>{html.escape(ext)}</td><td>{html.escape(site)}</td>"
-                     f"<td>{WATCH_TITLES[watch]}</td><td>{html.escape(detail)}</td></tr>")
-    lines += ["", f"Amounts in {currency}. Check the extension's calls; block the route if they are not genuine."]
-    page = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>callcost fraud alert</title><style>"
+                     f"<td>{title}</td><td>{html.escape(detail)}</td></tr>")
+    amounts = tr.gettext("Amounts in {currency}.").format(currency=currency)
+    lines += ["", amounts + " " + tr.gettext("Check the extension's calls; block the route if they are not genuine.")]
+    head = "".join(f"<th>{html.escape(tr.gettext(h))}</th>" for h in (N_("Day"), N_("Extension"), N_("Site"),
+                                                                       N_("Watch"), N_("Figures")))
+    page = (f"<!DOCTYPE html><html lang='{lang.replace('_', '-')}'><head><meta charset='utf-8'><title>"
+            + html.escape(tr.gettext("callcost fraud alert")) + "</title><style>"
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .5rem}</style></head><body>"
-            f"<h2>{len(rows)} new threshold crossing(s): possible toll fraud</h2><table><tr><th>Day</th>"
-            "<th>Extension</th><th>Site</th><th>Watch</th><th>Figures</th></tr>" + "".join(cells) +
-            f"</table><p>Amounts in {html.escape(currency)}.</p></body></html>")
+            "<h2>" + html.escape(tr.gettext("{n} new threshold crossing(s): possible toll fraud").format(n=n))
+            + f"</h2><table><tr>{head}</tr>" + "".join(cells) + f"</table><p>{html.escape(amounts)}</p></body></html>")
     return "\n".join(lines) + "\n", page
 
 
@@ -73,9 +82,9 @@ def check_alerts(ent: Enterprise, *, today: date | None = None,
     try:
         fresh = ledger.claim_notices(keys)
         if fresh:
-            text, page = _body(fresh, ent.currency)
-            msg = build_message(smtp.sender, alerts.recipients,
-                                f"[callcost] fraud alert: {len(fresh)} threshold crossing(s)", html=page, text=text)
+            text, page = _body(fresh, ent.currency, alerts.lang)
+            subject = translator(alerts.lang).gettext("[callcost] fraud alert: {n} threshold crossing(s)")
+            msg = build_message(smtp.sender, alerts.recipients, subject.format(n=len(fresh)), html=page, text=text)
             try:
                 send(smtp, msg, sleep=sleep)
             except Exception:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 
 from analytics.reporting import Listing, Report, ReportData, ReportTable, TableRow
+from analytics.reporting.i18n import N_
 from reports.billing_tables import (
     CALL_COLUMNS,
     CELL_TABLE_COLUMNS,
@@ -28,7 +29,7 @@ from reports.billing_tables import (
 
 __all__ = ["BillingStatementReport"]
 
-_LINE_TEXT = (("site", "Site"), ("user", "User"), ("department", "Department"), ("cost_center", "Cost centre"))
+_LINE_TEXT = (("site", N_("Site")), ("user", N_("User")), ("department", N_("Department")), ("cost_center", N_("Cost centre")))
 
 
 def _statements(split) -> list[dict]:
@@ -45,7 +46,7 @@ def _statements(split) -> list[dict]:
             TableRow(c["call_type"], {k: split.minutes(c["seconds"]) if k == "minutes" else c[k] for k, _, _ in columns})
             for c in by_cells.get(rec["line_id"], []))
         values = {k: split.minutes(rec["seconds"]) if k == "minutes" else rec[k] for k, _, _ in CHARGE_COLUMNS}
-        out.append({"line": rec, "by_call_type": ReportTable("By call type", (("call_type", "Call type", "text"),
+        out.append({"line": rec, "by_call_type": ReportTable("By call type", (("call_type", N_("Call type"), "text"),
                                                                               *columns), table_rows),
                     "total": TableRow("Total", values, "total"), "total_columns": CHARGE_COLUMNS})
     return out
@@ -55,7 +56,7 @@ class BillingStatementReport(Report):
     """Per-extension statements for one calendar month (UTC date partitions)."""
 
     name = "billing-statement"
-    title = "Billing statement"
+    title = N_("Billing statement")
     formats = ("xlsx", "html", "csv", "json", "txt")
 
     def build(self, lake: str | os.PathLike[str], period: str, currency: str) -> ReportData:
@@ -64,10 +65,10 @@ class BillingStatementReport(Report):
         cells = cells.sort_values(["department", "site", "extension", "call_type"], kind="stable")
         tables = {
             "departments": department_table(split),
-            "statements": frame_table(split, split.lines, "Statements", ("extension", "Extension"), _LINE_TEXT),
+            "statements": frame_table(split, split.lines, "Statements", ("extension", N_("Extension")), _LINE_TEXT),
             "call_types": frame_table(split, cells, "By call type",
-                                      ("extension", "Extension"), (("site", "Site"), ("department", "Department"),
-                                                               ("call_type", "Call type")), cells=True),
+                                      ("extension", N_("Extension")), (("site", N_("Site")), ("department", N_("Department")),
+                                                               ("call_type", N_("Call type"))), cells=True),
         }
         calls = split.calls.sort_values(["department", "site", "extension", "start_utc", "call_id"], kind="stable")
         listing = Listing("Calls", calls, CALL_COLUMNS, sheet_by="department", carry=("department", "cost_center"))

@@ -16,25 +16,26 @@ import pandas as pd
 from analytics.billing import MONEY_COLUMNS, NO_EXTENSION, UNASSIGNED, BillingSplit, billing_split
 from analytics.chargeback_rules import enterprise_for_lake, rules_for_enterprise
 from analytics.reporting import Figure, Kind, ReportError, ReportTable, TableRow
+from analytics.reporting.i18n import N_, Msg
 from warehouse.config import Enterprise
 
 __all__ = ["CALL_COLUMNS", "CELL_TABLE_COLUMNS", "CHARGE_COLUMNS", "DEPARTMENT_CHART", "department_table", "billing_notes", "frame_table", "headline", "split_for_report"]
 
 #: Value columns of every billing table, in the order the money is applied.
 CHARGE_COLUMNS: tuple[tuple[str, str, Kind], ...] = (
-    ("calls", "Calls", "count"), ("minutes", "Minutes", "minutes"), ("unrated_calls", "Unrated calls", "count"),
-    ("usage", "Usage", "money"), ("trunk_share", "Trunk share", "money"), ("markup", "Markup", "money"),
-    ("surcharge_calls", "Per-call surcharge", "money"), ("surcharge_minutes", "Per-minute surcharge", "money"),
-    ("fixed_extension", "Extension fees", "money"), ("fixed_department", "Department fees", "money"),
-    ("total", "Total", "money"),
+    ("calls", N_("Calls"), "count"), ("minutes", N_("Minutes"), "minutes"), ("unrated_calls", N_("Unrated calls"), "count"),
+    ("usage", N_("Usage"), "money"), ("trunk_share", N_("Trunk share"), "money"), ("markup", N_("Markup"), "money"),
+    ("surcharge_calls", N_("Per-call surcharge"), "money"), ("surcharge_minutes", N_("Per-minute surcharge"), "money"),
+    ("fixed_extension", N_("Extension fees"), "money"), ("fixed_department", N_("Department fees"), "money"),
+    ("total", N_("Total"), "money"),
 )
 #: Value columns of a (line × call type) cell: no fixed fees, which belong to a whole line.
-CELL_TABLE_COLUMNS = CHARGE_COLUMNS[:8] + (("total", "Total", "money"),)
+CELL_TABLE_COLUMNS = CHARGE_COLUMNS[:8] + (("total", N_("Total"), "money"),)
 #: Columns of a statement's call list: (frame column, header, kind).
 CALL_COLUMNS: tuple[tuple[str, str, Kind], ...] = (
-    ("start_utc", "Start (UTC)", "text"), ("extension", "Extension", "text"), ("user", "User", "text"),
-    ("call_type", "Call type", "text"), ("category", "Category", "text"), ("number", "Number", "text"),
-    ("duration_s", "Seconds", "count"), ("actual_cost", "Cost", "money"), ("rating_status", "Status", "text"))
+    ("start_utc", N_("Start (UTC)"), "text"), ("extension", N_("Extension"), "text"), ("user", N_("User"), "text"),
+    ("call_type", N_("Call type"), "text"), ("category", N_("Category"), "text"), ("number", N_("Number"), "text"),
+    ("duration_s", N_("Seconds"), "count"), ("actual_cost", N_("Cost"), "money"), ("rating_status", N_("Status"), "text"))
 #: The charge components drawn, stacked, per department: what makes up each department's charge.
 DEPARTMENT_CHART = ("usage", "trunk_share", "markup", "surcharge_calls", "surcharge_minutes", "fixed_extension",
                     "fixed_department")
@@ -88,9 +89,9 @@ def frame_table(split: BillingSplit, frame: pd.DataFrame, title: str, label: tup
 
 def department_table(split: BillingSplit) -> ReportTable:
     """Per department (client and parent beside it) with a stacked chart of its charges."""
-    table = frame_table(split, split.departments().reset_index(), "By department", ("department", "Department"),
-                        (("client", "Client"), ("parent", "Parent")))
-    return replace(table, chart=DEPARTMENT_CHART, chart_stacked=True, chart_title="Charges by department")
+    table = frame_table(split, split.departments().reset_index(), "By department", ("department", N_("Department")),
+                        (("client", N_("Client")), ("parent", N_("Parent"))))
+    return replace(table, chart=DEPARTMENT_CHART, chart_stacked=True, chart_title=N_("Charges by department"))
 
 
 def headline(split: BillingSplit) -> tuple[Figure, ...]:
@@ -114,13 +115,14 @@ def headline(split: BillingSplit) -> tuple[Figure, ...]:
 
 
 def billing_notes(split: BillingSplit) -> tuple[str, ...]:
-    source = f"chargeback rules from {split.rules.source.name}" if split.rules and split.rules.source \
-        else "no chargeback rules configured (usage only)"
+    source = Msg("chargeback rules from {file}", file=split.rules.source.name) if split.rules and split.rules.source \
+        else N_("no chargeback rules configured (usage only)")
     return (
-        f"Period {split.start:%Y-%m-%d} to {split.end:%Y-%m-%d}, by the UTC date each call started; {source}.",
-        ("Calls are attributed with the directory in force when each started; calls without a directory entry "
-         f"are on the '{UNASSIGNED}' line."),
-        ("Order: usage → trunk share (pro rata by talk time) → markup on both → surcharges → fixed fees; each "
-         "amount rounded half-up once, pro-rata shares by largest remainder, so all parts add up to the total."),
-        "Unrated calls are counted but not billed until they are re-rated.",
+        Msg("Period {start} to {end}, by the UTC date each call started; {source}.", start=split.start,
+            end=split.end, source=source),
+        Msg("Calls are attributed with the directory in force when each started; calls without a directory entry "
+            "are on the '{unassigned}' line.", unassigned=UNASSIGNED),
+        N_("Order: usage → trunk share (pro rata by talk time) → markup on both → surcharges → fixed fees; each "
+           "amount rounded half-up once, pro-rata shares by largest remainder, so all parts add up to the total."),
+        N_("Unrated calls are counted but not billed until they are re-rated."),
     )

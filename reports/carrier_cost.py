@@ -12,6 +12,7 @@ import os
 
 from analytics.calls import month_range
 from analytics.reporting import Figure, Report, ReportData, ReportTable
+from analytics.reporting.i18n import N_, Msg
 from reports.figures import BREAKDOWN_COLUMNS, breakdown_rows, grouped, month_calls, rate
 
 __all__ = ["CarrierCostReport"]
@@ -23,7 +24,7 @@ class CarrierCostReport(Report):
     """Per carrier: calls, minutes, actual cost, what the PSTN would have cost, savings, cost per minute."""
 
     name = "carrier-cost"
-    title = "Carrier cost"
+    title = N_("Carrier cost")
 
     def build(self, lake: str | os.PathLike[str], period: str, currency: str) -> ReportData:
         month = month_calls(lake, period, currency)
@@ -45,21 +46,21 @@ class CarrierCostReport(Report):
             Figure("Average cost per minute", rate(total["actual_cost"], seconds), "rate"),
             Figure("Unrated calls (not priced)", total["unrated_calls"], "count"),
         )
-        label = ("label", "Carrier", "text")
+        label = ("label", N_("Carrier"), "text")
         tables = {
             "carrier": ReportTable("By carrier", (label, *BREAKDOWN_COLUMNS), tuple(rows),
                                    chart=("actual_cost", "reference_cost")),
             "carrier_class": ReportTable("By carrier and destination class",
-                                         (("label", "Carrier / class", "text"), *BREAKDOWN_COLUMNS),
-                                         tuple(breakdown_rows(by_class, "label")), sheet="By carrier and class"),
+                                         (("label", N_("Carrier / class"), "text"), *BREAKDOWN_COLUMNS),
+                                         tuple(breakdown_rows(by_class, "label")), sheet=N_("By carrier and class")),
             "carrier_site": ReportTable("By carrier and breakout site",
-                                        (("label", "Carrier / site", "text"), *BREAKDOWN_COLUMNS),
-                                        tuple(breakdown_rows(by_site, "label")), sheet="By carrier and site"),
+                                        (("label", N_("Carrier / site"), "text"), *BREAKDOWN_COLUMNS),
+                                        tuple(breakdown_rows(by_site, "label")), sheet=N_("By carrier and site")),
         }
         start, end = month_range(period)
-        notes = (f"Period {start:%Y-%m-%d} to {end:%Y-%m-%d}, by the UTC date each call started.",
-                 "Calls that used a carrier trunk; '(none)' = unrated calls not tied to a carrier.",
-                 "Costs cover rated calls; unrated calls are counted apart, never as cost 0. "
-                 "Breakout site = where the call met the PSTN (tail-end hop-off: a remote site).")
+        notes = (Msg("Period {start} to {end}, by the UTC date each call started.", start=start, end=end),
+                 N_("Calls that used a carrier trunk; '(none)' = unrated calls not tied to a carrier."),
+                 N_("Costs cover rated calls; unrated calls are counted apart, never as cost 0. "
+                    "Breakout site = where the call met the PSTN (tail-end hop-off: a remote site)."))
         return ReportData(self.name, self.title, period, month.currency or currency, month.scale, headline, tables,
                           notes, primary="carrier")

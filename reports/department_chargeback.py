@@ -13,15 +13,16 @@ from __future__ import annotations
 import os
 
 from analytics.reporting import Report, ReportData, ReportTable, TableRow
+from analytics.reporting.i18n import N_
 from reports.billing_tables import billing_notes, department_table, frame_table, headline, split_for_report
 
 __all__ = ["DepartmentChargebackReport"]
 
 
 def _trunk_table(split) -> ReportTable:
-    columns = (("name", "Trunk charge", "text"), ("match", "Trunks", "text"), ("pbx", "PBX", "text"),
-               ("calls", "Calls", "count"), ("minutes", "Minutes", "minutes"), ("amount", "Amount", "money"),
-               ("allocated_to", "Allocated to", "text"))
+    columns = (("name", N_("Trunk charge"), "text"), ("match", N_("Trunks"), "text"), ("pbx", N_("PBX"), "text"),
+               ("calls", N_("Calls"), "count"), ("minutes", N_("Minutes"), "minutes"), ("amount", N_("Amount"), "money"),
+               ("allocated_to", N_("Allocated to"), "text"))
     rows = [TableRow(r["name"], {"match": r["match"], "pbx": r["pbx"], "calls": r["calls"],
                                  "minutes": split.minutes(r["seconds"]), "amount": split.to_decimal(r["amount"]),
                                  "allocated_to": r["allocated_to"]})
@@ -37,7 +38,7 @@ class DepartmentChargebackReport(Report):
     """Chargeback by department and cost centre for one calendar month (UTC date partitions)."""
 
     name = "department-chargeback"
-    title = "Department chargeback"
+    title = N_("Department chargeback")
     formats = ("xlsx", "html", "csv", "json", "txt")
 
     def build(self, lake: str | os.PathLike[str], period: str, currency: str) -> ReportData:
@@ -46,8 +47,8 @@ class DepartmentChargebackReport(Report):
         tables = {
             "departments": department_table(split),
             "cost_centers": frame_table(split, split.cost_centers().reset_index(), "By cost centre",
-                                        ("cost_center", "Cost centre")),
-            "call_types": frame_table(split, types.reset_index(), "By call type", ("call_type", "Call type"),
+                                        ("cost_center", N_("Cost centre"))),
+            "call_types": frame_table(split, types.reset_index(), "By call type", ("call_type", N_("Call type")),
                                       cells=True),
             "trunk_charges": _trunk_table(split),
         }

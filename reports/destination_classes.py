@@ -11,6 +11,7 @@ import os
 
 from analytics.calls import month_range
 from analytics.reporting import Figure, Report, ReportData, ReportTable
+from analytics.reporting.i18n import N_, Msg
 from reports.figures import BREAKDOWN_COLUMNS, breakdown_rows, grouped, month_calls
 
 __all__ = ["DestinationClassesReport"]
@@ -20,7 +21,7 @@ class DestinationClassesReport(Report):
     """Calls, minutes and cost per destination class, and international calls per country."""
 
     name = "destination-classes"
-    title = "Destination classes"
+    title = N_("Destination classes")
 
     def build(self, lake: str | os.PathLike[str], period: str, currency: str) -> ReportData:
         month = month_calls(lake, period, currency)
@@ -37,16 +38,16 @@ class DestinationClassesReport(Report):
             Figure("Unrated calls (not priced)", total["unrated_calls"], "count"),
         )
         tables = {
-            "class": ReportTable("By destination class", (("label", "Class", "text"), *BREAKDOWN_COLUMNS),
+            "class": ReportTable("By destination class", (("label", N_("Class"), "text"), *BREAKDOWN_COLUMNS),
                                  tuple(rows), chart=("actual_cost",)),
             "country": ReportTable("International by country",
-                                   (("label", "Country", "text"), *BREAKDOWN_COLUMNS),
+                                   (("label", N_("Country"), "text"), *BREAKDOWN_COLUMNS),
                                    tuple(breakdown_rows(by_country)), chart=("actual_cost",)),
         }
         start, end = month_range(period)
-        notes = (f"Period {start:%Y-%m-%d} to {end:%Y-%m-%d}, by the UTC date each call started.",
-                 "Class = the destination category of the called number; '(none)' = calls without one "
-                 "(inbound calls).",
-                 "Costs cover rated calls; unrated calls are counted apart, never as cost 0.")
+        notes = (Msg("Period {start} to {end}, by the UTC date each call started.", start=start, end=end),
+                 N_("Class = the destination category of the called number; '(none)' = calls without one "
+                    "(inbound calls)."),
+                 N_("Costs cover rated calls; unrated calls are counted apart, never as cost 0."))
         return ReportData(self.name, self.title, period, month.currency or currency, month.scale, headline, tables,
                           notes, primary="class")

@@ -28,13 +28,14 @@ import pandas as pd
 from analytics import duck
 from analytics.calls import DateLike, calls_relation, month_range
 from analytics.reporting import Figure, Report, ReportData, ReportTable, TableRow
+from analytics.reporting.i18n import N_, Msg
 from reports.figures import NO_VALUE, minutes, month_calls
 from reports.settings import WATCHES, AlertSettings, alert_settings
 from warehouse.config import Enterprise
 
 __all__ = ["FraudWatchReport", "crossings", "watched_calls"]
 
-WATCH_TITLES = {"after_hours": "After hours", "international": "International", "premium": "Premium rate"}
+WATCH_TITLES = {"after_hours": N_("After hours"), "international": N_("International"), "premium": N_("Premium rate")}
 _WATCHED_TYPES = ("outbound", "tandem")
 
 
@@ -121,7 +122,7 @@ class FraudWatchReport(Report):
     """Per extension: after-hours, international and premium calls; every day a threshold was crossed."""
 
     name = "fraud-watch"
-    title = "Fraud watch: after-hours, international and premium calls"
+    title = N_("Fraud watch: after-hours, international and premium calls")
 
     def alerts(self) -> AlertSettings:
         found = alert_settings(self.config) if self.config is not None else None
@@ -133,9 +134,9 @@ class FraudWatchReport(Report):
         alerts = self.alerts()
         calls = watched_calls(lake, start, end, alerts, self.config)
         hits = crossings(calls, alerts)
-        columns = (("label", "Extension", "text"), ("site", "Site", "text"), ("calls", "Calls", "count"),
-                   ("minutes", "Minutes", "minutes"), ("cost", "Cost", "money"),
-                   ("unrated_calls", "Unrated calls", "count"))
+        columns = (("label", N_("Extension"), "text"), ("site", N_("Site"), "text"), ("calls", N_("Calls"), "count"),
+                   ("minutes", N_("Minutes"), "minutes"), ("cost", N_("Cost"), "money"),
+                   ("unrated_calls", N_("Unrated calls"), "count"))
         tables: dict[str, ReportTable] = {}
         headline = []
         crossing_rows = tuple(
@@ -144,8 +145,8 @@ class FraudWatchReport(Report):
                 "minutes": minutes(r["seconds"]), "cost": r["cost"], "unrated_calls": int(r["unrated"]),
                 "crossed": r["crossed"]}) for r in hits.to_dict("records"))
         tables["crossings"] = ReportTable(
-            "Threshold crossings", (("label", "Day / extension", "text"), ("watch", "Watch", "text"),
-                                    *columns[1:], ("crossed", "Threshold reached", "text")), crossing_rows)
+            "Threshold crossings", (("label", N_("Day / extension"), "text"), ("watch", N_("Watch"), "text"),
+                                    *columns[1:], ("crossed", N_("Threshold reached"), "text")), crossing_rows)
         headline.append(Figure("Threshold crossings", len(crossing_rows), "count"))
         for watch in WATCHES:
             part = calls[calls[watch]] if len(calls) else calls
@@ -161,19 +162,20 @@ class FraudWatchReport(Report):
             total = TableRow("Total", {"site": "", "calls": sum(r.values["calls"] for r in rows),
                                        "minutes": minutes(seconds), "cost": total_cost,
                                        "unrated_calls": sum(r.values["unrated_calls"] for r in rows)}, "total")
-            tables[watch] = ReportTable(f"{WATCH_TITLES[watch]} calls by extension", columns, (*rows, total),
+            tables[watch] = ReportTable(Msg("{watch} calls by extension", watch=WATCH_TITLES[watch]), columns, (*rows, total),
                                         chart=("cost",) if watch == "after_hours" else (), sheet=WATCH_TITLES[watch])
-            headline += [Figure(f"{WATCH_TITLES[watch]} calls", total.values["calls"], "count"),
-                         Figure(f"{WATCH_TITLES[watch]} cost", total_cost, "money")]
+            headline += [Figure(Msg("{watch} calls", watch=WATCH_TITLES[watch]), total.values["calls"], "count"),
+                         Figure(Msg("{watch} cost", watch=WATCH_TITLES[watch]), total_cost, "money")]
         limits = "; ".join(f"{WATCH_TITLES[w]}: " + ", ".join(f"{k} ≥ {v}" for k, v in
                                                             (("calls", t.calls), ("minutes", t.minutes),
                                                              ("cost", t.cost)) if v is not None)
                            for w, t in alerts.watches.items() if t.is_set()) or "no thresholds configured ([alerts])"
-        notes = (f"Period {start:%Y-%m-%d} to {end:%Y-%m-%d}, by the UTC date each call started.",
-                 f"Business hours {alerts.business_start:%H:%M}-{alerts.business_end:%H:%M} site local time"
-                 f"{', holidays count as after hours' if alerts.holidays_after_hours else ''}.",
-                 f"Thresholds per extension per local day: {limits}.",
-                 "Watched: outbound and tandem calls. Cost covers rated calls; unrated calls are counted apart.")
+        hours = {"start": f"{alerts.business_start:%H:%M}", "end": f"{alerts.business_end:%H:%M}"}
+        notes = (Msg("Period {start} to {end}, by the UTC date each call started.", start=start, end=end),
+                 (Msg("Business hours {start}-{end} site local time, holidays count as after hours.", **hours)
+                  if alerts.holidays_after_hours else Msg("Business hours {start}-{end} site local time.", **hours)),
+                 Msg("Thresholds per extension per local day: {limits}.", limits=limits),
+                 N_("Watched: outbound and tandem calls. Cost covers rated calls; unrated calls are counted apart."))
         return ReportData(self.name, self.title, period, month.currency or currency, month.scale, tuple(headline),
                           tables, notes, primary="crossings")
 

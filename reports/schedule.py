@@ -10,6 +10,9 @@
   sent again.  A send that failed for good can be claimed again by the next run.
 * **Period**: ``previous-month`` (default) is the month before the run's date in the schedule's
   ``timezone``; ``current-month`` is the month of that date; ``YYYY-MM`` is fixed.
+* **Language**: the schedule's ``lang`` (default ``en``); a recipient written
+  ``{ address = "...", lang = "zh_CN" }`` gets the report (files, body and subject) in that language:
+  one build and one message per language.
 
     >>> from reports.schedule import deliver
     >>> deliver(ent, schedule_settings(ent)[0])          # doctest: +SKIP
@@ -33,6 +36,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from analytics.reporting import build_report, registered_reports, run_report
+from analytics.reporting.i18n import N_, translator
 from reports.delivery import mail_files
 from reports.ledger import Ledger, LedgerRow
 from reports.settings import ScheduleSettings, alert_settings, schedule_settings, smtp_settings
@@ -86,20 +90,27 @@ def mail_report(ent: Enterprise, recipients: Sequence[str], subject: str, files:
     return mail_files(smtp, recipients, subject, files, sleep=sleep)
 
 
+#: The default subject of a mailed report (a message id: translated into the report's language).
+SUBJECT = N_("{enterprise}: {title} {period}")
+
+
 def email_report(ent: Enterprise, name: str, period: str, files: Sequence[Path], recipients: Sequence[str], *,
-                 sleep: Callable[[float], None] = time.sleep) -> int:
+                 sleep: Callable[[float], None] = time.sleep, lang: str | None = None) -> int:
     """Mail the rendered files of report *name* for *period* (``callcost report --email``); the attempts it took.
 
-    The subject is ``<enterprise>: <report title> <period>``, as a schedule's default subject.
+    The subject is ``<enterprise>: <report title> <period>``, as a schedule's default subject, in *lang*.
     """
-    title = build_report(name, config=ent).title
-    return mail_report(ent, recipients, f"{ent.name}: {title} {period}", files, sleep=sleep)
+    tr = translator(lang)
+    title = tr.text(build_report(name, config=ent).title)
+    subject = tr.gettext(SUBJECT).format(enterprise=ent.name, title=title, period=period)
+    return mail_report(ent, recipients, subject, files, sleep=sleep)
 
 
-def _subject(ent: Enterprise, s: ScheduleSettings, period: str) -> str:
-    title = build_report(s.report, config=ent, params=s.params).title
-    return (s.subject or "{enterprise}: {title} {period}").format(enterprise=ent.name, title=title, period=period,
-                                                                 report=s.report, schedule=s.name)
+def _subject(ent: Enterprise, s: ScheduleSettings, period: str, lang: str | None = None) -> str:
+    tr = translator(lang or s.lang)
+    title = tr.text(build_report(s.report, config=ent, params=s.params).title)
+    template = s.subject or tr.gettext(SUBJECT)
+    return template.format(enterprise=ent.name, title=title, period=period, report=s.report, schedule=s.name)
 
 
 def deliver(ent: Enterprise, s: ScheduleSettings, *, now: datetime | None = None, force: bool = False,
@@ -114,9 +125,12 @@ def deliver(ent: Enterprise, s: ScheduleSettings, *, now: datetime | None = None
             return Delivery(s.name, month, "skipped")
         try:
             folder = out_dir or ent.root / "reports" / "scheduled" / s.name
-            files = run_report(s.report, ent.storage.lake, month, list(s.formats), folder, ent.currency, config=ent,
-                               params=s.params)
-            attempts = mail_report(ent, s.recipients, _subject(ent, s, month), files, sleep=sleep)
+            files, attempts = [], 0
+            for lang, recipients in s.by_language().items():  # one build and one message per language
+                built = run_report(s.report, ent.storage.lake, month, list(s.formats), folder, ent.currency,
+                                   config=ent, params=s.params, lang=lang)
+                attempts += mail_report(ent, recipients, _subject(ent, s, month, lang), built, sleep=sleep)
+                files += built
         except Exception as exc:
             ledger.failed(s.name, month, f"{type(exc).__name__}: {exc}")
             log.error("schedule %s: %s not delivered: %s", s.name, month, exc)

@@ -86,11 +86,36 @@ class _Check:
             raise ConfigErrors(self.errors)
 
 
+def _lang(value: Any, chk: _Check, table: str, index: int | None, key: str) -> str:
+    """A ``lang`` value: one of the languages with a catalog (``en``, ``zh_CN``), else an error."""
+    from analytics.reporting.i18n import LANGS, normalize_lang
+    from analytics.reporting.model import ReportError
+
+    try:
+        return normalize_lang(None if value is None else str(value))
+    except ReportError:
+        chk.error(table, index, key, f"no translation for language '{value}'", " | ".join(LANGS))
+        return "en"
+
+
+def _recipient_langs(value: Any, chk: _Check, table: str, index: int | None, key: str) -> dict[str, str]:
+    """Address → language of the recipients given as ``{ address = "...", lang = "zh_CN" }``."""
+    items = value if isinstance(value, list) else []
+    return {str(a.get("address", "")).strip(): _lang(a["lang"], chk, table, index, f"{key}.lang")
+            for a in items if isinstance(a, dict) and "lang" in a}
+
+
 def _recipients(value: Any, chk: _Check, table: str, index: int | None, key: str) -> tuple[str, ...]:
+    """Addresses: a string, or a list of strings and ``{ address = "...", lang = "zh_CN" }`` tables."""
     items = [value] if isinstance(value, str) else value if isinstance(value, list) else None
     if items is None:
         chk.error(table, index, key, f"{value!r} is not a list of addresses", '["finance@example.com"]')
         return ()
+    for a in items:
+        if isinstance(a, dict) and set(a) - {"address", "lang"}:
+            chk.error(table, index, key, f"unknown key in a recipient: {sorted(set(a) - {'address', 'lang'})[0]}",
+                      '{ address = "cfo@example.com", lang = "zh_CN" }')
+    items = [a.get("address", "") if isinstance(a, dict) else a for a in items]
     out = tuple(str(a).strip() for a in items if str(a).strip())
     for a in out:
         if not _EMAIL.match(a.split("<")[-1].rstrip(">")):
@@ -207,6 +232,7 @@ class AlertSettings:
     lookback_days: int = 2
     check_every_minutes: int = 15
     watches: dict[str, Threshold] = field(default_factory=dict)
+    lang: str = "en"
 
 
 def _hours(text: Any, chk: _Check) -> tuple[time, time]:
@@ -287,7 +313,8 @@ def alert_settings(ent: Enterprise) -> AlertSettings | None:
         chk.error("alerts", None, "check_every_minutes", f"{every!r} is not 1-1440", "minutes between alert checks")
         every = 15
     known = {"recipients", "business_hours", "business_days", "holidays_after_hours", "lookback_days",
-             "check_every_minutes", *WATCHES}
+             "check_every_minutes", "lang", *WATCHES}
+    lang = _lang(tbl.get("lang"), chk, "alerts", None, "lang")
     for key in sorted(set(tbl) - known):
         chk.error("alerts", None, key, "unknown key", ", ".join(sorted(known)))
     watches = {w: _threshold(tbl[w], w, chk) for w in WATCHES if w in tbl}
@@ -298,7 +325,7 @@ def alert_settings(ent: Enterprise) -> AlertSettings | None:
     chk.done()
     return AlertSettings(recipients=recipients, business_start=start, business_end=end, business_days=days,
                          holidays_after_hours=hol, lookback_days=lookback, check_every_minutes=every,
-                         watches=watches)
+                         watches=watches, lang=lang)
 
 
 # --- [[schedule]] ----------------------------------------------------------------------------------
@@ -317,6 +344,16 @@ class ScheduleSettings:
     timezone: str = "UTC"
     params: dict[str, str] = field(default_factory=dict)
     subject: str | None = None
+    lang: str = "en"
+    #: recipients who read another language than ``lang`` (address → language)
+    recipient_langs: dict[str, str] = field(default_factory=dict)
+
+    def by_language(self) -> dict[str, tuple[str, ...]]:
+        """Recipients grouped by the language they get the report in, the schedule's own first."""
+        groups: dict[str, list[str]] = {self.lang: []}
+        for address in self.recipients:
+            groups.setdefault(self.recipient_langs.get(address, self.lang), []).append(address)
+        return {lang: tuple(addresses) for lang, addresses in groups.items() if addresses}
 
 
 def schedule_settings(ent: Enterprise, known_reports: set[str] | None = None) -> list[ScheduleSettings]:
@@ -366,6 +403,8 @@ def schedule_settings(ent: Enterprise, known_reports: set[str] | None = None) ->
         out.append(ScheduleSettings(name=name, report=report, cron=cron, recipients=recipients,
                                     formats=tuple(str(f).lower() for f in formats), period=period, timezone=tz,
                                     params={str(k): str(v) for k, v in params.items()},
-                                    subject=s.get("subject")))
+                                    subject=s.get("subject"), lang=_lang(s.get("lang"), chk, "schedule", i, "lang"),
+                                    recipient_langs=_recipient_langs(s.get("recipients", []), chk, "schedule", i,
+                                                                     "recipients")))
     chk.done()
     return out

@@ -16,27 +16,30 @@ from decimal import Decimal
 
 from analytics.calls import month_range
 from analytics.reporting import Figure, Report, ReportData, ReportError, ReportTable, TableRow
+from analytics.reporting.i18n import N_, Msg
 from reports.figures import BREAKDOWN_COLUMNS, figure_values, grouped, month_calls, pct, rate, total_row
 
 __all__ = ["TopNReport"]
 
 #: ``of`` → (SQL expression, label header).
 DIMENSIONS = {
-    "extension": ("extension", "Extension"), "destination": ("connected_number_e164", "Destination"),
-    "department": ("department", "Department"), "site": ("site", "Site"), "country": ("dest_country", "Country"),
+    "extension": ("extension", N_("Extension")), "destination": ("connected_number_e164", N_("Destination")),
+    "department": ("department", N_("Department")), "site": ("site", N_("Site")), "country": ("dest_country", N_("Country")),
 }
 #: ``of`` → plural, for titles.
-PLURALS = {"extension": "extensions", "destination": "destinations", "department": "departments", "site": "sites",
-           "country": "countries"}
+PLURALS = {"extension": N_("extensions"), "destination": N_("destinations"), "department": N_("departments"),
+           "site": N_("sites"), "country": N_("countries")}
+#: The plurals starting a headline label ("Extensions with calls"): message ids of their own.
+_CAPITALISED = (N_("Extensions"), N_("Destinations"), N_("Departments"), N_("Sites"), N_("Countries"))
 #: ``by`` → (sort column, headline word).
-METRICS = {"cost": ("actual_cost", "cost"), "minutes": ("seconds", "minutes"), "count": ("calls", "calls")}
+METRICS = {"cost": ("actual_cost", N_("cost")), "minutes": ("seconds", N_("minutes")), "count": ("calls", N_("calls"))}
 
 
 class TopNReport(Report):
     """The N largest groups by cost, minutes or call count, with an All others line and the Total."""
 
     name = "top-n"
-    title = "Top N"
+    title = N_("Top N")
     params = {"by": "cost | minutes | count (default cost)", "n": "how many (default 20)",
               "of": "extension | destination | department | site | country (default extension)"}
 
@@ -71,7 +74,7 @@ class TopNReport(Report):
         rest = records[n:]
         rows = list(top)
         if rest:
-            other = total_row([TableRow("", figure_values(rec)) for rec in rest], f"All others ({len(rest)})")
+            other = total_row([TableRow("", figure_values(rec)) for rec in rest], Msg("All others ({count})", count=len(rest)))
             seconds = sum(int(r["rated_seconds"]) for r in rest)
             other.values.update({"rank": None, "key": None,
                                  "cost_per_minute": rate(other.values["actual_cost"], seconds),
@@ -83,22 +86,22 @@ class TopNReport(Report):
                              "cost_share": pct(total.values["actual_cost"], total_cost)})
         rows.append(total)
         word = METRICS[by][1]
-        title = f"Top {n} {PLURALS[of]} by {word}"
+        title = Msg("Top {n} {things} by {word}", n=n, things=PLURALS[of], word=word)
         top_share = pct(sum((r.values["actual_cost"] for r in top), Decimal(0)), total_cost)
         headline = (
-            Figure(f"{PLURALS[of].capitalize()} with calls", len(records), "count"),
+            Figure(Msg("{Things} with calls", Things=PLURALS[of].capitalize()), len(records), "count"),
             Figure("Calls", total.values["calls"], "count"), Figure("Minutes", total.values["minutes"], "minutes"),
             Figure("Actual cost", total.values["actual_cost"], "money"),
-            Figure(f"Top {n} share of cost", top_share, "percent"),
+            Figure(Msg("Top {n} share of cost", n=n), top_share, "percent"),
             Figure("Unrated calls (not priced)", total.values["unrated_calls"], "count"),
         )
         chart = {"cost": ("actual_cost",), "minutes": ("minutes",), "count": ("calls",)}[by]
         table = ReportTable(title, (("label", header, "text"), *BREAKDOWN_COLUMNS), tuple(rows), chart=chart,
-                            sheet=f"Top {n} by {word}")
+                            sheet=Msg("Top {n} by {word}", n=n, word=word))
         start, end = month_range(period)
-        notes = (f"Period {start:%Y-%m-%d} to {end:%Y-%m-%d}, by the UTC date each call started.",
-                 f"Ranked by {word}, ties by name; '(none)' = calls with no {of} recorded.",
-                 "Costs cover rated calls; unrated calls are counted apart, never as cost 0.")
+        notes = (Msg("Period {start} to {end}, by the UTC date each call started.", start=start, end=end),
+                 Msg("Ranked by {word}, ties by name; '(none)' = calls with no {of} recorded.", word=word, of=of),
+                 N_("Costs cover rated calls; unrated calls are counted apart, never as cost 0."))
         return ReportData(self.name, title, period, month.currency or currency,
                           month.scale, headline, {"top": table}, notes, primary="top",
                           extra={"by": by, "n": n, "of": of})

@@ -15,6 +15,7 @@ from decimal import Decimal
 from analytics.calls import month_range
 from analytics.trunks import hour_of_day_profile, peak_concurrency, trunk_calls
 from analytics.reporting import Figure, Report, ReportData, ReportTable, TableRow
+from analytics.reporting.i18n import N_, Msg
 from reports.figures import minutes, month_calls
 
 __all__ = ["TrunkUtilisationReport"]
@@ -24,7 +25,7 @@ class TrunkUtilisationReport(Report):
     """Per trunk group: calls, holding minutes, peak simultaneous calls and when, busy hour, Erlang."""
 
     name = "trunk-utilisation"
-    title = "Trunk utilisation"
+    title = N_("Trunk utilisation")
 
     def _groups(self) -> tuple[list[tuple[str, str, str]], dict[str, str], dict[str, str]]:
         """(pbx, glob, group) patterns, group → IANA zone, group → site, from the config's trunks.
@@ -70,10 +71,10 @@ class TrunkUtilisationReport(Report):
         total = TableRow("Total", {"site": "", "calls": sum(r.values["calls"] for r in rows),
                                    "minutes": minutes(held), "peak": None, "peak_at": None, "busy_hour": None,
                                    "erlang": (Decimal(held) / month_seconds).quantize(Decimal("0.01"))}, "total")
-        columns = (("label", "Trunk group", "text"), ("site", "Site", "text"), ("calls", "Calls", "count"),
-                   ("minutes", "Holding minutes", "minutes"), ("peak", "Peak simultaneous calls", "count"),
-                   ("peak_at", "Peak first reached", "text"), ("busy_hour", "Busy hour (local)", "text"),
-                   ("erlang", "Average load (Erlang)", "minutes"))
+        columns = (("label", N_("Trunk group"), "text"), ("site", N_("Site"), "text"), ("calls", N_("Calls"), "count"),
+                   ("minutes", N_("Holding minutes"), "minutes"), ("peak", N_("Peak simultaneous calls"), "count"),
+                   ("peak_at", N_("Peak first reached"), "text"), ("busy_hour", N_("Busy hour (local)"), "text"),
+                   ("erlang", N_("Average load (Erlang)"), "minutes"))
         hour_rows = tuple(TableRow(str(g), {f"h{h:02d}": int(v) for h, v in profile.loc[g].items()})
                           for g in profile.index)
         day_rows = tuple(TableRow(f"{rec['trunk_group']} / {rec['bucket']:%Y-%m-%d}",
@@ -82,12 +83,12 @@ class TrunkUtilisationReport(Report):
                          for rec in daily.to_dict("records"))
         tables = {
             "groups": ReportTable("By trunk group", columns, (*rows, total), chart=("peak",)),
-            "hours": ReportTable("Peak by hour of day", (("label", "Trunk group", "text"),
+            "hours": ReportTable("Peak by hour of day", (("label", N_("Trunk group"), "text"),
                                                          *((f"h{h:02d}", f"{h:02d}", "count") for h in range(24))),
                                  hour_rows),
-            "days": ReportTable("Peak by day (UTC)", (("label", "Trunk group / day", "text"),
-                                                      ("peak", "Peak simultaneous calls", "count"),
-                                                      ("calls", "Calls", "count"), ("minutes", "Holding minutes", "minutes")),
+            "days": ReportTable("Peak by day (UTC)", (("label", N_("Trunk group / day"), "text"),
+                                                      ("peak", N_("Peak simultaneous calls"), "count"),
+                                                      ("calls", N_("Calls"), "count"), ("minutes", N_("Holding minutes"), "minutes")),
                                 day_rows),
         }
         headline = (
@@ -95,8 +96,8 @@ class TrunkUtilisationReport(Report):
             Figure("Holding minutes", total.values["minutes"], "minutes"),
             Figure("Highest peak of any group", max((r.values["peak"] for r in rows), default=0), "count"),
         )
-        notes = (f"Period {start:%Y-%m-%d} to {end:%Y-%m-%d}, by the UTC date each call started.",
-                 "A call holds a channel from seizure (start, ringing included) to release (end).",
-                 "Busy hour = the hour of the day (site local time) with the highest peak in the month.")
+        notes = (Msg("Period {start} to {end}, by the UTC date each call started.", start=start, end=end),
+                 N_("A call holds a channel from seizure (start, ringing included) to release (end)."),
+                 N_("Busy hour = the hour of the day (site local time) with the highest peak in the month."))
         return ReportData(self.name, self.title, period, month.currency or currency, month.scale, headline, tables,
                           notes, primary="groups")

@@ -14,22 +14,23 @@ import os
 from analytics import duck
 from analytics.calls import month_range
 from analytics.reporting import Figure, Report, ReportData, ReportTable, TableRow
+from analytics.reporting.i18n import N_, Msg
 from reports.figures import grouped, minutes, month_calls
 
 __all__ = ["UnratedCallsReport"]
 
-_DETAIL = (("call_id", "Call id", "text"), ("start_utc", "Start (UTC)", "text"), ("site", "Site", "text"),
-           ("pbx", "PBX", "text"), ("extension", "Extension", "text"), ("called_number", "Called number", "text"),
-           ("call_type", "Call type", "text"), ("category", "Class", "text"), ("trunk", "Trunk", "text"),
-           ("carrier", "Carrier", "text"), ("duration_s", "Seconds", "count"),
-           ("unrated_reason", "Reason", "text"))
+_DETAIL = (("call_id", N_("Call id"), "text"), ("start_utc", N_("Start (UTC)"), "text"), ("site", N_("Site"), "text"),
+           ("pbx", N_("PBX"), "text"), ("extension", N_("Extension"), "text"), ("called_number", N_("Called number"), "text"),
+           ("call_type", N_("Call type"), "text"), ("category", N_("Class"), "text"), ("trunk", N_("Trunk"), "text"),
+           ("carrier", N_("Carrier"), "text"), ("duration_s", N_("Seconds"), "count"),
+           ("unrated_reason", N_("Reason"), "text"))
 
 
 class UnratedCallsReport(Report):
     """Each unrated call (when, where, who, what number, which trunk) and why it could not be priced."""
 
     name = "unrated-calls"
-    title = "Unrated calls"
+    title = N_("Unrated calls")
 
     def build(self, lake: str | os.PathLike[str], period: str, currency: str) -> ReportData:
         month = month_calls(lake, period, currency)
@@ -55,14 +56,14 @@ class UnratedCallsReport(Report):
             Figure("Reasons", len(by_reason), "count"),
         )
         tables = {
-            "reasons": ReportTable("By reason", (("label", "Reason", "text"), ("calls", "Calls", "count"),
-                                                 ("minutes", "Minutes", "minutes")), (*by_reason, total),
+            "reasons": ReportTable("By reason", (("label", N_("Reason"), "text"), ("calls", N_("Calls"), "count"),
+                                                 ("minutes", N_("Minutes"), "minutes")), (*by_reason, total),
                                    chart=("calls",)),
             "calls": ReportTable("Unrated calls", _DETAIL, detail),
         }
         start, end = month_range(period)
-        notes = (f"Period {start:%Y-%m-%d} to {end:%Y-%m-%d}, by the UTC date each call started.",
-                 "These calls have no cost (unknown, not 0): fix the tariff or the config, then re-rate the month "
-                 "with `callcost rerate`.")
+        notes = (Msg("Period {start} to {end}, by the UTC date each call started.", start=start, end=end),
+                 N_("These calls have no cost (unknown, not 0): fix the tariff or the config, then re-rate the month "
+                    "with `callcost rerate`."))
         return ReportData(self.name, self.title, period, month.currency or currency, month.scale, headline, tables,
                           notes, primary="calls")

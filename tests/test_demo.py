@@ -60,7 +60,7 @@ def test_demo_stores_every_generated_call_once(demo):
 
 def test_xlsx_has_summary_and_site_sheets_matching_the_lake(demo):
     root, _ = demo
-    wb = openpyxl.load_workbook(root / "reports" / "monthly-savings-2026-10.xlsx")
+    wb = openpyxl.load_workbook(root / "reports" / "monthly-savings-2026-10.xlsx", data_only=True)
     assert "Summary" in wb.sheetnames and "By site" in wb.sheetnames
     savings = duckdb.execute(
         f"select sum(savings) from read_parquet('{root}/lake/calls/*/*.parquet', hive_partitioning=true) "

@@ -101,3 +101,19 @@ def test_alert_config_errors_name_the_field(tmp_path):
     for fld in ("alerts.recipients", "alerts.business_hours", "alerts.business_days", "alerts.premium.calls",
                 "alerts.premium.cost"):
         assert f"field '{fld}'" in text, fld
+
+
+def test_the_alert_is_mailed_in_the_configured_language(tmp_path):
+    from email.header import decode_header, make_header
+
+    write_lake(tmp_path / "lake", [premium(1), premium(2), premium(3)])
+    with SmtpServer() as server:
+        ent = load_config(write_enterprise(tmp_path, smtp_table(server.port) +
+                                           ALERTS.replace("check_every_minutes = 5", 'check_every_minutes = 5\nlang = "zh_CN"')))
+        check_alerts(ent, today=date(2026, 10, 15))
+        [msg] = server.messages
+    assert str(make_header(decode_header(msg["Subject"]))) == "[callcost] 欺诈警报：1 次超过阈值"
+    text = msg.get_body(("plain",)).get_content()
+    assert "分机 1001（NYC）  增值费率：" in text and "可能存在话费欺诈" in text
+    page = msg.get_body(("html",)).get_content()
+    assert "<html lang='zh-CN'>" in page and "<th>分机</th>" in page

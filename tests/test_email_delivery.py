@@ -43,7 +43,7 @@ def test_report_email_from_the_cli_has_html_body_and_xlsx_with_the_figures(tmp_p
     html = msg.get_body(("html",)).get_content()
     name, data = attachment(msg, ".xlsx")
     assert name == "carrier-cost-2026-10.xlsx"
-    wb = openpyxl.load_workbook(io.BytesIO(data))
+    wb = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
     assert wb.sheetnames == ["Summary", "By carrier", "By carrier and class", "By carrier and site"]
     calls = pd.DataFrame(rows)
     oct_ = calls[(calls.start_utc.dt.strftime("%Y-%m") == "2026-10") & calls.carrier.notna()

@@ -49,7 +49,7 @@ def render(lake, name: str, **params) -> dict:
 
 
 def sheet(path, title: str) -> dict[str, tuple]:
-    ws = openpyxl.load_workbook(path)[title]
+    ws = openpyxl.load_workbook(path, data_only=True)[title]
     return {r[0]: r for r in list(ws.iter_rows(values_only=True))[1:] if r[0] is not None}
 
 
@@ -115,7 +115,7 @@ def test_top_n_equals_pandas(lake, by, column):
     exp["sort"] = [Decimal(v) for v in exp[column]]
     exp = exp.sort_values(["sort", "name"], ascending=[False, True])
     top = exp.iloc[:5]
-    ws = openpyxl.load_workbook(paths["xlsx"])[f"Top 5 by {('cost', 'minutes', 'calls')[('cost', 'minutes', 'count').index(by)]}"]
+    ws = openpyxl.load_workbook(paths["xlsx"], data_only=True)[f"Top 5 by {('cost', 'minutes', 'calls')[('cost', 'minutes', 'count').index(by)]}"]
     rows = [r for r in list(ws.iter_rows(values_only=True))[1:] if r[0]]
     assert [r[0] for r in rows[:5]] == [f"{i}. {k}" for i, k in enumerate(top.index, 1)]
     for r, (_, e) in zip(rows, top.iterrows()):

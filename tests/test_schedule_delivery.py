@@ -105,7 +105,7 @@ def test_scheduled_email_arrives_with_the_workbook_and_a_restart_does_not_resend
     assert server.handler.envelopes[0][1] == ["cfo@test.example", "controller@test.example"]
     [part] = list(msg.iter_attachments())
     assert part.get_filename() == "monthly-savings-2026-10.xlsx"
-    wb = openpyxl.load_workbook(io.BytesIO(part.get_content()))
+    wb = openpyxl.load_workbook(io.BytesIO(part.get_content()), data_only=True)
     assert wb.sheetnames[:4] == ["Summary", "By site", "By carrier", "By department"]
     assert set(wb.sheetnames[4:]) <= {"What-if by carrier"}
     calls = pd.DataFrame(rows)

@@ -54,6 +54,9 @@ TYPES: dict[str, Callable[[Any], bool]] = {
     "string or list of strings": lambda v: isinstance(v, str) or (isinstance(v, list)
                                                                   and all(isinstance(x, str) for x in v)),
     "table": lambda v: isinstance(v, dict),
+    # addresses, each a string or a table `{ address = "...", lang = "zh_CN" }` (a reader of another language)
+    "addresses": lambda v: isinstance(v, str) or (isinstance(v, list) and all(
+        isinstance(x, str) or (isinstance(x, dict) and isinstance(x.get("address"), str)) for x in v)),
     "any": lambda v: True,
     "column": lambda v: True,  # a CSV column: its cells are checked by the file's loader
 }

@@ -17,17 +17,22 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+from analytics.reporting.i18n import N_
+
+if TYPE_CHECKING:  # annotations only
+    from analytics.reporting.i18n import Translator
 
 __all__ = ["UNKNOWN", "UNPRICED", "count_text", "format_series", "format_value", "minutes_text", "money_text",
            "percent_text", "plain"]
 
 #: How an unknown value reads in text.
 UNKNOWN = "—"
-#: How an unknown money value reads in a call list or a cell: the call could not be priced.
-UNPRICED = "not priced"
+#: How an unknown money value reads in a call list or a cell: the call could not be priced (a msgid).
+UNPRICED = N_("not priced")
 
 
 def _quantized(value: object, places: int) -> Decimal:
@@ -58,13 +63,18 @@ def money_text(value: Decimal | int | None, currency: str | None = None, scale: 
     return f"{text} {currency}" if currency else text
 
 
-def format_value(value: Any, kind: str, scale: int = 2) -> str:
+def format_value(value: Any, kind: str, scale: int = 2, tr: Translator | None = None) -> str:
     """Text of a figure of *kind* (count, minutes, money, percent, rate — money per minute, 4 decimals —
-    or text); money at *scale* decimals.  A text placeholder in a number column shows as is."""
+    or text); money at *scale* decimals.  A text placeholder in a number column shows as is (translated).
+
+    With a :class:`~analytics.reporting.i18n.Translator` the numbers follow its locale (CLDR grouping and
+    decimal marks) and text is translated; without one, the English forms below."""
     if value is None:
         return UNKNOWN
     if isinstance(value, str) and kind != "text":
-        return value or UNKNOWN
+        return (tr.text(value) if tr else value) or UNKNOWN
+    if tr is not None:
+        return _localized(value, kind, scale, tr)
     if kind == "count":
         return count_text(value)
     if kind == "minutes":
@@ -78,15 +88,30 @@ def format_value(value: Any, kind: str, scale: int = 2) -> str:
     return str(value)
 
 
-def format_series(values: pd.Series, kind: str, scale: int = 2) -> pd.Series:
+def _localized(value: Any, kind: str, scale: int, tr: Translator) -> str:
+    if kind == "count":
+        return tr.count(value)
+    if kind == "minutes":
+        return tr.number(value, 2)
+    if kind == "money":
+        return tr.number(value, scale)
+    if kind == "percent":
+        return tr.percent(value)
+    if kind == "rate":
+        return tr.number(value, 4)
+    return tr.text(value) if isinstance(value, str) else str(value)
+
+
+def format_series(values: pd.Series, kind: str, scale: int = 2, unpriced: str = UNPRICED) -> pd.Series:
     """A whole column as display text at once (a call list of 100,000 rows): timestamps as
-    ``YYYY-MM-DD HH:MM:SS``, counts with separators, money at *scale* or ``not priced``, text as is."""
+    ``YYYY-MM-DD HH:MM:SS``, counts with separators, money at *scale* or *unpriced* ("not priced" in the
+    reader's language), text as is."""
     if pd.api.types.is_datetime64_any_dtype(values):
         return values.dt.strftime("%Y-%m-%d %H:%M:%S")
     if kind == "count":
         return values.map("{:,}".format)
     if kind == "money":
-        return values.map(lambda v: UNPRICED if v is None else f"{v:,.{scale}f}")
+        return values.map(lambda v: unpriced if v is None else f"{v:,.{scale}f}")
     return values.fillna("").astype(str)
 
 

@@ -7,7 +7,9 @@ CSS, no script, no font or image URL).  Charts are CSS bars — they need no scr
 The Jinja environment exists once, here (:data:`ENV`, templates in ``analytics/reporting/templates``).
 A report's page is the generic ``report.html.j2`` unless its data names a template laid out by hand;
 every template gets the same context: ``data``, ``fmt``, ``charts``, ``bars``, ``tables`` and
-``listing_rows``.
+``listing_rows``, plus the reader's language: ``_`` (translate a message: a template's own text, or a
+title, header or label of the data — English message ids), ``tr`` (the
+:class:`~analytics.reporting.i18n.Translator`: ``tr.period``, ``tr.money``…) and ``html_lang`` (``zh-CN``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import jinja2
 import markupsafe
 import pandas as pd
 
-from analytics.reporting.formatting import format_series, format_value
+from analytics.reporting.formatting import UNPRICED, format_series, format_value
+from analytics.reporting.i18n import translator
 
 if TYPE_CHECKING:  # annotations only
     from analytics.reporting.model import Listing, ReportData, ReportTable
@@ -54,7 +57,7 @@ def _escaped(text: pd.Series) -> pd.Series:
             .str.replace("'", "&#39;", regex=False))
 
 
-def listing_rows(listing: Listing, by: str, scale: int = 2) -> dict[object, markupsafe.Markup]:
+def listing_rows(listing: Listing, by: str, scale: int = 2, unpriced: str = UNPRICED) -> dict[object, markupsafe.Markup]:
     """The listing's rows as ``<tr>`` lines, grouped by column *by*: built a column at a time, so a
     statement of 100,000 calls renders in a fraction of a second (a Jinja loop per cell takes seconds).
 
@@ -66,7 +69,7 @@ def listing_rows(listing: Listing, by: str, scale: int = 2) -> dict[object, mark
         return {}
     html = pd.Series("<tr>", index=frame.index)
     for key, _, kind in listing.columns:
-        html = html + f'<td class="{kind}">' + _escaped(format_series(frame[key], kind, scale)) + "</td>"
+        html = html + f'<td class="{kind}">' + _escaped(format_series(frame[key], kind, scale, unpriced)) + "</td>"
     html = html + "</tr>"
     grouped = html.groupby(frame[by].to_numpy(), sort=False).agg("\n    ".join)
     return {(k.item() if hasattr(k, "item") else k): markupsafe.Markup(v) for k, v in grouped.items()}
@@ -74,16 +77,19 @@ def listing_rows(listing: Listing, by: str, scale: int = 2) -> dict[object, mark
 
 def render_html(data: ReportData) -> str:
     """The page as a string (the email body is exactly the file's content)."""
+    tr = translator(data.lang)
+
     def fmt(value: object, kind: str) -> str:
-        return format_value(value, kind, data.scale)
+        return format_value(value, kind, data.scale, tr)
 
     def rows(listing: Listing, by: str) -> dict[object, markupsafe.Markup]:
-        return listing_rows(listing, by, data.scale)
+        return listing_rows(listing, by, data.scale, tr.gettext(UNPRICED))
 
     charts = {key: (t.columns, bars(t)) for key, t in data.tables.items() if t.chart}
     template = ENV.get_template(data.template or "report.html.j2")
     return template.render(data=data, fmt=fmt, charts=charts, bars=bars, tables=list(data.tables.values()),
-                           listing_rows=rows)
+                           listing_rows=rows, _=tr.text, gettext=tr.gettext, tr=tr,
+                           html_lang=data.lang.replace("_", "-"))
 
 
 def write_html(data: ReportData, path: Path) -> None:

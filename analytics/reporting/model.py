@@ -90,7 +90,8 @@ class ReportData:
     ``primary`` is the table CSV and text carry (default: the first); ``summary_tables`` are shown on
     the workbook's Summary sheet under the headline instead of on sheets of their own; ``template``
     is the HTML page (a template of :mod:`analytics.reporting`, default the generic one) for a report
-    whose page is laid out by hand.
+    whose page is laid out by hand.  Titles, headers, labels and notes are English message ids (marked
+    with ``N_``/``Msg`` where they are written); the renderers translate them into ``lang``.
     """
 
     name: str
@@ -107,6 +108,8 @@ class ReportData:
     summary_tables: tuple[str, ...] = ()
     listings: dict[str, Listing] = field(default_factory=dict)
     template: str | None = None
+    #: The language the renderers write (``analytics.reporting.i18n.LANGS``); the figures are the same.
+    lang: str = "en"
 
     def primary_table(self) -> ReportTable:
         """The table a one-table format (CSV, the text body) shows."""

@@ -28,6 +28,9 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from dataclasses import replace
+
+from analytics.reporting.i18n import normalize_lang
 from analytics.reporting.model import ReportData, ReportError
 from analytics.selection import select
 from analytics.reporting.renderers import FORMATS, render
@@ -46,7 +49,8 @@ class Report(ABC):
     """A named report type: builds its data for a period, renders it to each of its formats.
 
     ``params`` declares the parameters the type accepts (name → help text); a value given for any
-    other name is refused, so ``--param bye=cost`` fails instead of being ignored.
+    other name is refused, so ``--param bye=cost`` fails instead of being ignored.  ``lang`` is the
+    language the report is written in (``en``, ``zh_CN``): the figures do not depend on it.
     """
 
     name: ClassVar[str]
@@ -54,8 +58,10 @@ class Report(ABC):
     formats: ClassVar[tuple[str, ...]] = FORMATS
     params: ClassVar[dict[str, str]] = {}
 
-    def __init__(self, config: Enterprise | None = None, params: dict[str, str] | None = None) -> None:
+    def __init__(self, config: Enterprise | None = None, params: dict[str, str] | None = None,
+                 lang: str | None = None) -> None:
         self.config = config
+        self.lang = normalize_lang(lang)
         given = dict(params or {})
         unknown = sorted(set(given) - set(self.params))
         if unknown:
@@ -74,8 +80,11 @@ class Report(ABC):
         return render(data, fmt, Path(out_dir) / self.file_name(data, fmt))
 
     def file_name(self, data: ReportData, fmt: str) -> str:
-        """``<name>-<period>.<ext>``: stable, so a scheduled run overwrites last run's file for that month."""
-        return f"{self.name}-{data.period}.{fmt}"
+        """``<name>-<period>.<ext>`` (``<name>-<period>.<lang>.<ext>`` in another language than English):
+        stable, so a scheduled run overwrites last run's file for that month, and the English and Chinese
+        copies of one run sit side by side."""
+        suffix = "" if data.lang == "en" else f".{data.lang}"
+        return f"{self.name}-{data.period}{suffix}.{fmt}"
 
 
 def registered_reports() -> dict[str, type[Report]]:
@@ -90,28 +99,29 @@ def registered_reports() -> dict[str, type[Report]]:
 
 
 def build_report(name: str, *, config: Enterprise | None = None,
-                 params: dict[str, str] | None = None) -> Report:
-    """An instance of report type *name*, given the config and parameters it may need."""
+                 params: dict[str, str] | None = None, lang: str | None = None) -> Report:
+    """An instance of report type *name*, given the config and parameters it may need, writing in *lang*."""
     reports = registered_reports()
     if name not in reports:
         raise ReportError(f"unknown report '{name}' (installed: {', '.join(sorted(reports)) or 'none'})")
-    return reports[name](config=config, params=params)
+    return reports[name](config=config, params=params, lang=lang)
 
 
 def run_report(name: str, lake: str | os.PathLike[str], period: str, formats: list[str] | tuple[str, ...],
                out_dir: str | os.PathLike[str], currency: str, *, config: Enterprise | None = None,
-               params: dict[str, str] | None = None) -> list[Path]:
-    """Build report *name* for *period* once and render it to every format in *formats*.
+               params: dict[str, str] | None = None, lang: str | None = None) -> list[Path]:
+    """Build report *name* for *period* once and render it to every format in *formats*, in *lang*.
 
-    Formats are checked before any figure is computed, so a typo fails fast and writes nothing.
+    Formats (and the language) are checked before any figure is computed, so a typo fails fast and
+    writes nothing.
     """
-    report = build_report(name, config=config, params=params)
+    report = build_report(name, config=config, params=params, lang=lang)
     wanted = [f.strip().lower() for f in formats if f.strip()]
     unsupported = [f for f in wanted if f not in report.formats]
     if unsupported:
         raise ReportError(f"report '{name}' cannot render {', '.join(unsupported)} "
                           f"(supported: {', '.join(report.formats)})")
-    data = report.build(lake, period, currency)
+    data = replace(report.build(lake, period, currency), lang=report.lang)
     if select(lake, period, check=False).count() == 0:
         log.warning(empty_period_warning(name, period, lake))
     out = Path(out_dir)

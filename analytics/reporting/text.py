@@ -19,6 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 from analytics.reporting.formatting import format_value, plain
+from analytics.reporting.i18n import display_width as _width
+from analytics.reporting.i18n import translator
 
 if TYPE_CHECKING:  # annotations only
     from analytics.reporting.model import Listing, ReportData, ReportTable
@@ -31,12 +33,20 @@ def write_csv(data: ReportData, path: Path) -> None:
     """The primary table, one line per row then the Total; currency in its own column."""
     table = data.primary_table()
     keys = [k for k, _, _ in table.value_columns()]
+    kinds = {k: kind for k, _, kind in table.columns}
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow([table.columns[0][0], *keys, "row_kind", "currency"])
         for r in table.rows:
-            w.writerow([r.label, *("" if r.values.get(k) is None else plain(r.values[k]) for k in keys),
-                        r.kind, data.currency])
+            w.writerow([r.label, *("" if r.values.get(k) is None else plain(shown(r.values[k], kinds[k]))
+                                   for k in keys), r.kind, data.currency])
+
+
+def shown(value: object, kind: str) -> object:
+    """Minutes to 0.01, rounded once from the exact seconds / 60 the tables carry; the rest as it is."""
+    if kind == "minutes" and isinstance(value, Decimal):
+        return value.quantize(Decimal("0.01"))
+    return value
 
 
 def listing_records(listing: Listing) -> list[str]:
@@ -105,9 +115,11 @@ def write_json(data: ReportData, path: Path) -> None:
     doc = {
         "report": data.name, "title": data.title, "period": data.period, "currency": data.currency,
         "generated_at": data.generated_at.isoformat(), "notes": list(data.notes),
-        "headline": {f.label: plain(f.value) for f in data.headline},
-        "tables": {key: [{"label": r.label, "kind": r.kind, **{k: plain(v) for k, v in r.values.items()}}
-                         for r in t.rows] for key, t in data.tables.items()},
+        "headline": {f.label: plain(shown(f.value, f.kind)) for f in data.headline},
+        "tables": {key: [{"label": r.label, "kind": r.kind,
+                          **{k: plain(shown(v, kinds.get(k, ""))) for k, v in r.values.items()}}
+                         for r in t.rows] for key, t in data.tables.items()
+                   for kinds in [{k: kind for k, _, kind in t.columns}]},
         "extra": {k: plain(v) for k, v in data.extra.items() if isinstance(v, (str, int, Decimal, datetime))},
     }
     text = json.dumps(doc, indent=2, ensure_ascii=False)
@@ -121,16 +133,24 @@ def write_json(data: ReportData, path: Path) -> None:
     path.write_text(text + "\n", encoding="utf-8")
 
 
+def _pad(text: str, width: int, left: bool) -> str:
+    fill = " " * max(width - _width(text), 0)
+    return text + fill if left else fill + text
+
+
 def table_text(table: ReportTable, data: ReportData) -> list[str]:
-    """*table* as aligned columns (text left, numbers right), a rule under the header and above the total."""
-    cells = [[h if kind != "money" else f"{h} ({data.currency})" for _, h, kind in table.columns]]
-    cells += [[r.label, *(format_value(r.values.get(k), kind, data.scale) for k, _, kind in table.value_columns())]
+    """*table* as aligned columns (text left, numbers right), a rule under the header and above the total;
+    in the report's language (a CJK character counts two columns)."""
+    tr = translator(data.lang)
+    cells = [[tr.text(h) if kind != "money" else f"{tr.text(h)} ({data.currency})" for _, h, kind in table.columns]]
+    cells += [[tr.text(r.label), *(format_value(r.values.get(k), kind, data.scale, tr)
+                                   for k, _, kind in table.value_columns())]
               for r in table.rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    widths = [max(_width(row[i]) for row in cells) for i in range(len(cells[0]))]
     left = [i == 0 or kind == "text" for i, (_, _, kind) in enumerate(table.columns)]
-    lines = [table.title, ""]
+    lines = [tr.text(table.title), ""]
     for n, row in enumerate(cells):
-        lines.append("  ".join(c.ljust(w) if lj else c.rjust(w) for c, w, lj in zip(row, widths, left)))
+        lines.append("  ".join(_pad(c, w, lj) for c, w, lj in zip(row, widths, left)))
         if n == 0 or (n == len(cells) - 2 and table.rows and table.rows[-1].kind == "total"):
             lines.append("  ".join("-" * w for w in widths))
     return lines
@@ -138,8 +158,11 @@ def table_text(table: ReportTable, data: ReportData) -> list[str]:
 
 def write_txt(data: ReportData, path: Path) -> None:
     """Headline figures and the primary table as fixed-width text, for an email body or a terminal."""
-    label = max([32, *(len(f.label) + 4 for f in data.headline)])
-    lines = [f"{data.title} — {data.period} ({data.currency})", ""]
-    lines += [f"  {f.label:<{label}}{format_value(f.value, f.kind, data.scale):>18}" for f in data.headline]
-    lines += ["", *table_text(data.primary_table(), data), "", *data.notes]
+    tr = translator(data.lang)
+    label = max([32, *(_width(tr.text(f.label)) + 4 for f in data.headline)])
+    lines = [f"{tr.text(data.title)} — {tr.period(data.period) if data.lang != 'en' else data.period} "
+             f"({data.currency})", ""]
+    lines += [f"  {_pad(tr.text(f.label), label, True)}{_pad(format_value(f.value, f.kind, data.scale, tr), 18, False)}"
+              for f in data.headline]
+    lines += ["", *table_text(data.primary_table(), data), "", *(tr.text(n) for n in data.notes)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

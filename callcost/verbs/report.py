@@ -23,11 +23,12 @@ def report(
     out: Annotated[Path, typer.Option(help="Folder for the report files.")] = Path("reports"),
     email: Annotated[str | None, typer.Option("--email", help="Mail it to TO[,TO] via the [smtp] config: HTML body, files attached.")] = None,
     param: Annotated[list[str] | None, typer.Option("--param", help="Report parameter KEY=VALUE (e.g. top-n: by=minutes).")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="Language of the files and the e-mail: en or zh_CN.")] = "en",
     config: ConfigOpt = None,
 ) -> None:
     """Render a named report for a period, and mail it with --email.
 
-    Example: callcost report monthly-savings --period 2026-10 --format xlsx,html --email finance@example.com
+    Example: callcost report monthly-savings --period 2026-10 --format xlsx,html --lang zh_CN --email finance@example.com
     """
     from analytics.reporting import run_report
     from reports.schedule import email_report
@@ -38,9 +39,9 @@ def report(
         raise UsageError("--email needs at least one address (TO[,TO])")
     ent = enterprise(config)
     paths = run_report(name, ent.storage.lake, period, split_values(format), out, ent.currency, config=ent,
-                       params=params)
+                       params=params, lang=lang)
     for p in paths:
         console.print(str(p), highlight=False)
     if recipients:
-        attempts = email_report(ent, name, period, paths, recipients)
+        attempts = email_report(ent, name, period, paths, recipients, lang=lang)
         console.print(f"mailed to {', '.join(recipients)} ({attempts} attempt(s))", highlight=False)

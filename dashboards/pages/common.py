@@ -9,6 +9,7 @@ from decimal import Decimal
 import pandas as pd
 from dash import dcc, html
 
+from analytics.reporting.i18n import Msg
 from analytics.savings import BREAKDOWN_COLUMNS
 from analytics.selection import CallSelection
 from dashboards.format import count_text, money_text, pct_text
@@ -52,10 +53,10 @@ def change_text(now: object, before: object, kind: str, currency: str | None, sc
         return ""
     prior = money_text(before, currency, scale) if kind == "money" else count_text(before)
     if not before:
-        return f"previous period: {prior}"
+        return Msg("previous period: {prior}", prior=prior)
     pct = (Decimal(now) - Decimal(before)) * 100 / abs(Decimal(before))
     sign = "+" if pct >= 0 else ""
-    return f"{sign}{pct_text(pct)} vs previous ({prior})"
+    return Msg("{change} vs previous ({prior})", change=f"{sign}{pct_text(pct)}", prior=prior)
 
 
 def card(label: str, value: str, change: str = "", css: str = "") -> html.Div:

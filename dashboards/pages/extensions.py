@@ -10,6 +10,7 @@ from dash import Dash, Input, Output, State, dcc, html, no_update
 
 import pandas as pd
 
+from analytics.reporting.i18n import N_
 from analytics.breakdowns import AGGREGATES_SQL
 from dashboards import charts, ids
 from dashboards.app_links import replace_query
@@ -78,8 +79,8 @@ def render(ctx: PageContext, view: View, data: PageData) -> list:
                                                    title=f"Top {TOP} extensions by cost")),
               html_table(top, links=link),
               html.H3(listing.title),
-              html.Label(["Search ", dcc.Input(id=ids.EXT_SEARCH, type="search", value=view.extra.get("q", ""),
-                                               debounce=True, placeholder="extension or user")]),
+              html.Label([N_("Search") + " ", dcc.Input(id=ids.EXT_SEARCH, type="search", value=view.extra.get("q", ""),
+                                               debounce=True, placeholder=N_("extension or user"))]),
               html_table(listing, links=link) if not listing.empty else
               html.P("No extension matches: change the search, or clear it.", className="empty")]
     return parts

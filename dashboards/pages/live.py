@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 from dash import Dash, Input, Output, State, dcc, html
 
+from analytics.reporting.i18n import N_
 from analytics.calls import partition_days
 from dashboards import ids
 from dashboards.app_links import parse_query
@@ -81,7 +82,7 @@ def data(ctx: PageContext, view: View, scope: Scope | None = None) -> PageData:
 def _state(stamp: object, now: datetime) -> str:
     """``receiving`` when the PBX's last batch is recent, ``silent`` when not, ``no data`` without one."""
     if stamp is None or pd.isna(stamp):
-        return "no data"
+        return N_("no data")
     t = pd.Timestamp(stamp)
     t = t.tz_localize("UTC") if t.tzinfo is None else t
     return "receiving" if now - t < SILENT_AFTER else "silent"

@@ -13,6 +13,7 @@ from decimal import Decimal
 import pandas as pd
 from dash import html
 
+from analytics.reporting.i18n import N_, Msg
 from analytics.savings import NO_VALUE
 from dashboards import charts, ids
 from dashboards.filters import Scope, View, previous_period
@@ -101,7 +102,8 @@ def cards(ctx: PageContext, data: PageData, scale: int) -> list:
              "card-reference_cost"),
         card("Savings", money_text(t["savings"], cur, scale), ch("savings", "money"), "card-savings"),
         card("Unrated", pct_text(share) if share is not None else "—",
-             f"{count_text(t['unrated_calls'])} call(s) not priced: left out of the costs", "card-unrated"),
+             Msg("{count} call(s) not priced: left out of the costs", count=count_text(t["unrated_calls"])),
+             "card-unrated"),
     ]
 
 
@@ -122,10 +124,10 @@ def render(ctx: PageContext, view: View, data: PageData) -> list:
         html.Div(cards(ctx, data, scale), className="cards", id=ids.CARDS),
         graph(ids.TREND_DAY, charts.line(days["date"], [("Actual cost", "actual_cost", list(days["actual_cost"])),
                                                         ("Savings", "savings", list(days["savings"]))],
-                                         currency=ctx.currency, scale=scale, title="Cost and savings per day (UTC)")),
+                                         currency=ctx.currency, scale=scale, title=N_("Cost and savings per day (UTC)"))),
         graph(ids.TREND_MONTH, charts.bars(months["month"], [("Actual cost", "actual_cost", list(months["actual_cost"])),
                                                              ("Savings", "savings", list(months["savings"]))],
-                                           currency=ctx.currency, scale=scale, title="By month (last 12)")),
+                                           currency=ctx.currency, scale=scale, title=N_("By month (last 12)"))),
         html.H3("Savings by site"), graph(ids.SITE_CHART, _bars(t["by_site"], "site", "Savings by site")),
         html_table(t["by_site"], links=site_links),
         html.H3("Savings by carrier"), graph(ids.CARRIER_CHART, _bars(t["by_carrier"], "carrier", "Savings by carrier")),

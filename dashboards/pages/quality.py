@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dash import html
 
+from analytics.reporting.i18n import N_
 from analytics.breakdowns import MINUTES_SQL
 from dashboards import charts, ids
 from dashboards.filters import Scope, View
@@ -69,8 +70,8 @@ def render(ctx: PageContext, view: View, data: PageData) -> list:
                   html_table(u),
                   html.P("Fix the tariff or the numbering plan and run `callcost rerate` for the period.",
                          className="note")]
-    for name, empty in (("quarantine", "Nothing quarantined: every record received could be read."),
-                        ("ingest", "No import recorded yet: run `callcost import` or `callcost collect`.")):
+    for name, empty in (("quarantine", N_("Nothing quarantined: every record received could be read.")),
+                        ("ingest", N_("No import recorded yet: run `callcost import` or `callcost collect`."))):
         t = data.tables.get(name)
         if t is not None:
             parts += [html.H3(t.title), html_table(t) if not t.empty else html.P(empty, className="note")]
