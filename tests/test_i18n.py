@@ -120,6 +120,8 @@ def test_every_label_of_every_report_type_is_in_the_catalog(enterprise_lake):
 def _source_literals() -> set[str]:
     found = set()
     for path in (REPO / "dashboards").rglob("*.py"):
+        if "api" in path.relative_to(REPO / "dashboards").parts:
+            continue  # the REST API answers JSON data, not words for a reader (its examples are site ids)
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 found.add(node.value)
@@ -266,7 +268,9 @@ def test_the_dashboard_answers_in_the_browsers_language_and_remembers_a_choice(e
             req = urllib.request.Request(srv.url + "/_dash-update-component", data=json.dumps(body).encode(),
                                          headers={"Content-Type": "application/json", **headers})
             with urllib.request.urlopen(req, timeout=60) as resp:
-                return resp.read().decode("utf-8"), dict(resp.headers)
+                # decoded and re-encoded: Dash escapes non-ASCII (\u6982) unless orjson is installed
+                text = json.dumps(json.loads(resp.read().decode("utf-8")), ensure_ascii=False)
+                return text, dict(resp.headers)
 
         text, _ = layout("?month=2026-10", {"Accept-Language": "zh-CN,zh;q=0.9"})
         assert "概览" in text and "各站点的节省" in text
