@@ -215,9 +215,13 @@ def certificate(tmp_path_factory):
     return folder / "cert.pem", folder / "key.pem"
 
 
+# cheroot may leave a keep-alive connection's raw socket to the garbage collector when it stops (seen once
+# in CI, reported in a later test): a test server's teardown, not a fault of the code under test
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_over_tls_the_session_cookie_is_secure(ent, certificate):
     cert, key = certificate
     srv = start(ent, certfile=cert, keyfile=key)
+    s = None
     try:
         assert srv.url.startswith("https://")
         s, resp = sign_in(srv.url, verify=str(cert))
@@ -226,6 +230,8 @@ def test_over_tls_the_session_cookie_is_secure(ent, certificate):
         assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
         assert s.get(f"{srv.url}/_dash-layout", verify=str(cert)).status_code == 200
     finally:
+        if s is not None:
+            s.close()  # the client closes its keep-alive connection before the server stops
         srv.shutdown()
 
 
