@@ -238,3 +238,25 @@ def test_over_tls_the_session_cookie_is_secure(ent, certificate):
 def test_a_missing_certificate_is_named(ent, tmp_path):
     with pytest.raises(FileNotFoundError, match="--certfile"):
         start(ent, certfile=tmp_path / "none.pem", keyfile=tmp_path / "none.key")
+
+
+def test_the_sign_in_and_sign_out_pages_speak_the_readers_language(server):
+    """``Accept-Language`` (or ``?lang=``, or the dashboard's language cookie) chooses the language of the
+    sign-in page, its errors and the sign-out page; English otherwise."""
+    zh = {"Accept-Language": "zh-CN,zh;q=0.9"}
+    page = requests.get(f"{server.url}/login", headers=zh)
+    assert '<html lang="zh-CN">' in page.text and "登录" in page.text and "用户名" in page.text
+    assert "Sign in" not in page.text and page.headers["Content-Language"] == "zh-CN"
+    english = requests.get(f"{server.url}/login")
+    assert '<html lang="en">' in english.text and "User name" in english.text and "登录" not in english.text
+    assert "登录" in requests.get(f"{server.url}/login?lang=zh_CN").text
+    s = requests.Session()
+    form = s.get(f"{server.url}/login", headers=zh)
+    wrong = s.post(f"{server.url}/login", headers=zh, data={"username": "ann", "password": "nope",
+                                                             "csrf": csrf_of(form.text), "next": "/"})
+    assert wrong.status_code == 401 and "用户名或密码错误。" in wrong.text
+    s.close()
+    s, resp = sign_in(server.url)
+    out = s.get(f"{server.url}/logout", headers=zh)
+    assert "退出登录" in out.text and "已登录：ann" in out.text
+    s.close()

@@ -37,7 +37,9 @@ from dashboards.auth import Unauthorized
 from dashboards.auth.ratelimit import RateLimiter
 from dashboards.auth.scoping import refusals, scope_of
 from dashboards.auth.tokens import STORE_KEY
+from analytics.reporting.i18n import Msg, N_, Translator, translator
 from dashboards.filters import Scope
+from dashboards.i18n import request_lang
 from warehouse.users import Session, UserStore, same_secret
 
 __all__ = ["COOKIE", "CSRF_COOKIE", "current_scope", "current_user", "protect"]
@@ -48,7 +50,7 @@ CSRF_COOKIE = "callcost_csrf"
 _OPEN_PREFIXES = ("/api/",)
 _OPEN_PATHS = ("/login",)
 
-_PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+_PAGE = """<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>callcost — {title}</title>
 <style>body{{font-family:-apple-system,"Segoe UI",Roboto,Arial,sans-serif;background:#f5f7f9;color:#1b2733;margin:0}}
 header{{background:#1f3b5a;color:#fff;padding:.6rem 1rem}} h1{{font-size:1.2rem;margin:0}}
@@ -79,9 +81,18 @@ def current_scope() -> Scope | None:
     return scope_of(session.user)
 
 
+def _reader() -> Translator:
+    """The language of this request (``?lang=``, the dashboard's language cookie, ``Accept-Language``)."""
+    req = flask.request
+    return translator(request_lang(req.args, req.cookies, req.headers.get("Accept-Language")))
+
+
 def _page(title: str, body: str, status: int = 200, headers: dict[str, str] | None = None) -> flask.Response:
-    return flask.Response(_PAGE.format(title=html.escape(title), body=body), status=status,
-                          mimetype="text/html", headers={"Cache-Control": "no-store", **(headers or {})})
+    tr = _reader()
+    return flask.Response(_PAGE.format(lang=tr.lang.replace("_", "-"), title=html.escape(tr.text(title)), body=body),
+                          status=status, mimetype="text/html",
+                          headers={"Cache-Control": "no-store", "Content-Language": tr.lang.replace("_", "-"),
+                                   **(headers or {})})
 
 
 def _safe_next(target: str | None) -> str:
@@ -93,15 +104,21 @@ def _safe_next(target: str | None) -> str:
 
 
 def _login_form(csrf: str, next_url: str, name: str = "", error: str | None = None) -> str:
-    err = f'<p class="error" id="login-error">{html.escape(error)}</p>' if error else ""
-    return (f'<h2>Sign in</h2>{err}<form method="post" action="/login" id="login-form">'
+    tr = _reader()
+    t = lambda message: html.escape(tr.text(message))  # noqa: E731
+    err = f'<p class="error" id="login-error">{t(error)}</p>' if error else ""
+    return (f'<h2>{t(SIGN_IN)}</h2>{err}<form method="post" action="/login" id="login-form">'
             f'<input type="hidden" name="csrf" value="{html.escape(csrf)}">'
             f'<input type="hidden" name="next" value="{html.escape(next_url)}">'
-            f'<label for="username">User name</label><input type="text" id="username" name="username" '
+            f'<label for="username">{t(N_("User name"))}</label><input type="text" id="username" name="username" '
             f'value="{html.escape(name)}" autocomplete="username" required autofocus>'
-            f'<label for="password">Password</label><input type="password" id="password" name="password" '
-            f'autocomplete="current-password" required>'
-            f'<button type="submit" id="login-submit">Sign in</button></form>')
+            f'<label for="password">{t(N_("Password"))}</label><input type="password" id="password" '
+            f'name="password" autocomplete="current-password" required>'
+            f'<button type="submit" id="login-submit">{t(SIGN_IN)}</button></form>')
+
+
+SIGN_IN = N_("Sign in")
+SIGN_OUT = N_("Sign out")
 
 
 def protect(app: Dash, store: UserStore, *, lifetime: timedelta = timedelta(hours=8), secure: bool = False,
@@ -153,24 +170,25 @@ def protect(app: Dash, store: UserStore, *, lifetime: timedelta = timedelta(hour
         if req.method == "GET":
             # one token per browser, reused: a second tab (or the favicon's redirect) must not void the first form
             csrf = req.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
-            resp = _page("sign in", _login_form(csrf, _safe_next(req.args.get("next"))))
+            resp = _page(SIGN_IN, _login_form(csrf, _safe_next(req.args.get("next"))))
             resp.set_cookie(CSRF_COOKIE, csrf, **cookie_args)
             return resp
         name, password = (req.form.get("username") or "").strip(), req.form.get("password") or ""
         next_url = _safe_next(req.form.get("next"))
         csrf = req.cookies.get(CSRF_COOKIE)
         if not same_secret(csrf, req.form.get("csrf")):
-            return _page("sign in", _login_form(csrf or "", next_url, name, "The form expired or came from another "
-                                                "site: sign in again from this page."), status=403)
+            return _page(SIGN_IN, _login_form(csrf or "", next_url, name, N_(
+                "The form expired or came from another site: sign in again from this page.")), status=403)
         address = req.remote_addr or "?"
         wait = limiter.retry_after(name, address)
         if wait:
-            return _page("sign in", _login_form(csrf, next_url, name, f"Too many failed sign-ins: try again in "
-                                                f"{wait} s."), status=429, headers={"Retry-After": str(wait)})
+            return _page(SIGN_IN, _login_form(csrf, next_url, name, Msg(
+                "Too many failed sign-ins: try again in {seconds} s.", seconds=wait)),
+                status=429, headers={"Retry-After": str(wait)})
         user = store.check_password(name, password)
         if user is None:
             limiter.failed(name, address)
-            return _page("sign in", _login_form(csrf, next_url, name, "Wrong user name or password."), status=401)
+            return _page(SIGN_IN, _login_form(csrf, next_url, name, N_("Wrong user name or password.")), status=401)
         limiter.succeeded(name)
         sid, _ = store.new_session(user, lifetime)
         resp = flask.redirect(next_url, code=303)
@@ -184,10 +202,13 @@ def protect(app: Dash, store: UserStore, *, lifetime: timedelta = timedelta(hour
         if session is None:  # an open server: nobody to sign out
             return flask.redirect("/", code=303)
         if flask.request.method == "GET":
-            return _page("sign out", f'<h2>Sign out</h2><p>Signed in as {html.escape(session.user.name)} '
-                                     f'({html.escape(session.user.role)}).</p><form method="post" action="/logout">'
-                                     f'<input type="hidden" name="csrf" value="{html.escape(session.csrf)}">'
-                                     '<button type="submit" id="logout-submit">Sign out</button></form>')
+            tr = _reader()
+            who = tr.text(Msg("Signed in as {name} ({role}).", name=session.user.name, role=session.user.role))
+            return _page(SIGN_OUT, f'<h2>{html.escape(tr.text(SIGN_OUT))}</h2><p>{html.escape(who)}</p>'
+                                   f'<form method="post" action="/logout">'
+                                   f'<input type="hidden" name="csrf" value="{html.escape(session.csrf)}">'
+                                   f'<button type="submit" id="logout-submit">{html.escape(tr.text(SIGN_OUT))}</button>'
+                                   '</form>')
         if not same_secret(session.csrf, flask.request.form.get("csrf")):
             return flask.Response("refused: the sign-out form expired or came from another site", status=403,
                                   mimetype="text/plain")
@@ -209,10 +230,12 @@ def _add_user_bar(app: Dash) -> None:
         if user is None:
             return base
         scope = scope_of(user)
-        seen = "everything" if scope is None else ", ".join(sorted((scope.sites or set()) | (scope.departments or set())))
+        tr = _reader()
+        seen = tr.text(N_("everything")) if scope is None else ", ".join(
+            sorted((scope.sites or set()) | (scope.departments or set())))
         bar = dhtml.Div(id="user-bar", style={"textAlign": "right", "fontSize": ".8rem", "padding": ".2rem 1rem"},
-                        children=[f"{user.name} ({user.role}: {seen}) · ", dhtml.A("Sign out", href="/logout",
-                                                                                    id="logout-link")])
+                        children=[f"{user.name} ({user.role}: {seen}) · ",
+                                  dhtml.A(tr.text(SIGN_OUT), href="/logout", id="logout-link")])
         return dhtml.Div([bar, base])
 
     app.layout = layout
