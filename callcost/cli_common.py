@@ -120,6 +120,7 @@ def serve_dashboard(lake: Path, currency: str, host: str, port: int, ent: Enterp
     """
     from datetime import timedelta
 
+    from dashboards.app import serve_until_interrupted
     from dashboards.auth.serving import dashboard_server
 
     if ent is None:
@@ -128,12 +129,7 @@ def serve_dashboard(lake: Path, currency: str, host: str, port: int, ent: Enterp
                               certfile=certfile, keyfile=keyfile, lifetime=timedelta(minutes=session_minutes))
     scheme = "https" if certfile is not None else "http"
     console.print(f"dashboard on {scheme}://{host}:{server.port}/  (Ctrl-C to stop)")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:  # pragma: no cover - interactive stop
-        pass
-    finally:
-        server.shutdown()
+    serve_until_interrupted(server)
 
 
 def progress_bar() -> Progress:

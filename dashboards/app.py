@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Protocol
 from urllib.parse import parse_qs
 
 import flask
@@ -284,7 +285,19 @@ def make_wsgi_server(app: Dash, host: str = "127.0.0.1", port: int = 8050, threa
 
 def serve(app: Dash, host: str = "127.0.0.1", port: int = 8050, threads: int = 8) -> None:
     """Serve *app* with waitress until interrupted (Ctrl-C)."""
-    server = make_wsgi_server(app, host, port, threads)
+    serve_until_interrupted(make_wsgi_server(app, host, port, threads))
+
+
+class Serving(Protocol):
+    """What :func:`serve_until_interrupted` runs: :class:`WsgiServer`, or the TLS server of ``dashboards.auth``."""
+
+    def serve_forever(self) -> None: ...
+
+    def shutdown(self) -> None: ...
+
+
+def serve_until_interrupted(server: Serving) -> None:
+    """Run *server* until Ctrl-C, then shut it down."""
     try:
         server.serve_forever()
     except KeyboardInterrupt:  # pragma: no cover - interactive stop
