@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
+from analytics.messages import Msg
 from warehouse import lake
 from warehouse.lake import partitions as lake_partitions
 from warehouse.errors import CallcostError
@@ -49,7 +50,7 @@ def as_date(value: DateLike, what: str) -> date | None:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise PeriodError(f"{what} '{value}' is not a date (expected YYYY-MM-DD)") from None
+        raise PeriodError(Msg("{what} '{value}' is not a date (expected YYYY-MM-DD)", what=what, value=value)) from None
 
 
 def month_range(period: str) -> tuple[date, date]:
@@ -64,7 +65,7 @@ def month_range(period: str) -> tuple[date, date]:
     """
     m = _MONTH.match(str(period).strip())
     if not m or not 1 <= int(m.group(2)) <= 12:
-        raise PeriodError(f"period '{period}' is not a month (expected YYYY-MM, e.g. 2026-10)")
+        raise PeriodError(Msg("period '{period}' is not a month (expected YYYY-MM, e.g. 2026-10)", period=period))
     year, month = int(m.group(1)), int(m.group(2))
     return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
 

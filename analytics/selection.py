@@ -41,6 +41,7 @@ from analytics.calls import (
     month_range,
     partition_files,
 )
+from analytics.messages import Msg, N_
 from analytics.rating.classify import CALL_TYPES  # every call type is a valid filter, even when absent
 from warehouse.config import Enterprise
 from warehouse.errors import CallcostError
@@ -171,7 +172,7 @@ def _no_progress_bar(con: duckdb.DuckDBPyConnection) -> None:
 def _period(period: str | None, start: DateLike, end: DateLike) -> tuple[date | None, date | None]:
     if period is not None:
         if start is not None or end is not None:
-            raise PeriodError("give either a period or start/end dates, not both")
+            raise PeriodError(N_("give either a period or start/end dates, not both"))
         text = str(period).strip()
         if len(text) == 10:  # one day, YYYY-MM-DD
             day = as_date(text, "period")
@@ -179,7 +180,7 @@ def _period(period: str | None, start: DateLike, end: DateLike) -> tuple[date | 
         return month_range(text)
     lo, hi = as_date(start, "start"), as_date(end, "end")
     if lo is not None and hi is not None and lo > hi:
-        raise PeriodError(f"start {lo} is after end {hi}")
+        raise PeriodError(Msg("start {start} is after end {end}", start=lo, end=hi))
     return lo, hi
 
 
@@ -210,11 +211,14 @@ def _check_values(sel: CallSelection, ent: Enterprise | None) -> None:
             if unknown:
                 choices = sorted(known | present)
                 shown = ", ".join(choices[:25]) + (f", … ({len(choices)} in all)" if len(choices) > 25 else "")
+                fields = {"column": column, "values": ", ".join(repr(v) for v in unknown),
+                          "start": sel.start or "the first call", "end": sel.end or "the last call",
+                          "known": shown or "nothing: the period has no calls"}
                 raise FilterValueError(
-                    f"filter {column}: unknown value{'s' if len(unknown) > 1 else ''} "
-                    f"{', '.join(repr(v) for v in unknown)} — no such {column} in the config and no calls with it "
-                    f"from {sel.start or 'the first call'} to {sel.end or 'the last call'} "
-                    f"(expected one of: {shown or 'nothing: the period has no calls'})")
+                    Msg("filter {column}: unknown value {values} — no such {column} in the config and no calls "
+                        "with it from {start} to {end} (expected one of: {known})", **fields) if len(unknown) == 1
+                    else Msg("filter {column}: unknown values {values} — no such {column} in the config and no "
+                             "calls with it from {start} to {end} (expected one of: {known})", **fields))
 
 
 def _scale_of(lake: Path, start: date | None, end: date | None) -> int:

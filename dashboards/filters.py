@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from analytics.calls import PeriodError, available_months, month_range
+from analytics.messages import Msg, N_
 from analytics.selection import CALL_TYPES, CallSelection, FilterValueError, select
 from warehouse.config import Enterprise
 
@@ -114,33 +115,39 @@ def previous_period(view: View) -> tuple[str | None, date, date] | None:
     return None
 
 
+def _message(exc: Exception) -> str:
+    """An error's message as raised: a :class:`Msg` keeps its fields, so the page can show it translated."""
+    first = exc.args[0] if exc.args else ""
+    return first if isinstance(first, Msg) else str(exc)
+
+
 def _parse_date(text: str, key: str, errors: list[str]) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        errors.append(f"{key} '{text}' is not a date (expected YYYY-MM-DD, e.g. 2026-10-01)")
+        errors.append(Msg("{key} '{text}' is not a date (expected YYYY-MM-DD, e.g. 2026-10-01)", key=key, text=text))
         return None
 
 
 def _period(query: Mapping[str, str], months: list[str], errors: list[str]) -> tuple[str | None, date | None, date | None]:
     month, start, end = query.get("month"), query.get("start"), query.get("end")
     if month and (start or end):
-        errors.append("give either month or start and end, not both")
+        errors.append(N_("give either month or start and end, not both"))
         return None, None, None
     if start or end:
         if not (start and end):
-            errors.append(f"a date range needs both start and end (got only {'start' if start else 'end'})")
+            errors.append(Msg("a date range needs both start and end (got only {key})", key="start" if start else "end"))
             return None, None, None
         lo, hi = _parse_date(start, "start", errors), _parse_date(end, "end", errors)
         if lo and hi and lo > hi:
-            errors.append(f"start {lo} is after end {hi}")
+            errors.append(Msg("start {start} is after end {end}", start=lo, end=hi))
             return None, None, None
         return None, lo, hi
     if month:
         try:
             lo, hi = month_range(month)
         except PeriodError as exc:
-            errors.append(str(exc))
+            errors.append(_message(exc))
             return None, None, None
         return month.strip(), lo, hi
     if months:  # no period asked for: the latest month with calls (not a substitute for a bad value)
@@ -156,7 +163,8 @@ def _scoped(key: str, value: str | None, allowed: frozenset[str] | None, errors:
     if value is None:
         return sorted(allowed)
     if value not in allowed:
-        errors.append(f"{key} '{value}' is outside what you may see ({', '.join(sorted(allowed)) or 'nothing'})")
+        errors.append(Msg("{key} '{value}' is outside what you may see ({allowed})", key=key, value=value,
+                          allowed=", ".join(sorted(allowed)) or "nothing"))
     return value
 
 
@@ -171,14 +179,17 @@ def resolve(source: Enterprise | None, lake, query: Mapping[str, str], *, extra_
     allowed = {*PERIOD_KEYS, *FILTER_KEYS, *extra_keys}
     unknown = sorted(k for k in query if k not in allowed)
     if unknown:
-        errors.append(f"unknown filter{'s' if len(unknown) > 1 else ''} {', '.join(repr(k) for k in unknown)} "
-                      f"(this page knows: {', '.join(sorted(allowed))})")
+        names, known = ", ".join(repr(k) for k in unknown), ", ".join(sorted(allowed))
+        errors.append(Msg("unknown filter {names} (this page knows: {known})", names=names, known=known)
+                      if len(unknown) == 1 else
+                      Msg("unknown filters {names} (this page knows: {known})", names=names, known=known))
     months = available_months(lake)
     month, lo, hi = _period(query, months, errors)
     filters = {k: str(query[k]) for k in FILTER_KEYS if query.get(k)}
     extra = {k: str(query[k]) for k in extra_keys if query.get(k)}
     if filters.get("call_type") and filters["call_type"] not in CALL_TYPES:
-        errors.append(f"filter call_type: unknown value '{filters['call_type']}' (expected one of: {', '.join(CALL_TYPES)})")
+        errors.append(Msg("filter call_type: unknown value '{value}' (expected one of: {known})",
+                          value=filters["call_type"], known=", ".join(CALL_TYPES)))
     view = View(month=month, start=lo, end=hi, filters=filters, extra=extra, months=tuple(months))
     if lo is None or errors:
         return replace(view, errors=tuple(errors))
@@ -195,7 +206,7 @@ def resolve(source: Enterprise | None, lake, query: Mapping[str, str], *, extra_
         if limited and not errors:
             _check_within(sel, source, {k: v for k, v in filters.items() if k in ("carrier", "extension")})
     except (FilterValueError, PeriodError) as exc:
-        errors.append(str(exc))
+        errors.append(_message(exc))
         sel = None
     return replace(view, selection=sel, errors=tuple(errors))
 
@@ -215,7 +226,8 @@ def _check_within(sel: CallSelection, source: Enterprise | None, given: Mapping[
                                              f'WHERE "{column}" IS NOT NULL').fetchall()}
             if value not in present:
                 choices = sorted(known | present)
-                raise FilterValueError(f"filter {column}: unknown value '{value}' — none of the calls you may see "
-                                       f"from {sel.start} to {sel.end} has it (expected one of: "
-                                       f"{', '.join(choices[:25]) or 'nothing: no calls you may see'})")
+                raise FilterValueError(Msg(
+                    "filter {column}: unknown value '{value}' — none of the calls you may see from {start} to "
+                    "{end} has it (expected one of: {known})", column=column, value=value, start=sel.start,
+                    end=sel.end, known=", ".join(choices[:25]) or "nothing: no calls you may see"))
 

@@ -23,6 +23,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
+from analytics.reporting.i18n import Msg, N_, translator
 from reports.settings import SmtpSettings
 from warehouse.errors import CallcostError
 
@@ -35,16 +36,21 @@ class DeliveryError(CallcostError):
     """The message could not be handed to the SMTP server (after the retries, or refused for good)."""
 
 
+#: The text part of a message whose only body is HTML (a mail reader that shows text only prints it).
+HTML_ONLY = N_("This message has an HTML body; open it in a mail reader that shows HTML.")
+
+
 def build_message(sender: str, recipients: Sequence[str], subject: str, *, html: str | None = None,
-                  text: str = "", attachments: Sequence[Path] = ()) -> EmailMessage:
-    """A MIME message: text (and HTML alternative) body, files attached with their content types."""
+                  text: str = "", attachments: Sequence[Path] = (), lang: str | None = None) -> EmailMessage:
+    """A MIME message: text (and HTML alternative) body, files attached with their content types; the
+    fallback text in *lang*."""
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
     msg["Subject"] = subject
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].rstrip(">") or "callcost")
-    msg.set_content(text or "This message has an HTML body; open it in a mail reader that shows HTML.")
+    msg.set_content(text or translator(lang).text(HTML_ONLY))
     if html is not None:
         msg.add_alternative(html, subtype="html")
     for path in attachments:
@@ -105,15 +111,15 @@ def send(smtp: SmtpSettings, msg: EmailMessage, *, sleep: Callable[[float], None
 
 
 def mail_files(smtp: SmtpSettings, recipients: Sequence[str], subject: str, paths: Sequence[Path], *,
-               sleep: Callable[[float], None] = time.sleep) -> int:
+               sleep: Callable[[float], None] = time.sleep, lang: str | None = None) -> int:
     """Mail rendered report files: the ``.html`` one is the body, the ``.txt`` one the text part, the rest attached.
 
     Without an HTML file the text is the only body; without either, a line naming the attachments.
     """
     by_ext = {p.suffix: p for p in paths}
     html = by_ext[".html"].read_text(encoding="utf-8") if ".html" in by_ext else None
-    text = by_ext[".txt"].read_text(encoding="utf-8") if ".txt" in by_ext else \
-        "Attached: " + ", ".join(p.name for p in paths if p.suffix != ".html")
+    text = by_ext[".txt"].read_text(encoding="utf-8") if ".txt" in by_ext else translator(lang).text(
+        Msg("Attached: {files}", files=", ".join(p.name for p in paths if p.suffix != ".html")))
     attachments = [p for p in paths if p.suffix not in (".html", ".txt")]
-    msg = build_message(smtp.sender, recipients, subject, html=html, text=text, attachments=attachments)
+    msg = build_message(smtp.sender, recipients, subject, html=html, text=text, attachments=attachments, lang=lang)
     return send(smtp, msg, sleep=sleep)

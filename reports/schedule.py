@@ -81,13 +81,13 @@ def period_for(period: str, when: datetime, tz: str = "UTC") -> str:
 
 
 def mail_report(ent: Enterprise, recipients: Sequence[str], subject: str, files: Sequence[Path], *,
-                sleep: Callable[[float], None] = time.sleep) -> int:
+                sleep: Callable[[float], None] = time.sleep, lang: str | None = None) -> int:
     """Mail rendered files through the config's ``[smtp]``; return the attempts it took."""
     smtp = smtp_settings(ent)
     if smtp is None:
         raise ConfigError("the config has no smtp table: cannot send email", file=str(ent.path), field="smtp",
                           expected="an smtp table with host, port, from (see docs/reports.md)")
-    return mail_files(smtp, recipients, subject, files, sleep=sleep)
+    return mail_files(smtp, recipients, subject, files, sleep=sleep, lang=lang)
 
 
 #: The default subject of a mailed report (a message id: translated into the report's language).
@@ -103,7 +103,7 @@ def email_report(ent: Enterprise, name: str, period: str, files: Sequence[Path],
     tr = translator(lang)
     title = tr.text(build_report(name, config=ent).title)
     subject = tr.gettext(SUBJECT).format(enterprise=ent.name, title=title, period=period)
-    return mail_report(ent, recipients, subject, files, sleep=sleep)
+    return mail_report(ent, recipients, subject, files, sleep=sleep, lang=lang)
 
 
 def _subject(ent: Enterprise, s: ScheduleSettings, period: str, lang: str | None = None) -> str:
@@ -129,7 +129,7 @@ def deliver(ent: Enterprise, s: ScheduleSettings, *, now: datetime | None = None
             for lang, recipients in s.by_language().items():  # one build and one message per language
                 built = run_report(s.report, ent.storage.lake, month, list(s.formats), folder, ent.currency,
                                    config=ent, params=s.params, lang=lang)
-                attempts += mail_report(ent, recipients, _subject(ent, s, month, lang), built, sleep=sleep)
+                attempts += mail_report(ent, recipients, _subject(ent, s, month, lang), built, sleep=sleep, lang=lang)
                 files += built
         except Exception as exc:
             ledger.failed(s.name, month, f"{type(exc).__name__}: {exc}")

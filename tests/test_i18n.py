@@ -282,3 +282,42 @@ def test_the_dashboard_answers_in_the_browsers_language_and_remembers_a_choice(e
         assert "概览" in text  # the remembered choice beats the browser's default
     finally:
         srv.shutdown()
+
+
+@pytest.mark.parametrize("search, english, chinese", [
+    ("?month=2026-13", "is not a month", "不是月份"),
+    ("?month=2026-10&site=NCY", "unknown value 'NCY'", "未知的值 'NCY'"),
+    ("?month=2026-10&sitte=NYC", "unknown filter 'sitte'", "未知的筛选条件 'sitte'"),
+    ("?start=2026-10-09&end=2026-10-01", "is after end", "晚于结束日期"),
+])
+def test_a_filter_mistake_is_told_in_the_readers_language(enterprise_lake, search, english, chinese):
+    """The messages about a period or filter value the page cannot use — the dashboard's and the analytics
+    layer's own — are messages of the catalog: shown in Chinese on a zh_CN page, unchanged in English."""
+    root, ent = enterprise_lake
+    ctx = PageContext(lake=root / "lake", currency="USD", ent=ent)
+    shown_en = " ".join(_texts(route("/", search, ctx), set()))
+    shown_zh = " ".join(_texts(route("/", search + "&lang=zh_CN", ctx), set()))
+    assert english in shown_en and chinese not in shown_en
+    assert chinese in shown_zh and english not in shown_zh
+
+
+def test_a_mail_without_a_text_rendering_says_so_in_the_readers_language(tmp_path):
+    """The text part of a report mail that has no ``.txt`` rendering names its attachments in the
+    recipients' language (over a real SMTP server); a message with only an HTML body says so."""
+    from reports.delivery import build_message, mail_files
+    from reports.settings import SmtpSettings
+
+    page, book = tmp_path / "r.html", tmp_path / "r.xlsx"
+    page.write_text("<html><body>报告</body></html>", encoding="utf-8")
+    book.write_bytes(b"PK\x03\x04")
+    with SmtpServer() as server:
+        smtp = SmtpSettings(host="127.0.0.1", port=server.port, starttls=False, retries=1, backoff_s=0.01)
+        mail_files(smtp, ["cfo@example.com"], "月度节省", [page, book], lang="zh_CN")
+        mail_files(smtp, ["cfo@example.com"], "Monthly", [book], lang="en")
+        chinese, english = server.messages
+    assert chinese.get_body(("plain",)).get_content().strip() == "附件：r.xlsx"
+    assert english.get_body(("plain",)).get_content().strip() == "Attached: r.xlsx"
+    html_only = build_message("a@example.com", ["b@example.com"], "s", html="<p>x</p>", lang="zh_CN")
+    assert "HTML 格式" in html_only.get_body(("plain",)).get_content()
+    assert "shows HTML" in build_message("a@example.com", ["b@example.com"], "s", html="<p>x</p>").get_body(
+        ("plain",)).get_content()

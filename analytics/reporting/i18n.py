@@ -41,6 +41,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
+from analytics.messages import Msg, N_, _english  # noqa: F401  (re-exported)
 from analytics.reporting.model import ReportError
 
 __all__ = ["CALL_TYPE_LABELS", "DEFAULT_LANG", "display_width", "DIRECTION_LABELS", "DOMAIN", "LANGS", "LOCALE_DIR", "Msg", "N_",
@@ -55,28 +56,7 @@ DEFAULT_LANG = "en"
 LANGUAGE_NAMES = {"en": "English", "zh_CN": "简体中文"}
 
 
-def N_(message: str) -> str:
-    """Mark *message* for the catalog without translating it here (it is translated where it is shown)."""
-    return message
-
-
-class Msg(str):
-    """A message with fields: the English text as a ``str``, plus its template and values for translation."""
-
-    template: str
-    fields: dict[str, object]
-
-    def __new__(cls, template: str, **fields: object) -> Msg:
-        self = super().__new__(cls, template.format(**{k: _english(v) for k, v in fields.items()}))
-        self.template = template
-        self.fields = fields
-        return self
-
-
-def _english(value: object) -> str:
-    if isinstance(value, (date, datetime)):
-        return f"{value:%Y-%m-%d}"
-    return str(value)
+# N_ and Msg live in analytics.messages (no dependencies): the analytics layer's own errors use them too
 
 
 #: Words for the stored ``call_type`` identifiers (SPEC §3: ``analytics.rating.classify.CALL_TYPES``).
