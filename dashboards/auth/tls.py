@@ -8,8 +8,10 @@ production WSGI server with a built-in TLS adapter (``BuiltinSSLAdapter``), so `
 
 from __future__ import annotations
 
+import gc
 import ssl
 import threading
+import warnings
 from pathlib import Path
 
 from cheroot import wsgi
@@ -54,3 +56,8 @@ class TlsServer:
         self._server.stop()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        # cheroot can leave the raw socket of a connection that was mid-handshake or kept alive when it
+        # stopped to the garbage collector; collect those now, quietly, rather than warn later somewhere else
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()
