@@ -116,3 +116,4 @@ class RatedBatch:
     row_part: np.ndarray  # global part index per rated row (over all parts of all groups, in order)
     rate_s: float
     preloaded: PreloadedCalls | None = None  # the store's early share, done on the rating thread
+    marks_features: bool = False  # every connector of the batch marks multi-leg scenarios (chains_store.MARKS)

@@ -323,13 +323,14 @@ class Pipeline:
         started = time.perf_counter()
         tables = [g.calls for g in groups if g.calls.num_rows]
         calls = pa.concat_tables(tables) if tables else groups[0].calls
-        rated = self.stage.rate_batch(calls, marks_features=_marks_features(groups))
+        marks = _marks_features(groups)
+        rated = self.stage.rate_batch(calls, marks_features=marks)
         offsets = np.cumsum([0] + [len(g.parts) for g in groups[:-1]])
         row_part = np.concatenate([g.row_part + off for g, off in zip(groups, offsets)]) if groups else np.zeros(0)
         # the database's bulk load of this batch, here, while the store thread moves the previous one
         staging = self.writer.preload if self.writer is not None else self.store.preload
         preloaded = staging(rated) if rated.num_rows else None
-        return RatedBatch(groups, rated, row_part.astype(np.int64), time.perf_counter() - started, preloaded)
+        return RatedBatch(groups, rated, row_part.astype(np.int64), time.perf_counter() - started, preloaded, marks)
 
     def _store_loop(self) -> None:
         while True:
@@ -358,7 +359,7 @@ class Pipeline:
         if not rated.num_rows or (self.writer is not None and not self.writer.online):
             return rated
         try:
-            joined = join_stored(self.stage, rated, self.store, marks_features=_marks_features(batch.groups))
+            joined = join_stored(self.stage, rated, self.store, marks_features=batch.marks_features)
         except Exception as exc:
             if self.writer is None or not is_outage(exc):
                 raise
@@ -400,7 +401,7 @@ class Pipeline:
         else:  # the DB or, while it is down, the offline spool: durable either way
             # a spooled batch's chains are joined when it is drained (FailoverWriter's join): it says how
             self.writer.write(rated, quarantine_rows, {"rate_s": batch.rate_s,
-                                                       "marks_features": _marks_features(batch.groups)},
+                                                       "marks_features": batch.marks_features},
                               rows, started, preloaded=batch.preloaded)
         wall = time.time()
         for k, p in enumerate(parts):

@@ -300,14 +300,12 @@ def _carrier_calls(rated: pa.Table, sub: pa.Table, rows: np.ndarray, lab: np.nda
     new_key = np.ones(len(order), bool)
     new_key[1:] = k_o[1:] != k_o[:-1]
     # running max of the talk end within a key, then a new carrier call where the next leg starts after it
-    seg_id = np.cumsum(new_key) - 1
     run_end = _segmented_cummax(e_o, new_key)
     gap = np.zeros(len(order), np.int64)
     gap[1:] = np.minimum(a_o[1:], s0[order][1:]) - run_end[:-1]
     limit = np.where(by_leg[order], policy.window_hours * 3600, policy.continuity_s)
     breaks = new_key | (gap > limit)
     cc = np.cumsum(breaks) - 1  # carrier call number per ordered candidate
-    del seg_id
     counts = np.bincount(cc)
     shared = counts[cc] > 1
     if not shared.any():
@@ -339,7 +337,7 @@ def _carrier_calls(rated: pa.Table, sub: pa.Table, rows: np.ndarray, lab: np.nda
     last[:-1] = cc_s[:-1] != cc_s[1:]  # the last holder: the latest talk end (rows sorted by answer, then end)
     scale = rated.schema.field("actual_cost").type.scale
     out_rows = rows[legs_in]  # index into rated
-    updates: dict[str, pa.Array] = {}
+    updates: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # minor units and validity per shared leg
     for name in ("actual_cost", "reference_cost"):
         value, valid = decimal128_to_minor(priced[name])
         updates[name] = (_share(value[cc_s], weight, total_w, last, cc_s, bounds), valid[cc_s])

@@ -41,7 +41,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
-from analytics.messages import Msg, N_, _english  # noqa: F401  (re-exported)
+from analytics.messages import Msg, N_  # noqa: F401  (re-exported: the catalog's markers)
 from analytics.reporting.model import ReportError
 
 __all__ = ["CALL_TYPE_LABELS", "DEFAULT_LANG", "display_width", "DIRECTION_LABELS", "DOMAIN", "LANGS", "LOCALE_DIR", "Msg", "N_",
